@@ -1,0 +1,241 @@
+//! Checks: pure functions of [`Facts`], one file each, listed once in [`registry::CHECKS`].
+//!
+//! A check never prints, never reads the clock and never touches the host: everything it
+//! needs is in `Facts`, so it runs the same on a live host and on a recorded snapshot.
+//! Each returns a [`Verdict`]; `run_all` times them and turns a panic into an `error` row
+//! (a bug in badgw), so one bad check cannot hide the others.
+
+pub mod registry;
+
+use serde::Serialize;
+use std::time::Instant;
+
+use crate::cause::Cause;
+use crate::facts::Facts;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// How directly the evidence shows the cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    /// Suggestive only (a similar process on another port).
+    Circumstantial,
+    /// Strong but indirect (nothing listens at the target, no log line yet).
+    Strong,
+    /// Seen happening (the probe was refused; the error log names this upstream).
+    Direct,
+}
+
+/// One piece of evidence: where it was seen, and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// `/etc/nginx/sites-enabled/shop:14`, `/proc/net/tcp`, `probe`, `error.log:1832`.
+    pub source: String,
+    pub text: String,
+}
+
+impl Evidence {
+    pub fn new(source: impl Into<String>, text: impl Into<String>) -> Self {
+        Evidence {
+            source: source.into(),
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source, self.text)
+    }
+}
+
+/// Evidence is one string each in JSON (design §5): "source: text".
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Whether a fix command may be pasted as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Safety {
+    /// Read-only or idempotent (show logs, status).
+    Safe,
+    /// Changes the host (restart, edit): read it first.
+    ReviewFirst,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub summary: String,
+    pub command: String,
+    pub safety: Safety,
+}
+
+impl Fix {
+    pub fn safe(summary: impl Into<String>, command: impl Into<String>) -> Self {
+        Fix {
+            summary: summary.into(),
+            command: command.into(),
+            safety: Safety::Safe,
+        }
+    }
+    pub fn review(summary: impl Into<String>, command: impl Into<String>) -> Self {
+        Fix {
+            summary: summary.into(),
+            command: command.into(),
+            safety: Safety::ReviewFirst,
+        }
+    }
+}
+
+/// A root cause found by a check, with its evidence and fixes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub cause: Cause,
+    pub severity: Severity,
+    pub strength: Strength,
+    /// Lower-case start, no final period.
+    pub title: String,
+    pub evidence: Vec<Evidence>,
+    pub fixes: Vec<Fix>,
+}
+
+impl Finding {
+    pub fn new(
+        cause: Cause,
+        severity: Severity,
+        strength: Strength,
+        title: impl Into<String>,
+    ) -> Self {
+        Finding {
+            cause,
+            severity,
+            strength,
+            title: title.into(),
+            evidence: Vec::new(),
+            fixes: Vec::new(),
+        }
+    }
+    pub fn evidence(mut self, source: impl Into<String>, text: impl Into<String>) -> Self {
+        self.evidence.push(Evidence::new(source, text));
+        self
+    }
+    pub fn fix(mut self, fix: Fix) -> Self {
+        self.fixes.push(fix);
+        self
+    }
+}
+
+/// What a check concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass {
+        detail: String,
+    },
+    Found(Vec<Finding>),
+    /// The fact it needs is unavailable or the check does not apply; says how to get it.
+    Skipped {
+        reason: String,
+    },
+}
+
+impl Verdict {
+    pub fn pass(detail: impl Into<String>) -> Self {
+        Verdict::Pass {
+            detail: detail.into(),
+        }
+    }
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Verdict::Skipped {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A check of the pipeline.
+pub trait Check: Sync {
+    /// Stable kebab-case id shown in `checks[].id`, e.g. "listener-matches-config".
+    fn id(&self) -> &'static str;
+    /// Causes this check can report; read by docs and the meta tests.
+    fn causes(&self) -> &'static [Cause];
+    /// Pure: reads `facts` only. No I/O, no clock, no printing.
+    fn run(&self, facts: &Facts) -> Verdict;
+}
+
+/// Status of one check in the report's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Warn,
+    Skipped,
+    Error,
+}
+
+/// One check's run: its verdict, timed.
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub id: &'static str,
+    pub verdict: Verdict,
+    pub duration_ms: f64,
+}
+
+impl CheckRun {
+    pub fn status(&self) -> CheckStatus {
+        match &self.verdict {
+            Verdict::Pass { .. } => CheckStatus::Pass,
+            Verdict::Skipped { reason } if reason.starts_with(PANIC_PREFIX) => CheckStatus::Error,
+            Verdict::Skipped { .. } => CheckStatus::Skipped,
+            Verdict::Found(f) if f.iter().any(|f| f.severity == Severity::Critical) => {
+                CheckStatus::Fail
+            }
+            Verdict::Found(f) if f.iter().any(|f| f.severity == Severity::Warning) => {
+                CheckStatus::Warn
+            }
+            Verdict::Found(_) => CheckStatus::Pass,
+        }
+    }
+}
+
+const PANIC_PREFIX: &str = "internal error in badgw";
+
+/// Runs every registered check on `facts`, in registry order.
+pub fn run_all(facts: &Facts) -> Vec<CheckRun> {
+    run_checks(registry::CHECKS, facts)
+}
+
+/// Runs `checks` on `facts`; a panicking check becomes an `error` row, not an abort.
+pub fn run_checks(checks: &[&dyn Check], facts: &Facts) -> Vec<CheckRun> {
+    checks
+        .iter()
+        .map(|check| {
+            let start = Instant::now();
+            let verdict =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(facts)))
+                    .unwrap_or_else(|payload| {
+                        let what = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Verdict::skipped(format!("{PANIC_PREFIX} ({what}); please report it"))
+                    });
+            CheckRun {
+                id: check.id(),
+                verdict,
+                duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+            }
+        })
+        .collect()
+}

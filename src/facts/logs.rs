@@ -1,0 +1,49 @@
+//! The recent window of the error log that serves the selected site, classified.
+
+use serde::{Deserialize, Serialize};
+
+/// One classified upstream failure from the error log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogEvidence {
+    /// 1-based line number in `file`.
+    pub line: u64,
+    /// Category id from the explain-log vocabulary (design §3), e.g. "upstream-refused".
+    pub category: String,
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub upstream: Option<String>,
+    #[serde(default)]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The log line as logged (query strings removed), for evidence.
+    pub text: String,
+}
+
+/// Per-category count in the window.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogCategoryCount {
+    pub category: String,
+    pub count: u64,
+    #[serde(default)]
+    pub first_seen: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
+    /// The first and the last matching lines (at most a few), for evidence.
+    pub samples: Vec<LogEvidence>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ErrorLogWindow {
+    pub file: String,
+    /// Start of the window (RFC 3339 or the log's own timestamp form).
+    #[serde(default)]
+    pub since: Option<String>,
+    pub lines_read: u64,
+    /// Events that concern the selected site or its upstream addresses.
+    pub categories: Vec<LogCategoryCount>,
+    /// Upstream failures in the window that belong to other sites (not evidence here).
+    #[serde(default)]
+    pub other_sites_events: u64,
+}

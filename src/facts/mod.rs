@@ -1,0 +1,125 @@
+//! Facts: the one serializable snapshot of everything gathered from the host.
+//!
+//! `gather` is the only producer; checks are its only consumers. A snapshot can be written
+//! with `badgw collect` and analyzed later with `badgw diagnose --from`. Every source is
+//! wrapped in [`Fact`], so "could not be collected, and why" is itself a fact that a check
+//! turns into a `skipped` verdict. A snapshot never carries secrets: no header values, no
+//! passwords, no query strings, no raw configuration text.
+
+pub mod logs;
+pub mod net;
+pub mod nginx;
+pub mod probe;
+pub mod process;
+
+use serde::{Deserialize, Serialize};
+
+pub use logs::*;
+pub use net::*;
+pub use nginx::*;
+pub use probe::*;
+pub use process::*;
+
+/// Version of the snapshot format; bumped only on incompatible changes.
+pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+
+/// One gathered source: its value, or why it could not be had.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Fact<T> {
+    Collected {
+        value: T,
+    },
+    /// e.g. source "/dev/kmsg", reason "permission denied (run as root)".
+    Unavailable {
+        source: String,
+        reason: String,
+    },
+}
+
+impl<T> Default for Fact<T> {
+    fn default() -> Self {
+        Fact::Unavailable {
+            source: "not collected".into(),
+            reason: "this snapshot predates the source".into(),
+        }
+    }
+}
+
+impl<T> Fact<T> {
+    pub fn collected(value: T) -> Self {
+        Fact::Collected { value }
+    }
+    pub fn unavailable(source: impl Into<String>, reason: impl Into<String>) -> Self {
+        Fact::Unavailable {
+            source: source.into(),
+            reason: reason.into(),
+        }
+    }
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Fact::Collected { value } => Some(value),
+            Fact::Unavailable { .. } => None,
+        }
+    }
+    /// The value, or a skip reason of the form "SOURCE: REASON".
+    pub fn get(&self) -> Result<&T, String> {
+        match self {
+            Fact::Collected { value } => Ok(value),
+            Fact::Unavailable { source, reason } => Err(format!("{source}: {reason}")),
+        }
+    }
+}
+
+/// What the user asked about.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RequestSpec {
+    pub site: String,
+    pub path: String,
+    /// The port the client connects to nginx on, when given (`--port`, `--url`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// "http" or "https" (from `--url`); decides 80 vs 443 when a site is served on both.
+    #[serde(default)]
+    pub scheme: Option<String>,
+}
+
+/// Everything badgw knows about the host, as plain data.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Facts {
+    pub schema_version: u32,
+    /// RFC 3339 time the snapshot was taken (checks use it as "now", never the clock).
+    #[serde(default)]
+    pub collected_at: Option<String>,
+    /// Host name the snapshot was taken on, for the report header.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    pub request: RequestSpec,
+    #[serde(default)]
+    pub nginx: Fact<NginxFacts>,
+    /// Listening TCP/TCP6 sockets and unix sockets, with their owners where visible.
+    #[serde(default)]
+    pub listeners: Fact<Vec<Listener>>,
+    /// Processes that own listeners or could be the upstream application.
+    #[serde(default)]
+    pub processes: Fact<Vec<ProcInfo>>,
+    /// The unix socket paths the route targets, as seen on the file system.
+    #[serde(default)]
+    pub unix_sockets: Fact<Vec<UnixSocketFile>>,
+    /// Direct probes of every upstream address of the selected route.
+    #[serde(default)]
+    pub probes: Vec<ProbeResult>,
+    /// Recent error-log window for the selected site, classified.
+    #[serde(default)]
+    pub error_log: Fact<ErrorLogWindow>,
+}
+
+impl Facts {
+    pub fn new(request: RequestSpec) -> Self {
+        Facts {
+            schema_version: SNAPSHOT_SCHEMA_VERSION,
+            request,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! What badgw learned about nginx: the instance, its configuration and the selected route.
+
+use serde::{Deserialize, Serialize};
+
+use super::SocketKind;
+
+/// A place in the configuration: the opening line of a block or directive.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct SourceRef {
+    pub file: String,
+    pub line: u32,
+}
+
+impl std::fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// The running nginx master, as found in /proc.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct NginxMaster {
+    pub pid: u32,
+    pub cmdline: String,
+    /// Path of the binary (`/proc/<pid>/exe`, or the command line's first word).
+    #[serde(default)]
+    pub binary: Option<String>,
+    /// Pids of its worker processes.
+    #[serde(default)]
+    pub workers: Vec<u32>,
+    /// Users the workers run as (from /proc), e.g. "www-data".
+    #[serde(default)]
+    pub worker_users: Vec<String>,
+}
+
+/// A configuration problem, reported like `nginx -t` does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in {}:{}", self.message, self.file, self.line)
+    }
+}
+
+/// One upstream address nginx sends requests to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpstreamAddr {
+    /// `127.0.0.1:3000`, `[::1]:3000`, or `unix:/run/app.sock`.
+    pub address: String,
+    pub kind: SocketKind,
+    /// The host name as written in the config (`localhost:3000`), when it was a name.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Where the address is written: the `server` line in an `upstream {}` block or the
+    /// `*_pass` directive.
+    pub file: String,
+    pub line: u32,
+    /// `backup`, `down`, `max_fails=3`, … as written.
+    #[serde(default)]
+    pub params: Vec<String>,
+}
+
+/// The server block chosen for the request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RouteServer {
+    pub file: String,
+    pub line: u32,
+    pub server_name: Vec<String>,
+    pub listen: Vec<String>,
+}
+
+/// The location block chosen for the request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RouteLocation {
+    /// One of "", "=", "^~", "~", "~*", "@".
+    pub modifier: String,
+    pub pattern: String,
+    pub file: String,
+    pub line: u32,
+}
+
+/// Effective settings for the selected location, after nginx's inheritance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RouteSettings {
+    /// Seconds; nginx default 60.
+    #[serde(default)]
+    pub connect_timeout_s: Option<f64>,
+    #[serde(default)]
+    pub read_timeout_s: Option<f64>,
+    #[serde(default)]
+    pub send_timeout_s: Option<f64>,
+    /// Bytes; nginx default one memory page (4k or 8k).
+    #[serde(default)]
+    pub buffer_size: Option<u64>,
+    #[serde(default)]
+    pub http_version: Option<String>,
+    /// The `Host` header nginx sends (after `proxy_set_header Host`), when static.
+    #[serde(default)]
+    pub host_header: Option<String>,
+    /// Upstream group keepalive connections (`keepalive N`), when set.
+    #[serde(default)]
+    pub keepalive: Option<u32>,
+    #[serde(default)]
+    pub keepalive_timeout_s: Option<f64>,
+    /// Other effective settings as name → value, for the route report.
+    #[serde(default)]
+    pub other: Vec<(String, String)>,
+}
+
+/// The answer to "where does nginx send this request?".
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Route {
+    pub server: RouteServer,
+    #[serde(default)]
+    pub location: Option<RouteLocation>,
+    /// `proxy_pass`, `fastcgi_pass`, …; None when the location serves files itself.
+    #[serde(default)]
+    pub directive: Option<String>,
+    /// Where the pass directive is written.
+    #[serde(default)]
+    pub directive_at: Option<SourceRef>,
+    /// The directive's argument as written, e.g. "http://backend".
+    #[serde(default)]
+    pub target: Option<String>,
+    /// The `upstream {}` group name, when the target names one.
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub group_at: Option<SourceRef>,
+    /// Scheme of the target: http, https, fastcgi, uwsgi, scgi, grpc, grpcs, memcached.
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// The URI the upstream receives for the requested path (after proxy_pass URI rewriting).
+    #[serde(default)]
+    pub upstream_uri: Option<String>,
+    pub upstreams: Vec<UpstreamAddr>,
+    /// Set when the target contains variables and cannot be resolved statically.
+    #[serde(default)]
+    pub dynamic: Option<String>,
+    #[serde(default)]
+    pub settings: RouteSettings,
+    /// Error log that serves this location (the nearest `error_log`), when a file.
+    #[serde(default)]
+    pub error_log: Option<String>,
+    #[serde(default)]
+    pub access_log: Option<String>,
+    /// Other observations worth showing, e.g. "site also served by …:40 on port 443".
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// An upstream address another server block (not the selected one) targets; such a
+/// listener is never mistaken for the selected site's app.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OtherTarget {
+    pub address: String,
+    pub server_name: Vec<String>,
+    pub file: String,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct NginxFacts {
+    /// The running master, when one was found.
+    #[serde(default)]
+    pub master: Option<NginxMaster>,
+    /// The main configuration file read.
+    pub conf_path: String,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// How the configuration was found, e.g. "master pid 812: -c /etc/nginx/nginx.conf".
+    pub discovered_by: String,
+    /// Every configuration file read.
+    pub files: Vec<String>,
+    /// Parse problems and unresolved includes; the rest of the config was still read.
+    #[serde(default)]
+    pub issues: Vec<ConfigIssue>,
+    /// The `user` directive (worker user[, group]); nginx's default is "nobody".
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The selected route, or why none matched.
+    #[serde(default)]
+    pub route: Option<Route>,
+    #[serde(default)]
+    pub route_error: Option<String>,
+    /// Upstream addresses targeted by other server blocks of the same config.
+    #[serde(default)]
+    pub other_targets: Vec<OtherTarget>,
+    /// Addresses nginx itself listens on (from the config), so nginx's own ports are never
+    /// taken for the application.
+    #[serde(default)]
+    pub listens: Vec<String>,
+}

@@ -1,0 +1,12 @@
+//! badgw: why nginx answers 502 Bad Gateway, and what to type to fix it.
+//!
+//! Layers (docs/architecture.md): `gather` touches the host and produces [`facts::Facts`];
+//! `checks` are pure functions of facts; `rank` orders findings; `render` formats a report.
+
+pub mod cause;
+pub mod checks;
+pub mod cli;
+pub mod exit;
+pub mod facts;
+pub mod logs;
+pub mod nginx;
