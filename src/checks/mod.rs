@@ -7,6 +7,20 @@
 
 pub mod registry;
 
+mod address_family_mismatch;
+mod port_mismatch;
+mod route_resolved;
+mod socket_missing;
+mod upstream_down;
+
+pub mod util;
+
+pub use address_family_mismatch::AddressFamilyMismatch;
+pub use port_mismatch::PortMismatch;
+pub use route_resolved::RouteResolved;
+pub use socket_missing::SocketMissing;
+pub use upstream_down::UpstreamDown;
+
 use serde::Serialize;
 use std::time::Instant;
 
@@ -108,6 +122,8 @@ pub struct Finding {
     pub title: String,
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<Fix>,
+    /// How sure the check is, 0..1, when it can say better than its strength does.
+    pub confidence: Option<f64>,
 }
 
 impl Finding {
@@ -124,7 +140,12 @@ impl Finding {
             title: title.into(),
             evidence: Vec::new(),
             fixes: Vec::new(),
+            confidence: None,
         }
+    }
+    pub fn confidence(mut self, c: f64) -> Self {
+        self.confidence = Some(c.clamp(0.0, 1.0));
+        self
     }
     pub fn evidence(mut self, source: impl Into<String>, text: impl Into<String>) -> Self {
         self.evidence.push(Evidence::new(source, text));

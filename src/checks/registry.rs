@@ -1,6 +1,12 @@
 //! The one ordered list of checks. Order is the pipeline order and the order of the rows
 //! in the report's checks table: configuration first, then the host, then the wire.
 
-use super::Check;
+use super::*;
 
-pub const CHECKS: &[&dyn Check] = &[];
+pub const CHECKS: &[&dyn Check] = &[
+    &RouteResolved,
+    &UpstreamDown,
+    &SocketMissing,
+    &AddressFamilyMismatch,
+    &PortMismatch,
+];

@@ -112,6 +112,9 @@ pub struct Facts {
     /// Recent error-log window for the selected site, classified.
     #[serde(default)]
     pub error_log: Fact<ErrorLogWindow>,
+    /// What gathering could not see or had to guess, shown in the report.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Facts {

@@ -1,0 +1,405 @@
+//! Gather: the only layer that touches the host. It is staged — the configuration decides
+//! the targets, the targets decide what to probe — and every source is bounded: external
+//! commands and probes have timeouts, slow sources run in parallel, and a source that fails
+//! becomes `Fact::Unavailable` with the reason, never an abort.
+
+pub mod command;
+pub mod discovery;
+pub mod listeners;
+pub mod probe;
+pub mod processes;
+pub mod unix_sockets;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::anyhow;
+
+use crate::exit::{fail, ExitStatus};
+use crate::facts::*;
+use crate::nginx;
+
+/// What to gather, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct GatherOptions {
+    pub request: RequestSpec,
+    pub nginx_conf: Option<PathBuf>,
+    pub nginx_dump: Option<PathBuf>,
+    pub error_log: Option<PathBuf>,
+    pub since: Duration,
+    pub timeout: Duration,
+    /// Normally /proc; tests may point elsewhere.
+    pub proc_root: PathBuf,
+}
+
+/// Resolves a host name as the OS resolver does (what nginx does at start-up).
+pub fn os_resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+    (host, port)
+        .to_socket_addrs()
+        .map(|it| {
+            let mut v: Vec<SocketAddr> = Vec::new();
+            for a in it {
+                if !v.contains(&a) {
+                    v.push(a);
+                }
+            }
+            v
+        })
+        .unwrap_or_default()
+}
+
+/// Gathers every fact for one request. Errors only when nothing can be diagnosed at all
+/// (no nginx configuration found, or an unreadable main configuration file).
+pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
+    let mut facts = Facts::new(opts.request.clone());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    facts.collected_at =
+        Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
+    facts.hostname = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok());
+
+    let procs = processes::all_cmdlines(&opts.proc_root);
+    let (nginx_facts, config) = nginx_facts(opts, &procs)?;
+    let route = nginx_facts.route.clone();
+    facts.nginx = Fact::collected(nginx_facts);
+
+    // The slow sources (probes, the error log) run while /proc is read.
+    std::thread::scope(|scope| {
+        let probes = scope.spawn(|| {
+            route
+                .as_ref()
+                .map(|r| probe_all(r, opts))
+                .unwrap_or_default()
+        });
+        let error_log = scope.spawn(|| error_log_window(opts, route.as_ref(), config.as_ref()));
+
+        let boot = processes::boot_time(&opts.proc_root);
+        match listeners::scan(&opts.proc_root) {
+            Ok(scan) => {
+                facts.notes.extend(scan.notes.iter().cloned());
+                let pids: BTreeSet<u32> = scan.listeners.iter().filter_map(|l| l.pid).collect();
+                let mut infos: Vec<ProcInfo> = pids
+                    .iter()
+                    .filter_map(|&pid| {
+                        processes::read(&opts.proc_root, pid, &scan.owners, boot, now)
+                    })
+                    .collect();
+                if let Fact::Collected { value: n } = &mut facts.nginx {
+                    if let Some(m) = &mut n.master {
+                        m.worker_users =
+                            worker_users(&opts.proc_root, &m.workers, &scan.owners, boot, now);
+                        for &pid in std::iter::once(&m.pid).chain(m.workers.iter()) {
+                            if !pids.contains(&pid) {
+                                infos.extend(processes::read(
+                                    &opts.proc_root,
+                                    pid,
+                                    &scan.owners,
+                                    boot,
+                                    now,
+                                ));
+                            }
+                        }
+                    }
+                }
+                facts.listeners = Fact::collected(scan.listeners);
+                facts.processes = Fact::collected(infos);
+            }
+            Err(reason) => {
+                facts.listeners = Fact::unavailable("/proc/net", reason.clone());
+                facts.processes = Fact::unavailable("/proc", reason);
+            }
+        }
+        if let Some(r) = &route {
+            let socks: Vec<UnixSocketFile> = r
+                .upstreams
+                .iter()
+                .filter(|u| u.kind == SocketKind::Unix)
+                .map(|u| unix_sockets::stat(u.address.strip_prefix("unix:").unwrap_or(&u.address)))
+                .collect();
+            facts.unix_sockets = Fact::collected(socks);
+        } else {
+            facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
+        }
+        facts.probes = probes.join().unwrap_or_default();
+        facts.error_log = error_log
+            .join()
+            .unwrap_or_else(|_| Fact::unavailable("error log", "reader failed"));
+    });
+    Ok(facts)
+}
+
+fn worker_users(
+    proc_root: &Path,
+    workers: &[u32],
+    owners: &std::collections::HashMap<u64, u32>,
+    boot: Option<u64>,
+    now: u64,
+) -> Vec<String> {
+    let mut users: Vec<String> = workers
+        .iter()
+        .filter_map(|&w| processes::read(proc_root, w, owners, boot, now).and_then(|p| p.user))
+        .collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// Finds the instance, loads its configuration and selects the route.
+fn nginx_facts(
+    opts: &GatherOptions,
+    procs: &[(u32, String, Option<u32>)],
+) -> anyhow::Result<(NginxFacts, Option<nginx::Config>)> {
+    let dump = match &opts.nginx_dump {
+        Some(p) => Some(
+            std::fs::read(p)
+                .map_err(|e| fail(ExitStatus::Usage, anyhow!("reading {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let found = discovery::discover(procs, opts.timeout);
+    let instances: Vec<discovery::Instance> = match &opts.nginx_conf {
+        Some(conf) => {
+            // Attach the running master that uses this file, if any.
+            let master = found
+                .instances
+                .iter()
+                .find(|i| same_file(&i.conf_path, conf))
+                .and_then(|i| i.master.clone());
+            vec![discovery::Instance {
+                conf_path: conf.clone(),
+                prefix: found
+                    .instances
+                    .iter()
+                    .find(|i| same_file(&i.conf_path, conf))
+                    .and_then(|i| i.prefix.clone()),
+                master,
+                found_by: format!("--nginx-conf {}", conf.display()),
+            }]
+        }
+        None if dump.is_some() && found.instances.is_empty() => vec![discovery::Instance {
+            conf_path: PathBuf::from("nginx.conf"),
+            prefix: None,
+            master: None,
+            found_by: "--nginx-dump".into(),
+        }],
+        None => found.instances,
+    };
+    if instances.is_empty() {
+        return Err(fail(
+            ExitStatus::Incomplete,
+            anyhow!(
+                "no nginx found on this host; tried: {}. Pass --nginx-conf FILE (or --nginx-dump FILE with the output of `nginx -T`)",
+                found.tried.join("; ")
+            ),
+        ));
+    }
+
+    let dump_text = dump.map(|d| String::from_utf8_lossy(&d).into_owned());
+    let mut candidates = Vec::new();
+    let mut load_errors = Vec::new();
+    for inst in instances {
+        let load = nginx::LoadOptions {
+            conf_path: inst.conf_path.clone(),
+            prefix: inst.prefix.clone(),
+            dump: dump_text.clone(),
+        };
+        match nginx::load(&load) {
+            Ok(config) => {
+                let route = nginx::route(&config, &opts.request, &os_resolve);
+                candidates.push((inst, config, route));
+            }
+            Err(e) => load_errors.push((inst, format!("{e:#}"))),
+        }
+    }
+    if candidates.is_empty() {
+        let (inst, err) = load_errors.remove(0);
+        let status = if inst.found_by.starts_with("--nginx-conf") {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Incomplete
+        };
+        return Err(fail(status, anyhow!("{err} (found by {})", inst.found_by)));
+    }
+    // Prefer the instance whose configuration names the site.
+    let names_site = |r: &Result<Route, String>| {
+        r.as_ref()
+            .map(|r| {
+                r.server
+                    .server_name
+                    .iter()
+                    .any(|n| name_matches(n, &opts.request.site))
+            })
+            .unwrap_or(false)
+    };
+    let naming: Vec<usize> = (0..candidates.len())
+        .filter(|&i| names_site(&candidates[i].2))
+        .collect();
+    let pick = naming
+        .first()
+        .copied()
+        .or_else(|| candidates.iter().position(|c| c.2.is_ok()))
+        .unwrap_or(0);
+    let ambiguous = (naming.len() > 1).then(|| {
+        format!(
+            "{} running nginx instances serve {}: using {}",
+            naming.len(),
+            opts.request.site,
+            candidates[pick].0.found_by
+        )
+    });
+    let (inst, config, route) = candidates.swap_remove(pick);
+    let mut issues = config.issues();
+    for (i, e) in &load_errors {
+        issues.push(ConfigIssue {
+            file: i.conf_path.display().to_string(),
+            line: 0,
+            message: e.clone(),
+        });
+    }
+    let (route, route_error) = match route {
+        Ok(mut r) => {
+            if let Some(a) = ambiguous {
+                r.notes.push(a);
+            }
+            (Some(r), None)
+        }
+        Err(e) => (None, Some(e)),
+    };
+    let other_targets = route
+        .as_ref()
+        .map(|r| nginx::other_targets(&config, r, &os_resolve))
+        .unwrap_or_default();
+    let facts = NginxFacts {
+        master: inst.master.clone(),
+        conf_path: inst.conf_path.display().to_string(),
+        prefix: inst.prefix.as_ref().map(|p| p.display().to_string()),
+        discovered_by: inst.found_by.clone(),
+        files: config.files(),
+        issues,
+        user: config.user(),
+        route,
+        route_error,
+        other_targets,
+        listens: config.listens(),
+    };
+    Ok((facts, Some(config)))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// server_name match, loosely: exact, `*.x`/`.x` suffix, `x.*` prefix (case-insensitive).
+fn name_matches(pattern: &str, site: &str) -> bool {
+    let p = pattern.to_ascii_lowercase();
+    let s = site.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(suffix) = p.strip_prefix("*.") {
+        s.ends_with(&format!(".{suffix}"))
+    } else if let Some(suffix) = p.strip_prefix('.') {
+        s == suffix || s.ends_with(&format!(".{suffix}"))
+    } else if let Some(prefix) = p.strip_suffix(".*") {
+        s.starts_with(&format!("{prefix}."))
+    } else {
+        p == s
+    }
+}
+
+/// Probes every upstream address of the route in parallel, each bounded by the timeout.
+fn probe_all(route: &Route, opts: &GatherOptions) -> Vec<ProbeResult> {
+    let scheme = route.scheme.clone().unwrap_or_else(|| "http".into());
+    let host = route
+        .settings
+        .host_header
+        .clone()
+        .unwrap_or_else(|| opts.request.site.clone());
+    let uri = route
+        .upstream_uri
+        .clone()
+        .unwrap_or_else(|| opts.request.path.clone());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = route
+            .upstreams
+            .iter()
+            .take(16)
+            .map(|u| {
+                let req = probe::ProbeRequest {
+                    address: u.address.clone(),
+                    kind: u.kind,
+                    scheme: scheme.clone(),
+                    host_header: host.clone(),
+                    uri: uri.clone(),
+                    timeout: opts.timeout,
+                };
+                s.spawn(move || probe::probe(&req))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
+/// The recent error-log window that serves the route.
+fn error_log_window(
+    opts: &GatherOptions,
+    route: Option<&Route>,
+    _config: Option<&nginx::Config>,
+) -> Fact<ErrorLogWindow> {
+    let path =
+        match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => PathBuf::from(p),
+            (None, None) => return Fact::unavailable(
+                "error log",
+                "the configuration names no error_log file for this site (pass --error-log FILE)",
+            ),
+        };
+    let filter = crate::logs::WindowFilter {
+        site: opts.request.site.clone(),
+        server_names: route
+            .map(|r| r.server.server_name.clone())
+            .unwrap_or_default(),
+        upstreams: route
+            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
+            .unwrap_or_default(),
+    };
+    let now = chrono::Local::now().naive_local();
+    match crate::logs::read_window(&path, opts.since.as_secs(), now, &filter) {
+        Ok(w) => Fact::collected(w),
+        Err(e) => {
+            let mut reason = format!("{e:#}");
+            if reason.contains("ermission denied") {
+                reason.push_str(" (run as root, or pass a readable copy with --error-log)");
+            }
+            Fact::unavailable(path.display().to_string(), reason)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_name_loose_matching() {
+        assert!(name_matches("shop.example.test", "SHOP.example.test."));
+        assert!(name_matches("*.example.test", "shop.example.test"));
+        assert!(!name_matches("*.example.test", "example.test"));
+        assert!(name_matches(".example.test", "example.test"));
+        assert!(name_matches("www.*", "www.example.test"));
+        assert!(!name_matches("shop.example.test", "api.example.test"));
+    }
+
+    #[test]
+    fn localhost_resolves_to_loopback() {
+        let addrs = os_resolve("localhost", 3000);
+        assert!(!addrs.is_empty());
+        assert!(addrs
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 3000));
+    }
+}
