@@ -3,12 +3,17 @@
 //! Layers (docs/architecture.md): `gather` touches the host and produces [`facts::Facts`];
 //! `checks` are pure functions of facts; `rank` orders findings; `render` formats a report.
 
+pub mod app;
 pub mod cause;
 pub mod checks;
 pub mod cli;
+pub mod config;
 pub mod exit;
 pub mod facts;
 pub mod gather;
 pub mod logs;
 pub mod nginx;
 pub mod parse;
+pub mod rank;
+pub mod render;
+pub mod report;

@@ -1,7 +1,46 @@
+//! Entry point: parse the command line, run, map the outcome to an exit code (design §6).
+//! Errors go to stderr as `badgw: …`; data goes to stdout only. A closed pipe exits 0.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() {
-    let cli = badgw::cli::Cli::parse();
-    eprintln!("badgw: {:?} is not built yet", cli.command);
-    std::process::exit(3);
+use badgw::exit::{ExitError, ExitStatus};
+
+fn main() -> ExitCode {
+    let cli = match badgw::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                ExitStatus::Usage.code() as u8
+            } else {
+                0
+            });
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result =
+        badgw::app::run(cli, &mut out).and_then(|s| out.flush().map(|_| s).map_err(Into::into));
+    match result {
+        Ok(status) => ExitCode::from(status.code() as u8),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let status = e
+                .downcast_ref::<ExitError>()
+                .map(|x| x.status)
+                .unwrap_or(ExitStatus::Usage);
+            eprintln!("badgw: {e:#}");
+            ExitCode::from(status.code() as u8)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }

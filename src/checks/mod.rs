@@ -122,7 +122,9 @@ pub struct Finding {
     pub title: String,
     pub evidence: Vec<Evidence>,
     pub fixes: Vec<Fix>,
-    /// How sure the check is, 0..1, when it can say better than its strength does.
+    /// How sure the check is, 0..1, when it can say better than its strength does
+    /// (the report shows the resolved value as `confidence`).
+    #[serde(skip)]
     pub confidence: Option<f64>,
 }
 

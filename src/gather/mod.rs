@@ -134,6 +134,12 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     Ok(facts)
 }
 
+/// Only the nginx part: discovery, configuration and route (for `badgw route`).
+pub fn nginx_only(opts: &GatherOptions) -> anyhow::Result<NginxFacts> {
+    let procs = processes::all_cmdlines(&opts.proc_root);
+    Ok(nginx_facts(opts, &procs)?.0)
+}
+
 fn worker_users(
     proc_root: &Path,
     workers: &[u32],

@@ -61,7 +61,7 @@ pub fn unix_listeners(text: &[u8]) -> Vec<Listener> {
                 .skip(7)
                 .collect::<Vec<_>>()
                 .join(" ");
-            (flags & SO_ACCEPTCON != 0 && !path.is_empty()).then(|| Listener {
+            (flags & SO_ACCEPTCON != 0 && !path.is_empty()).then_some(Listener {
                 kind: SocketKind::Unix,
                 address: path,
                 port: None,

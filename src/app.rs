@@ -1,0 +1,148 @@
+//! Command dispatch: each subcommand resolves its options, gathers or loads facts, runs
+//! the checks and hands a finished report to a renderer. Returns the exit status.
+
+use std::io::Write;
+
+use anyhow::{anyhow, Context};
+use clap::CommandFactory;
+
+use crate::cause::Cause;
+use crate::cli::{Cli, Command, CompletionsArgs, DiagnoseArgs, ExplainArgs, RouteArgs};
+use crate::exit::{fail, ExitStatus};
+use crate::facts::{Facts, SNAPSHOT_SCHEMA_VERSION};
+use crate::{checks, config, gather, render, report};
+
+pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let color = render::use_color(cli.color);
+    match cli.command {
+        Command::Diagnose(args) => diagnose(&args, color, out),
+        Command::Route(args) => route(&args, color, out),
+        Command::Collect(args) => {
+            let opts = config::gather_options(&args.target, Some(&args.sources))
+                .map_err(|e| fail(ExitStatus::Usage, e))?;
+            let facts = gather::collect(&opts)?;
+            render::json(&facts, out)?;
+            Ok(ExitStatus::Healthy)
+        }
+        Command::ExplainLog(args) => crate::logs::run_explain_log(&args, color, out),
+        Command::Explain(args) => explain(&args, out),
+        Command::Completions(args) => completions(&args, out),
+    }
+}
+
+/// Facts from a snapshot (`--from`) or from this host.
+fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
+    if let Some(path) = &args.target.from {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading snapshot {}", path.display()))
+            .map_err(|e| fail(ExitStatus::Usage, e))?;
+        let facts: Facts = serde_json::from_slice(&bytes)
+            .with_context(|| {
+                format!(
+                    "{} is not a badgw snapshot (write one with `badgw collect`)",
+                    path.display()
+                )
+            })
+            .map_err(|e| fail(ExitStatus::Usage, e))?;
+        if facts.schema_version != SNAPSHOT_SCHEMA_VERSION {
+            return Err(fail(
+                ExitStatus::Usage,
+                anyhow!("{}: snapshot schema {} is not supported (this badgw reads {SNAPSHOT_SCHEMA_VERSION})", path.display(), facts.schema_version),
+            ));
+        }
+        return Ok(facts);
+    }
+    let opts = config::gather_options(&args.target, Some(&args.sources))
+        .map_err(|e| fail(ExitStatus::Usage, e))?;
+    gather::collect(&opts)
+}
+
+fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let facts = facts_for(args)?;
+    let runs = checks::run_all(&facts);
+    let report = report::build(&facts, &runs);
+    if args.json {
+        render::json(&report, out)?;
+    } else {
+        render::human::diagnose(&report, color, out)?;
+    }
+    Ok(report.exit)
+}
+
+/// `route --json`: `{"schema_version", "tool", "site", "path", "route"}` (design §5).
+#[derive(serde::Serialize)]
+struct RouteDoc<'a> {
+    schema_version: u32,
+    tool: report::ToolInfo,
+    site: &'a str,
+    path: &'a str,
+    route: &'a crate::facts::Route,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    config_issues: &'a [crate::facts::ConfigIssue],
+}
+
+fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    let opts =
+        config::gather_options(&args.target, None).map_err(|e| fail(ExitStatus::Usage, e))?;
+    let found = gather::nginx_only(&opts)?;
+    let Some(route) = &found.route else {
+        return Err(fail(
+            ExitStatus::Incomplete,
+            anyhow!(
+                "no route for {}{}: {}",
+                opts.request.site,
+                opts.request.path,
+                found.route_error.as_deref().unwrap_or("unknown")
+            ),
+        ));
+    };
+    if args.json {
+        render::json(
+            &RouteDoc {
+                schema_version: report::JSON_SCHEMA_VERSION,
+                tool: report::tool(),
+                site: &opts.request.site,
+                path: &opts.request.path,
+                route,
+                config_issues: &found.issues,
+            },
+            out,
+        )?;
+    } else {
+        for i in &found.issues {
+            writeln!(
+                out,
+                "config problem: {}",
+                render::sanitize::escape_for_terminal(&i.to_string())
+            )?;
+        }
+        render::human::route(route, color, out)?;
+    }
+    Ok(ExitStatus::Healthy)
+}
+
+fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    match &args.cause {
+        None => {
+            for c in Cause::ALL {
+                writeln!(out, "{:<24} {}", c.id(), c.meaning())?;
+            }
+            Ok(ExitStatus::Healthy)
+        }
+        Some(id) => {
+            let cause = Cause::from_id(id).ok_or_else(|| {
+                fail(
+                    ExitStatus::Usage,
+                    anyhow!("unknown cause {id:?}; `badgw explain` lists them all"),
+                )
+            })?;
+            out.write_all(cause.doc().as_bytes())?;
+            Ok(ExitStatus::Healthy)
+        }
+    }
+}
+
+fn completions(args: &CompletionsArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    clap_complete::generate(args.shell, &mut Cli::command(), "badgw", out);
+    Ok(ExitStatus::Healthy)
+}

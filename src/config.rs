@@ -1,0 +1,174 @@
+//! Turns command-line options into resolved settings: durations, the request (from
+//! `--site/--port/--path` or `--url`), and gather options. Validation happens here, so
+//! a usage error is reported before anything touches the host.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+
+use crate::cli::{SourceArgs, TargetArgs};
+use crate::facts::RequestSpec;
+use crate::gather::GatherOptions;
+
+/// `500ms`, `3s`, `15m`, `2h`, `1d`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid duration {s:?}: expected e.g. 500ms, 3s, 15m, 2h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        _ => bail!("invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h or d)"),
+    };
+    if !secs.is_finite() || !(0.0..=365.0 * 86400.0).contains(&secs) {
+        bail!("invalid duration {s:?}");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The request to diagnose, from `--url` or `--site`/`--port`/`--path`.
+pub fn request(t: &TargetArgs) -> anyhow::Result<RequestSpec> {
+    if let Some(url) = &t.url {
+        return parse_url(url);
+    }
+    let site = t
+        .site
+        .clone()
+        .ok_or_else(|| anyhow!("--site HOST (or --url URL) is required"))?;
+    if site.is_empty() || site.contains('/') || site.chars().any(char::is_whitespace) {
+        bail!("--site takes a host name like shop.example.com, not {site:?} (use --url for a full URL)");
+    }
+    let path = t.path.clone().unwrap_or_else(|| "/".into());
+    if !path.starts_with('/') {
+        bail!("--path must start with '/': {path:?}");
+    }
+    Ok(RequestSpec {
+        site: site.to_ascii_lowercase(),
+        path,
+        port: t.port,
+        scheme: None,
+    })
+}
+
+/// `https://shop.example.com:8443/api/x?q=1` → site, port, path (the query is dropped:
+/// it may hold secrets and nginx does not route on it).
+pub fn parse_url(url: &str) -> anyhow::Result<RequestSpec> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| anyhow!("--url needs a scheme, e.g. https://{url}"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        bail!("--url scheme must be http or https, not {scheme:?}");
+    }
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| anyhow!("invalid IPv6 host in {url:?}"))?;
+        (h.to_string(), after.strip_prefix(':').map(str::to_string))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p.to_string())),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        bail!("--url has no host: {url:?}");
+    }
+    let port = match port {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| anyhow!("invalid port {p:?} in {url:?}"))?,
+        ),
+        None => None,
+    };
+    let path = path
+        .split(['?', '#'])
+        .next()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/");
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        "/".to_string()
+    };
+    Ok(RequestSpec {
+        site: host.to_ascii_lowercase(),
+        path,
+        port,
+        scheme: Some(scheme),
+    })
+}
+
+pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<GatherOptions> {
+    let (since, timeout, error_log) = match s {
+        Some(s) => (
+            parse_duration(&s.since)?,
+            parse_duration(&s.timeout)?,
+            s.error_log.clone(),
+        ),
+        None => (Duration::from_secs(900), Duration::from_secs(3), None),
+    };
+    if timeout.is_zero() {
+        bail!("--timeout must be more than 0");
+    }
+    Ok(GatherOptions {
+        request: request(t)?,
+        nginx_conf: t.nginx_conf.clone(),
+        nginx_dump: t.nginx_dump.clone(),
+        error_log,
+        since,
+        timeout,
+        proc_root: PathBuf::from("/proc"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn urls() {
+        let r = parse_url("https://Shop.Example.com:8443/api/x?token=secret").unwrap();
+        assert_eq!(
+            (
+                r.site.as_str(),
+                r.port,
+                r.path.as_str(),
+                r.scheme.as_deref()
+            ),
+            ("shop.example.com", Some(8443), "/api/x", Some("https"))
+        );
+        let r = parse_url("http://[::1]:8080").unwrap();
+        assert_eq!(
+            (r.site.as_str(), r.port, r.path.as_str()),
+            ("::1", Some(8080), "/")
+        );
+        assert!(parse_url("shop.example.com/x").is_err());
+        assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http://x:99999/").is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! Ranking: orders findings so the most likely root cause comes first. Pure.
+//!
+//! A cause that explains another found cause (an OOM kill explains "nothing listens";
+//! a port mismatch explains "connection refused") is the root and goes first, as long as
+//! the check is reasonably sure of it; then severity, then confidence, then pipeline order.
+
+use serde::Serialize;
+
+use crate::cause::Cause;
+use crate::checks::{CheckRun, Finding, Strength, Verdict};
+
+/// A root needs at least this confidence to push the finding it explains below it.
+const ROOT_MIN_CONFIDENCE: f64 = 0.6;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RankedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The check that reported it.
+    pub check: &'static str,
+    /// 0..1: the check's own confidence, else derived from the evidence's strength.
+    #[serde(rename = "confidence", serialize_with = "two_decimals")]
+    pub confidence_score: f64,
+    /// The root cause that explains this symptom, when one was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explained_by: Option<Cause>,
+}
+
+fn two_decimals<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((v * 100.0).round() / 100.0)
+}
+
+pub fn confidence_of(f: &Finding) -> f64 {
+    f.confidence.unwrap_or(match f.strength {
+        Strength::Direct => 0.95,
+        Strength::Strong => 0.8,
+        Strength::Circumstantial => 0.5,
+    })
+}
+
+/// Orders every finding of `runs`.
+pub fn rank(runs: &[CheckRun]) -> Vec<RankedFinding> {
+    let mut all: Vec<(usize, RankedFinding)> = Vec::new();
+    for (order, run) in runs.iter().enumerate() {
+        if let Verdict::Found(findings) = &run.verdict {
+            for f in findings {
+                all.push((
+                    order,
+                    RankedFinding {
+                        confidence_score: confidence_of(f),
+                        finding: f.clone(),
+                        check: run.id,
+                        explained_by: None,
+                    },
+                ));
+            }
+        }
+    }
+    let roots: Vec<(Cause, f64)> = all
+        .iter()
+        .map(|(_, r)| (r.finding.cause, r.confidence_score))
+        .filter(|(_, c)| *c >= ROOT_MIN_CONFIDENCE)
+        .collect();
+    for (_, r) in &mut all {
+        r.explained_by = roots
+            .iter()
+            .filter(|(root, _)| {
+                *root != r.finding.cause && root.explains().contains(&r.finding.cause)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(c, _)| *c);
+    }
+    all.sort_by(|(oa, a), (ob, b)| {
+        a.explained_by
+            .is_some()
+            .cmp(&b.explained_by.is_some())
+            .then(b.finding.severity.cmp(&a.finding.severity))
+            .then(b.confidence_score.total_cmp(&a.confidence_score))
+            .then(oa.cmp(ob))
+    });
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Severity;
+
+    fn run(id: &'static str, findings: Vec<Finding>) -> CheckRun {
+        CheckRun {
+            id,
+            verdict: Verdict::Found(findings),
+            duration_ms: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_sure_root_goes_before_the_symptom_it_explains() {
+        let down = Finding::new(
+            Cause::UpstreamDown,
+            Severity::Critical,
+            Strength::Direct,
+            "down",
+        );
+        let pm = Finding::new(
+            Cause::PortMismatch,
+            Severity::Critical,
+            Strength::Circumstantial,
+            "pm",
+        )
+        .confidence(0.9);
+        let ranked = rank(&[run("a", vec![down]), run("b", vec![pm])]);
+        assert_eq!(ranked[0].finding.cause, Cause::PortMismatch);
+        assert_eq!(ranked[1].explained_by, Some(Cause::PortMismatch));
+    }
+
+    #[test]
+    fn an_unsure_root_does_not_push_direct_evidence_down() {
+        let down = Finding::new(
+            Cause::UpstreamDown,
+            Severity::Critical,
+            Strength::Direct,
+            "down",
+        );
+        let pm = Finding::new(
+            Cause::PortMismatch,
+            Severity::Critical,
+            Strength::Circumstantial,
+            "pm",
+        )
+        .confidence(0.5);
+        let ranked = rank(&[run("a", vec![down]), run("b", vec![pm])]);
+        assert_eq!(ranked[0].finding.cause, Cause::UpstreamDown);
+        assert_eq!(ranked[0].explained_by, None);
+    }
+
+    #[test]
+    fn severity_then_confidence_then_pipeline_order() {
+        let w = Finding::new(
+            Cause::KeepaliveRace,
+            Severity::Warning,
+            Strength::Direct,
+            "w",
+        );
+        let c1 = Finding::new(
+            Cause::HeaderTooBig,
+            Severity::Critical,
+            Strength::Strong,
+            "c1",
+        );
+        let c2 = Finding::new(
+            Cause::ProtocolMismatch,
+            Severity::Critical,
+            Strength::Direct,
+            "c2",
+        );
+        let ranked = rank(&[run("a", vec![w]), run("b", vec![c1]), run("c", vec![c2])]);
+        let order: Vec<_> = ranked.iter().map(|r| r.finding.title.as_str()).collect();
+        assert_eq!(order, ["c2", "c1", "w"]);
+    }
+}
