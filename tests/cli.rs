@@ -1,0 +1,117 @@
+//! The command line as a user meets it: usage errors, exit codes, `explain`, snapshots,
+//! JSON purity, colors, and a closed pipe.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn badgw() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_badgw"))
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    badgw().args(["diagnose"]).assert().code(2).stderr(predicate::str::contains("--site"));
+    badgw()
+        .args(["diagnose", "--site", "x", "--timeout", "3parsecs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid duration \"3parsecs\""));
+    badgw()
+        .args(["diagnose", "--url", "shop.example.com/x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--url needs a scheme"));
+    badgw().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn explain_prints_the_doc_page_and_rejects_unknown_ids() {
+    badgw()
+        .args(["explain", "upstream-down"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::starts_with("# upstream-down"));
+    badgw()
+        .args(["explain"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("socket-missing").and(predicate::str::contains("dns-resolution")));
+    badgw()
+        .args(["explain", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown cause \"nope\""));
+}
+
+#[test]
+fn a_missing_or_garbage_snapshot_is_a_usage_error_naming_the_file() {
+    badgw()
+        .args(["diagnose", "--from", "/nonexistent/snap.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/snap.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("garbage.json");
+    std::fs::write(&p, b"\xff\xfe not json").unwrap();
+    badgw()
+        .args(["diagnose", "--from", p.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a badgw snapshot"));
+}
+
+#[test]
+fn snapshots_in_fixtures_diagnose_with_pure_json_on_stdout() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        seen += 1;
+        let out = badgw().args(["diagnose", "--json", "--from", path.to_str().unwrap()]).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: stdout is not JSON: {e}", path.display()));
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["tool"]["name"], "badgw");
+        assert!(v["checks"].as_array().is_some_and(|c| !c.is_empty()));
+        let code = out.status.code().unwrap();
+        let has_problem = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "critical" || f["severity"] == "warning");
+        assert_eq!(code == 1, has_problem, "{}: exit {code} vs findings", path.display());
+    }
+    assert!(seen >= 1, "no snapshots in fixtures/snapshots");
+}
+
+#[test]
+fn no_color_when_not_a_terminal_and_color_when_forced() {
+    let snap = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots/upstream-down.json");
+    let plain = badgw().args(["diagnose", "--from", snap]).output().unwrap();
+    assert!(!plain.stdout.contains(&0x1b), "escape codes in piped output");
+    let forced = badgw().args(["--color", "always", "diagnose", "--from", snap]).output().unwrap();
+    assert!(forced.stdout.contains(&0x1b), "--color always must color");
+    let no_color = badgw().env("NO_COLOR", "1").args(["diagnose", "--from", snap]).output().unwrap();
+    assert!(!no_color.stdout.contains(&0x1b));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let mut child = Std::new(env!("CARGO_BIN_EXE_badgw"))
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "exit {status:?}, stderr {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
