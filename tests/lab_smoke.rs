@@ -269,3 +269,61 @@ fn free_ports_are_distinct() {
     let ports: std::collections::HashSet<u16> = (0..50).map(|_| free_port()).collect();
     assert_eq!(ports.len(), 50);
 }
+
+#[test]
+fn socket_only_root_can_open_is_permission_denied() {
+    // nginx's workers drop to `nobody` only when the master runs as root.
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED socket_only_root_can_open_is_permission_denied: not running as root");
+        return;
+    }
+    let lab = Lab::new("sock-perm");
+    let front = free_port();
+    let sock = lab.sock("shop");
+    lab.app_args("shop", &["--listen", &sock, "--socket-mode", "0600"]);
+    let nginx = lab.nginx(&proxy_server(
+        front,
+        "shop.test",
+        &format!("http://{sock}:"),
+        "",
+    ));
+    assert_eq!(lab.get(front, "shop.test", "/").0, 502);
+    nginx.wait_log("failed (13: Permission denied) while connecting to upstream");
+    nginx.record_fixture("unix-permission-denied");
+}
+
+#[test]
+fn reload_switches_upstream() {
+    let lab = Lab::new("reload");
+    let (front, a, b) = (free_port(), free_port(), free_port());
+    lab.app("old", &[&format!("127.0.0.1:{a}")], "ok");
+    lab.app("new", &[&format!("127.0.0.1:{b}")], "ok");
+    let mut nginx = lab.nginx(&proxy_server(front, "shop.test", &upstream(a), ""));
+    assert_eq!(lab.get(front, "shop.test", "/").1, "ok from old");
+    nginx.reload(&proxy_server(front, "shop.test", &upstream(b), ""));
+    // The old worker may finish in-flight requests; new connections go to the new one.
+    let deadline = std::time::Instant::now() + lab::WAIT;
+    while lab.get(front, "shop.test", "/").1 != "ok from new" {
+        assert!(std::time::Instant::now() < deadline, "reload not effective");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[should_panic(expected = "unknown directive \"no_such_directive\"")]
+fn bad_config_panics_with_nginx_words() {
+    let lab = Lab::new("bad-conf");
+    let _nginx = lab.nginx("no_such_directive on;");
+}
+
+#[test]
+fn badgw_binary_runs() {
+    let mut cmd = lab::badgw();
+    cmd.arg("--version");
+    let out = lab::run_with_timeout(cmd, std::time::Duration::from_secs(10));
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("badgw {}", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -479,20 +479,11 @@ pub fn listen_ports(conf: &str) -> Vec<u16> {
     ports
 }
 
-impl Nginx {
-    fn start(prefix: &Path, http_body: &str) -> Nginx {
-        let conf_dir = prefix.join("conf");
-        let logs = prefix.join("logs");
-        let tmp = prefix.join("tmp");
-        for d in [&conf_dir, &logs, &tmp] {
-            std::fs::create_dir_all(d).expect("create nginx prefix dirs");
-        }
-        for d in [prefix, &conf_dir, &logs, &tmp] {
-            let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
-        }
-        let p = prefix.display();
-        let conf = format!(
-            "# written by badgw's test lab (tests/lab/mod.rs)\n\
+/// The whole nginx.conf the lab writes around an `http { }` body: everything in the prefix.
+pub fn nginx_conf(prefix: &Path, http_body: &str) -> String {
+    let p = prefix.display();
+    format!(
+        "# written by badgw's test lab (tests/lab/mod.rs)\n\
              worker_processes 1;\n\
              error_log {p}/logs/error.log info;\n\
              pid {p}/nginx.pid;\n\
@@ -506,7 +497,21 @@ impl Nginx {
              \x20   scgi_temp_path {p}/tmp/scgi;\n\
              {http_body}\n\
              }}\n"
-        );
+    )
+}
+
+impl Nginx {
+    fn start(prefix: &Path, http_body: &str) -> Nginx {
+        let conf_dir = prefix.join("conf");
+        let logs = prefix.join("logs");
+        let tmp = prefix.join("tmp");
+        for d in [&conf_dir, &logs, &tmp] {
+            std::fs::create_dir_all(d).expect("create nginx prefix dirs");
+        }
+        for d in [prefix, &conf_dir, &logs, &tmp] {
+            let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
+        }
+        let conf = nginx_conf(prefix, http_body);
         let conf_path = conf_dir.join("nginx.conf");
         std::fs::write(&conf_path, &conf).expect("write nginx.conf");
         let error_log = logs.join("error.log");
@@ -585,6 +590,37 @@ impl Nginx {
             }
         }
         panic!("nginx could not bind its ports after 3 tries:\n{last}");
+    }
+
+    /// Replaces the `http { }` body and reloads nginx (SIGHUP), like `nginx -s reload`.
+    /// Returns once the master started a worker on the new configuration; panics with nginx's
+    /// words when it rejected it (nginx itself would keep running on the old one).
+    pub fn reload(&mut self, http_body: &str) {
+        let conf = nginx_conf(&self.prefix, http_body);
+        std::fs::write(&self.conf_path, &conf).expect("write nginx.conf");
+        let count = |log: &str, what: &str| log.matches(what).count();
+        let before = self.error_log_text();
+        let (workers, emergs) = (
+            count(&before, "start worker process "),
+            count(&before, "[emerg]"),
+        );
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).expect("SIGHUP nginx");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = self.error_log_text();
+            if count(&log, "[emerg]") > emergs {
+                panic!("nginx rejected the new configuration:\n{log}\n--- nginx.conf ---\n{conf}");
+            }
+            if count(&log, "start worker process ") > workers {
+                self.ports = listen_ports(http_body);
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("nginx did not reload within {WAIT:?}:\n{log}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The first listen port (most labs have one).
