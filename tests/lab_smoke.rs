@@ -24,6 +24,7 @@ fn ok_app_is_proxied_then_refused_when_killed() {
         (200, "ok from shop".to_string())
     );
     assert!(app.is_running());
+    assert_eq!(nginx.worker_pids().len(), 1, "worker_processes 1");
     assert!(
         nginx.error_lines().is_empty(),
         "no error yet: {:?}",
@@ -147,15 +148,7 @@ fn app_502_is_passed_through_silently() {
     );
     // The access log is written after the response; wait for it, then the error log must
     // still have nothing at [error]: nginx itself saw no failure.
-    let deadline = std::time::Instant::now() + lab::WAIT;
-    while !nginx.access_log_text().contains("\" 502 ") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no 502 in access log: {}",
-            nginx.access_log_text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    nginx.wait_access_log("\"GET / HTTP/1.0\" 502 ");
     assert_eq!(nginx.error_lines(), Vec::<String>::new());
     nginx.record_fixture("app-502");
 }

@@ -33,14 +33,37 @@
 //!
 //! What it provides:
 //! - [`nginx_binary`]: the nginx to run; panics with an install hint when there is none, so a
-//!   test that needs nginx never passes silently.
+//!   test that needs nginx never passes silently. [`has_ipv6_loopback`] for IPv6 cases.
 //! - [`free_port`]: a loopback port no other lab in this process was given.
-//! - [`Lab::app`]: spawns `examples/labapp` (see its doc for `--mode`s) and waits for `READY`.
-//! - [`Lab::nginx`]: writes `<prefix>/conf/nginx.conf` around your `http { }` body and starts
-//!   `nginx -p <prefix> -c <conf> -e <error.log> -g 'daemon off;'` as a child, like a real host's
-//!   master (the `-c`/`-p` show in its cmdline). Returns once the master started its worker.
-//! - [`Lab::get`]: one raw HTTP/1.0 request to `127.0.0.1:port`.
-//! - [`badgw`], [`badgw_json`], [`diagnose_json`]: run the built `badgw` binary.
+//! - [`Lab::app`] / [`Lab::app_args`]: spawn `examples/labapp` (see its doc for the modes:
+//!   `ok`, `slow=MS`, `close`, `reset`, `status=CODE`, `big-header=BYTES`, `idle-close=MS`,
+//!   `blackhole`, `tls-garbage`) and wait for its `READY`. [`App::kill`] is SIGKILL + reap.
+//!   [`Lab::sock`] gives a `unix:` address inside the lab.
+//! - [`Lab::nginx`]: writes `<prefix>/conf/nginx.conf` (see [`nginx_conf`]) around your
+//!   `http { }` body and starts `nginx -p <prefix> -c <conf> -e <error.log> -g 'daemon off;'` as
+//!   a child, like a real host's master (the `-c`/`-p` show in its cmdline). Returns once the
+//!   master bound its listeners and started its worker; panics with nginx's own words when it
+//!   fails. [`proxy_server`] writes the usual one-location proxy `server { }` for you.
+//! - [`Nginx`]: `pid`, `prefix`, `conf_path`, `error_log`, `access_log`, `ports`;
+//!   [`Nginx::wait_log`] / [`Nginx::wait_access_log`] (wait for a line, ≤ 5 s),
+//!   [`Nginx::error_lines`], [`Nginx::reload`] (new body + SIGHUP), [`Nginx::worker_pids`],
+//!   [`Nginx::stop`], [`Nginx::record_fixture`].
+//! - [`Lab::get`] / [`Lab::get_raw`]: one raw HTTP/1.0 request to `127.0.0.1:port`.
+//! - [`badgw`], [`badgw_json`], [`diagnose_json`], [`run_with_timeout`]: run the built `badgw`.
+//!
+//! Several labs' nginx masters run at once when tests run in parallel, so a scenario that
+//! relies on badgw discovering "the" running master must expect the others too; pass
+//! `--nginx-conf` (and `--port`) to point badgw at this lab's nginx.
+//!
+//! nginx's exact words for each labapp mode (nginx 1.22, recorded by `tests/lab_smoke.rs` into
+//! `fixtures/logs/lab/`): refused → `connect() failed (111: Connection refused) while
+//! connecting to upstream`; `close` → `upstream prematurely closed connection while reading
+//! response header from upstream`; `reset` → `recv() failed (104: Connection reset by peer)`;
+//! `slow`/`blackhole` past `proxy_read_timeout` → 504 and `upstream timed out (110: Connection
+//! timed out)`; `big-header` past the proxy buffer → `upstream sent too big header`;
+//! missing unix socket → `[crit] connect() to unix:… failed (2: No such file or directory)`;
+//! `tls-garbage` → `upstream sent no valid HTTP/1.0 header`, and the client gets the raw bytes
+//! (HTTP/0.9), not a 502; `status=502` → 502 with an error log that says nothing.
 //!
 //! Cleanup: dropping an [`Nginx`] stops it (SIGQUIT, then SIGKILL to its whole process group
 //! after 2 s); dropping the [`Lab`] kills every app it started and removes the prefix. Children
@@ -186,12 +209,17 @@ pub fn labapp_binary() -> PathBuf {
 }
 
 /// Makes `cmd`'s child get SIGKILL when the spawning thread dies, so a crashed test leaves no
-/// process behind.
+/// process behind (nginx workers of a killed master may linger until they notice nothing).
 fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl, getppid and _exit are async-signal-safe and touch no parent memory.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            // The parent died before prctl took effect: nobody would ever stop us.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
             Ok(())
         });
     }
@@ -244,8 +272,10 @@ impl App {
 impl Lab {
     /// A new lab with its own temporary prefix; `name` only helps recognise it in /tmp.
     pub fn new(name: &str) -> Lab {
+        // Short, so unix socket paths in the lab stay far below sun_path's 108 bytes.
         let safe: String = name
             .chars()
+            .take(24)
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         let tmp = tempfile::Builder::new()
@@ -415,6 +445,27 @@ pub fn http_get_raw(port: u16, host: &str, path: &str) -> Result<Vec<u8>, String
     s.read_to_end(&mut buf)
         .map_err(|e| format!("read (got {} bytes): {e}", buf.len()))?;
     Ok(buf)
+}
+
+/// Waits (up to [`WAIT`]) until the file at `path` has a line containing `needle`; returns
+/// that line. Panics with the whole file otherwise.
+pub fn wait_for_line(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+            return line.to_string();
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{} has no line containing {needle:?} after {WAIT:?}:\n{text}",
+                path.display()
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// One HTTP/1.0 GET to 127.0.0.1:`port`: (status, body); Err when it cannot connect or gets
@@ -648,20 +699,43 @@ impl Nginx {
     /// Waits (up to [`WAIT`]) until the error log contains `needle`; returns the first line
     /// containing it. Panics with the whole log otherwise.
     pub fn wait_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.error_log_text();
-            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
-                return line.to_string();
+        wait_for_line(&self.error_log, needle)
+    }
+
+    /// Like [`Nginx::wait_log`], for the access log (written after the response is sent).
+    pub fn wait_access_log(&self, needle: &str) -> String {
+        wait_for_line(&self.access_log, needle)
+    }
+
+    /// Pids of the master's children (its workers; during a reload, old and new ones).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return pids;
+        };
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat.get(i + 1..))
+                .and_then(|rest| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(self.pid) {
+                pids.push(pid);
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "error log {} has no line containing {needle:?} after {WAIT:?}:\n{log}",
-                    self.error_log.display()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
         }
+        pids.sort_unstable();
+        pids
     }
 
     /// Error-log lines at level `[error]` or worse (what upstream failures log at), in order.
