@@ -25,6 +25,20 @@ fn ok_app_is_proxied_then_refused_when_killed() {
     );
     assert!(app.is_running());
     assert_eq!(nginx.worker_pids().len(), 1, "worker_processes 1");
+    // The master's cmdline names its prefix and config, as on a real host. nginx rewrites it
+    // to one string: "nginx: master process /usr/sbin/nginx -p … -c … -e … -g daemon off;".
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", nginx.pid)).expect("cmdline");
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    assert!(cmdline.starts_with("nginx: master process "), "{cmdline}");
+    let args: Vec<String> = cmdline.split_whitespace().map(str::to_string).collect();
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    };
+    assert_eq!(after("-c"), Some(nginx.conf_path.display().to_string()));
+    assert_eq!(after("-p"), Some(nginx.prefix.display().to_string()));
+    assert_eq!(after("-e"), Some(nginx.error_log.display().to_string()));
     assert!(
         nginx.error_lines().is_empty(),
         "no error yet: {:?}",
@@ -221,13 +235,14 @@ fn idle_close_app_closes_idle_keepalive_connections() {
         "{answer}"
     );
     // Kept alive: a second request on the same connection is answered.
+    // The app's idle clock starts only after it answered, so after `sent`.
+    let sent = std::time::Instant::now();
     s.write_all(req).expect("send again");
     assert_eq!(read_answer(&mut s), answer);
     let mut buf = [0u8; 16];
     // Idle longer than 300 ms: the app closes, the next read sees EOF.
-    let t = std::time::Instant::now();
     assert_eq!(s.read(&mut buf).expect("read eof"), 0);
-    assert!(t.elapsed() >= std::time::Duration::from_millis(250));
+    assert!(sent.elapsed() >= std::time::Duration::from_millis(300));
 }
 
 #[test]

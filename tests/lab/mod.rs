@@ -111,6 +111,30 @@ pub fn nginx_binary() -> PathBuf {
     );
 }
 
+/// True when `nginx -v` says 1.19.5 or later (which has the `-e` startup-log option).
+fn nginx_supports_e(bin: &Path) -> bool {
+    static CACHE: OnceLock<bool> = OnceLock::new();
+    *CACHE.get_or_init(|| {
+        let out = match Command::new(bin).arg("-v").output() {
+            Ok(o) => o,
+            Err(_) => return false,
+        };
+        // "nginx version: nginx/1.22.1" (on stderr)
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        let version: Vec<u32> = text
+            .split("nginx/")
+            .nth(1)
+            .unwrap_or("")
+            .split(|c: char| !c.is_ascii_digit() && c != '.')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        version >= vec![1, 19, 5]
+    })
+}
+
 /// True when this host can bind the IPv6 loopback ([::1]).
 pub fn has_ipv6_loopback() -> bool {
     TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
@@ -584,9 +608,6 @@ impl Nginx {
                 .arg(prefix)
                 .arg("-c")
                 .arg(&conf_path)
-                // The startup log, before the config is read: keep it out of /var/log/nginx.
-                .arg("-e")
-                .arg(&error_log)
                 .arg("-g")
                 .arg("daemon off;")
                 .stdin(Stdio::null())
@@ -594,6 +615,11 @@ impl Nginx {
                 .stderr(stderr_file)
                 // Its own process group, so stopping it also reaches the workers.
                 .process_group(0);
+            // The startup log, before the config is read: keep it out of /var/log/nginx.
+            // `-e` exists since nginx 1.19.5; older ones use their compiled-in path.
+            if nginx_supports_e(&bin) {
+                cmd.arg("-e").arg(&error_log);
+            }
             die_with_parent(&mut cmd);
             let child = cmd
                 .spawn()
