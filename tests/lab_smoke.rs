@@ -335,3 +335,42 @@ fn badgw_binary_runs() {
         format!("badgw {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+#[should_panic(expected = "labapp: unknown mode \"sideways\"")]
+fn bad_app_mode_panics_with_labapp_words() {
+    let lab = Lab::new("bad-mode");
+    lab.app("shop", &[&format!("127.0.0.1:{}", free_port())], "sideways");
+}
+
+#[test]
+fn app_on_several_listeners_answers_on_each() {
+    let lab = Lab::new("multi-listen");
+    let (p4, p6) = (free_port(), free_port());
+    let sock = lab.sock("multi");
+    let mut listens = vec![format!("127.0.0.1:{p4}"), sock.clone()];
+    if lab::has_ipv6_loopback() {
+        listens.push(format!("[::1]:{p6}"));
+    }
+    let refs: Vec<&str> = listens.iter().map(String::as_str).collect();
+    let app = lab.app("multi", &refs, "status=503");
+    assert_eq!(app.listens, listens);
+    assert_eq!(
+        lab::http_get(p4, "x", "/"),
+        Ok((503, "status 503 from multi".to_string()))
+    );
+    let mut s = std::os::unix::net::UnixStream::connect(sock.trim_start_matches("unix:"))
+        .expect("connect unix");
+    use std::io::{Read, Write};
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("\r\n\r\nstatus 503 from multi"),
+        "{answer}"
+    );
+}
