@@ -10,7 +10,11 @@ fn badgw() -> Command {
 
 #[test]
 fn usage_errors_exit_2_with_a_clear_message() {
-    badgw().args(["diagnose"]).assert().code(2).stderr(predicate::str::contains("--site"));
+    badgw()
+        .args(["diagnose"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--site"));
     badgw()
         .args(["diagnose", "--site", "x", "--timeout", "3parsecs"])
         .assert()
@@ -31,11 +35,9 @@ fn explain_prints_the_doc_page_and_rejects_unknown_ids() {
         .assert()
         .code(0)
         .stdout(predicate::str::starts_with("# upstream-down"));
-    badgw()
-        .args(["explain"])
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("socket-missing").and(predicate::str::contains("dns-resolution")));
+    badgw().args(["explain"]).assert().code(0).stdout(
+        predicate::str::contains("socket-missing").and(predicate::str::contains("dns-resolution")),
+    );
     badgw()
         .args(["explain", "nope"])
         .assert()
@@ -70,7 +72,10 @@ fn snapshots_in_fixtures_diagnose_with_pure_json_on_stdout() {
             continue;
         }
         seen += 1;
-        let out = badgw().args(["diagnose", "--json", "--from", path.to_str().unwrap()]).output().unwrap();
+        let out = badgw()
+            .args(["diagnose", "--json", "--from", path.to_str().unwrap()])
+            .output()
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{}: stdout is not JSON: {e}", path.display()));
         assert_eq!(v["schema_version"], 1);
@@ -82,19 +87,37 @@ fn snapshots_in_fixtures_diagnose_with_pure_json_on_stdout() {
             .unwrap()
             .iter()
             .any(|f| f["severity"] == "critical" || f["severity"] == "warning");
-        assert_eq!(code == 1, has_problem, "{}: exit {code} vs findings", path.display());
+        assert_eq!(
+            code == 1,
+            has_problem,
+            "{}: exit {code} vs findings",
+            path.display()
+        );
     }
     assert!(seen >= 1, "no snapshots in fixtures/snapshots");
 }
 
 #[test]
 fn no_color_when_not_a_terminal_and_color_when_forced() {
-    let snap = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots/upstream-down.json");
+    let snap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/snapshots/upstream-down.json"
+    );
     let plain = badgw().args(["diagnose", "--from", snap]).output().unwrap();
-    assert!(!plain.stdout.contains(&0x1b), "escape codes in piped output");
-    let forced = badgw().args(["--color", "always", "diagnose", "--from", snap]).output().unwrap();
+    assert!(
+        !plain.stdout.contains(&0x1b),
+        "escape codes in piped output"
+    );
+    let forced = badgw()
+        .args(["--color", "always", "diagnose", "--from", snap])
+        .output()
+        .unwrap();
     assert!(forced.stdout.contains(&0x1b), "--color always must color");
-    let no_color = badgw().env("NO_COLOR", "1").args(["diagnose", "--from", snap]).output().unwrap();
+    let no_color = badgw()
+        .env("NO_COLOR", "1")
+        .args(["diagnose", "--from", snap])
+        .output()
+        .unwrap();
     assert!(!no_color.stdout.contains(&0x1b));
 }
 
@@ -111,7 +134,12 @@ fn a_closed_pipe_is_not_an_error() {
     drop(child.stdout.take());
     let status = child.wait().unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "exit {status:?}, stderr {err}");
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -17,9 +17,15 @@ fn committed_completions_are_current() {
     let bless = std::env::var_os("BADGW_BLESS").is_some();
     let mut stale = Vec::new();
     for (shell, file) in SHELLS {
-        let out = Command::new(env!("CARGO_BIN_EXE_badgw")).args(["completions", shell]).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_badgw"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "badgw completions {shell} failed");
-        assert!(out.stdout.len() > 500, "{shell} completion is suspiciously short");
+        assert!(
+            out.stdout.len() > 500,
+            "{shell} completion is suspiciously short"
+        );
         let path = format!("{root}/{file}");
         if bless {
             std::fs::write(&path, &out.stdout).unwrap();

@@ -223,6 +223,9 @@ pub fn labapp_binary() -> PathBuf {
         .map(|d| d.join("examples").join("labapp"))
         .unwrap_or_else(|| PathBuf::from("labapp"));
     if !path.is_file() {
+        build_labapp();
+    }
+    if !path.is_file() {
         panic!(
             "labapp not found at {}: run the lab tests with `cargo test` (it builds examples/labapp), \
              or build it with `cargo build --example labapp`",
@@ -230,6 +233,25 @@ pub fn labapp_binary() -> PathBuf {
         );
     }
     path
+}
+
+/// `cargo test --test X` does not build examples (a plain `cargo test` does): build labapp
+/// once, with the cargo that runs the tests.
+fn build_labapp() {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let exe = std::env::current_exe().unwrap_or_default();
+        let release = exe.components().any(|c| c.as_os_str() == "release");
+        let mut args = vec!["build", "--example", "labapp"];
+        if release {
+            args.push("--release");
+        }
+        let _ = Command::new(cargo)
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status();
+    });
 }
 
 /// Makes `cmd`'s child get SIGKILL when the spawning thread dies, so a crashed test leaves no
