@@ -27,7 +27,7 @@
 //!         "--nginx-conf", nginx.conf_path.to_str().unwrap(),
 //!     ]);
 //!     assert_eq!(code, 1);
-//!     assert_eq!(report["findings"][0]["id"], "upstream-down");
+//!     assert_eq!(report["findings"][0]["cause"], "upstream-down");
 //! }
 //! ```
 //!
