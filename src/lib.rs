@@ -8,5 +8,7 @@ pub mod checks;
 pub mod cli;
 pub mod exit;
 pub mod facts;
+pub mod gather;
 pub mod logs;
 pub mod nginx;
+pub mod parse;

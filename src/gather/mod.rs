@@ -1,0 +1,4 @@
+//! Gathering: the only layer that touches the host.
+
+pub mod kernel_log;
+pub mod managers;
