@@ -518,3 +518,142 @@ pub struct SelinuxState {
     #[serde(default)]
     pub httpd_can_network_connect: Option<bool>,
 }
+
+/// Lookups the manager checks share; pure views of the snapshot.
+impl super::Facts {
+    /// Upstream addresses of the selected route (empty when no route was resolved).
+    pub fn route_upstreams(&self) -> Vec<&super::UpstreamAddr> {
+        self.nginx
+            .value()
+            .and_then(|n| n.route.as_ref())
+            .map(|r| r.upstreams.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// TCP ports of the selected route's upstreams.
+    pub fn upstream_ports(&self) -> Vec<u16> {
+        self.route_upstreams()
+            .iter()
+            .filter_map(|u| u.address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+            .collect()
+    }
+
+    /// The error-log count of one design §3 category, when the window has it.
+    pub fn error_category(&self, category: &str) -> Option<&super::LogCategoryCount> {
+        self.error_log
+            .value()?
+            .categories
+            .iter()
+            .find(|c| c.category == category && c.count > 0)
+    }
+
+    /// Processes (pid, comm) that own a listener at one of the route's upstream addresses.
+    pub fn upstream_listener_owners(&self) -> Vec<(u32, String)> {
+        let Some(listeners) = self.listeners.value() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for u in self.route_upstreams() {
+            for l in listeners {
+                let hit = match u.address.strip_prefix("unix:") {
+                    Some(path) => l.address == path,
+                    None => u
+                        .address
+                        .parse::<std::net::SocketAddr>()
+                        .is_ok_and(|a| l.accepts(&a)),
+                };
+                if let (true, Some(pid)) = (hit, l.pid) {
+                    let comm = l.process.clone().unwrap_or_default();
+                    if !out.iter().any(|(p, _)| *p == pid) {
+                        out.push((pid, comm));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a PORT-like assignment (`PORT=3000`, `BIND=127.0.0.1:3000`) names one of the
+    /// route's upstream ports or socket paths.
+    pub fn names_upstream(&self, assignment: &str) -> bool {
+        let value = assignment.split_once('=').map_or(assignment, |(_, v)| v);
+        let ports = self.upstream_ports();
+        let tail_port = value.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        tail_port.is_some_and(|p| ports.contains(&p))
+            || self
+                .route_upstreams()
+                .iter()
+                .any(|u| u.address.strip_prefix("unix:") == Some(value))
+    }
+}
+
+/// Builders of snapshots for the checks' unit tests, from parsed fixtures.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::facts::*;
+
+    /// A snapshot whose route sends the request to `upstream` ("127.0.0.1:3000" or
+    /// "unix:/run/php/php8.2-fpm.sock") with scheme `scheme`.
+    pub fn facts_with_route(upstream: &str, scheme: &str) -> Facts {
+        let kind = if upstream.starts_with("unix:") {
+            SocketKind::Unix
+        } else {
+            SocketKind::Tcp
+        };
+        let mut f = Facts::new(RequestSpec {
+            site: "shop.example.test".into(),
+            path: "/".into(),
+            ..Default::default()
+        });
+        f.collected_at = Some("2026-11-22T03:13:00+00:00".into());
+        f.nginx = Fact::collected(NginxFacts {
+            conf_path: "/etc/nginx/nginx.conf".into(),
+            discovered_by: "test".into(),
+            user: Some("www-data".into()),
+            route: Some(Route {
+                scheme: Some(scheme.into()),
+                upstreams: vec![UpstreamAddr {
+                    address: upstream.into(),
+                    kind,
+                    host: None,
+                    file: "/etc/nginx/sites-enabled/shop".into(),
+                    line: 14,
+                    params: vec![],
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        f
+    }
+
+    /// An error-log window with one category seen `count` times.
+    pub fn error_log_with(
+        category: &str,
+        count: u64,
+        first_seen: &str,
+        text: &str,
+    ) -> Fact<ErrorLogWindow> {
+        Fact::collected(ErrorLogWindow {
+            file: "/var/log/nginx/error.log".into(),
+            since: None,
+            lines_read: 500,
+            categories: vec![LogCategoryCount {
+                category: category.into(),
+                count,
+                first_seen: Some(first_seen.into()),
+                last_seen: Some(first_seen.into()),
+                samples: vec![LogEvidence {
+                    line: 1832,
+                    category: category.into(),
+                    time: Some(first_seen.into()),
+                    upstream: None,
+                    server: None,
+                    host: None,
+                    text: text.into(),
+                }],
+            }],
+            other_sites_events: 0,
+        })
+    }
+}

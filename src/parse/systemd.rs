@@ -43,19 +43,13 @@ pub fn parse_systemctl_show(input: &[u8]) -> Vec<UnitStatus> {
             "ExecMainExitTimestamp" => cur.exec_main_exit = opt(v),
             "Restart" => cur.restart = opt(v),
             "RestartUSec" => cur.restart_usec = parse_usec(v),
-            "MemoryMax" | "MemoryLimit" => {
-                if cur.memory_max.is_none() {
-                    cur.memory_max = num(v).filter(|b| *b != u64::MAX);
-                }
+            "MemoryMax" | "MemoryLimit" if cur.memory_max.is_none() => {
+                cur.memory_max = num(v).filter(|b| *b != u64::MAX);
             }
             "MemoryCurrent" => cur.memory_current = num(v).filter(|b| *b != u64::MAX),
             "MemoryPeak" => cur.memory_peak = num(v).filter(|b| *b != u64::MAX),
             "LimitNOFILESoft" => cur.limit_nofile = num(v),
-            "LimitNOFILE" => {
-                if cur.limit_nofile.is_none() {
-                    cur.limit_nofile = num(v);
-                }
-            }
+            "LimitNOFILE" if cur.limit_nofile.is_none() => cur.limit_nofile = num(v),
             "ExecStart" => cur.exec_start = exec_argv(v),
             "FragmentPath" => cur.fragment_path = opt(v),
             "User" => cur.user = opt(v),
