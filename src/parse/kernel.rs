@@ -532,6 +532,64 @@ mod tests {
         assert_eq!(a.tclass.as_deref(), Some("tcp_socket"));
     }
 
+    /// Recorded for real: a node process in a 64 MiB memory cgroup on Linux 6.18, read with
+    /// `dmesg`, `dmesg -T` and from /dev/kmsg.
+    #[test]
+    fn real_recording_6_18_memcg_in_three_formats() {
+        let files: [(&str, &[u8]); 3] = [
+            (
+                "dmesg",
+                include_bytes!("../../fixtures/host/kernel/real-6.18-memcg-dmesg.txt"),
+            ),
+            (
+                "dmesg -T",
+                include_bytes!("../../fixtures/host/kernel/real-6.18-memcg-dmesg-T.txt"),
+            ),
+            (
+                "/dev/kmsg",
+                include_bytes!("../../fixtures/host/kernel/real-6.18-memcg-kmsg.txt"),
+            ),
+        ];
+        for (src, bytes) in files {
+            let log = parse_kernel_log(
+                src,
+                bytes,
+                &TimeContext {
+                    boot_time: None,
+                    year: 2026,
+                    utc_offset_secs: 0,
+                },
+            );
+            assert_eq!(log.oom_kills.len(), 1, "{src}");
+            let k = &log.oom_kills[0];
+            assert_eq!(
+                (k.pid, k.comm.as_str(), k.uid),
+                (32410, "node", Some(0)),
+                "{src}"
+            );
+            assert_eq!(k.invoked_by.as_deref(), Some("node"));
+            assert_eq!(k.constraint.as_deref(), Some("CONSTRAINT_MEMCG"));
+            assert_eq!(
+                k.oom_memcg.as_deref(),
+                Some("/process_api/30ebc556d4ba1fb00ddeed41ab5c9616/badgwoom")
+            );
+            assert_eq!(
+                (k.total_vm_kb, k.anon_rss_kb, k.file_rss_kb),
+                (Some(984_976), Some(64_640), Some(33_616))
+            );
+            assert!(k.memcg_oom);
+            assert_eq!(
+                k.origin.line,
+                Some(if src == "/dev/kmsg" { 83 } else { 85 })
+            );
+            match src {
+                "dmesg -T" => assert_eq!(k.time.as_deref(), Some("2026-11-22T23:57:06+00:00")),
+                "/dev/kmsg" => assert_eq!(k.uptime_secs, Some(8146.778039)),
+                _ => assert_eq!(k.uptime_secs, Some(8146.778039)),
+            }
+        }
+    }
+
     #[test]
     fn garbage_never_panics() {
         let inputs: [&[u8]; 6] = [
