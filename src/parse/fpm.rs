@@ -270,6 +270,47 @@ mod tests {
         );
     }
 
+    /// Recorded for real: php-fpm 8.2 (Debian) with pm.max_children = 2 and
+    /// request_terminate_timeout = 2s, five concurrent 5-second requests, then one child
+    /// killed with SIGKILL.
+    #[test]
+    fn real_recording_php_fpm_8_2() {
+        let conf = parse_fpm_conf(
+            "fpm.conf",
+            include_bytes!("../../fixtures/host/php-fpm/real-8.2-fpm.conf"),
+        );
+        assert_eq!(
+            conf.error_log.map(|s| s.value),
+            Some("/tmp/fpmrec/fpm.log".to_string())
+        );
+        assert_eq!(conf.pools[0].max_children_value(), Some(2));
+        let ev = parse_fpm_log(include_bytes!(
+            "../../fixtures/host/php-fpm/real-8.2-fpm.log"
+        ));
+        use FpmEventKind::*;
+        let count = |k| ev.iter().filter(|e| e.kind == k).count();
+        assert_eq!(count(MaxChildrenReached), 1);
+        assert_eq!(count(ExecutionTimedOut), 5);
+        assert_eq!(count(ChildKilled), 6);
+        let reached = ev
+            .iter()
+            .find(|e| e.kind == MaxChildrenReached)
+            .expect("one");
+        assert_eq!((reached.line, reached.value.as_deref()), (4, Some("2")));
+        assert_eq!(reached.time.as_deref(), Some("2026-11-22T23:57:41"));
+        let kill9 = ev.iter().rfind(|e| e.kind == ChildKilled).expect("one");
+        assert_eq!(
+            (kill9.child_pid, kill9.value.as_deref()),
+            (Some(5957), Some("9"))
+        );
+        let t = ev
+            .iter()
+            .find(|e| e.kind == ExecutionTimedOut)
+            .expect("one");
+        assert_eq!(t.script.as_deref(), Some("/tmp/fpmrec/slow.php"));
+        assert_eq!(t.value.as_deref(), Some("2.397820"));
+    }
+
     #[test]
     fn log_events() {
         let ev = parse_fpm_log(include_bytes!("../../fixtures/host/php-fpm/php8.2-fpm.log"));
