@@ -657,3 +657,57 @@ pub(crate) mod test_support {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use crate::facts::*;
+
+    /// New sources survive a snapshot round trip, and snapshots written before them still load.
+    #[test]
+    fn snapshot_round_trip_and_old_snapshots() {
+        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        f.kernel_log = Fact::collected(crate::parse::kernel::parse_kernel_log(
+            "dmesg",
+            include_bytes!("../../fixtures/host/kernel/real-6.18-memcg-dmesg.txt"),
+            &Default::default(),
+        ));
+        f.pm2 = Fact::collected(
+            crate::parse::pm2::parse_pm2_jlist(include_bytes!(
+                "../../fixtures/host/pm2-jlist.json"
+            ))
+            .expect("fixture parses"),
+        );
+        f.selinux = Fact::unavailable("getenforce", "not installed");
+        let json = serde_json::to_string(&f).expect("serializes");
+        let back: Facts = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back.kernel_log, f.kernel_log);
+        assert_eq!(back.pm2, f.pm2);
+        assert_eq!(back.selinux, f.selinux);
+        let old: Facts =
+            serde_json::from_str(r#"{"schema_version":1,"request":{"site":"a","path":"/"}}"#)
+                .expect("old snapshot loads");
+        assert!(old.kernel_log.value().is_none());
+        assert!(old.systemd.value().is_none());
+    }
+
+    #[test]
+    fn names_upstream_and_listener_owners() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        assert!(f.names_upstream("PORT=3000"));
+        assert!(f.names_upstream("BIND=0.0.0.0:3000"));
+        assert!(!f.names_upstream("PORT=30000"));
+        f.listeners = Fact::collected(vec![Listener {
+            kind: SocketKind::Tcp,
+            address: "0.0.0.0:3000".into(),
+            port: Some(3000),
+            inode: 1,
+            pid: Some(48390),
+            process: Some("node".into()),
+        }]);
+        assert_eq!(
+            f.upstream_listener_owners(),
+            vec![(48390, "node".to_string())]
+        );
+    }
+}
