@@ -443,6 +443,36 @@ mod tests {
         );
     }
 
+    /// The real recording: node killed in its memcg; a new node now listens at the upstream.
+    #[test]
+    fn real_kill_matched_by_the_program_now_listening() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        f.kernel_log = kernel(include_bytes!(
+            "../../fixtures/host/kernel/real-6.18-memcg-kmsg.txt"
+        ));
+        f.listeners = Fact::collected(vec![Listener {
+            kind: SocketKind::Tcp,
+            address: "127.0.0.1:3000".into(),
+            port: Some(3000),
+            inode: 77,
+            pid: Some(32501),
+            process: Some("node".into()),
+        }]);
+        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].strength, Strength::Strong);
+        assert_eq!(found[0].severity, Severity::Critical);
+        assert_eq!(
+            found[0].title,
+            "the kernel OOM killer killed node (pid 32410), at its memory limit"
+        );
+        assert_eq!(found[0].evidence[0].source, "journalctl -k:83");
+        assert!(found[0].evidence[1]
+            .text
+            .contains("it used 64 MiB anonymous memory"));
+    }
+
     #[test]
     fn unrelated_kill_is_only_circumstantial() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
