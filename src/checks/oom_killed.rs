@@ -342,6 +342,7 @@ mod tests {
             boot_time: None,
             year: 2026,
             utc_offset_secs: 0,
+            now: None,
         }
     }
 

@@ -143,6 +143,7 @@ mod tests {
                 boot_time: None,
                 year: 2026,
                 utc_offset_secs: 0,
+                now: None,
             },
         ));
         let Verdict::Found(found) = SelinuxDeniedCheck.run(&f) else {

@@ -29,6 +29,7 @@ pub fn host_time_context() -> TimeContext {
             .and_then(|s| parse_btime(&s)),
         year: now.year(),
         utc_offset_secs: now.offset().local_minus_utc(),
+        now: Some(now.timestamp()),
     }
 }
 

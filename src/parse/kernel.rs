@@ -19,6 +19,9 @@ pub struct TimeContext {
     pub year: i32,
     /// The host's UTC offset in seconds, for local-time prefixes.
     pub utc_offset_secs: i32,
+    /// Now (seconds since the epoch), when known: a year-less time more than a day ahead of
+    /// it belongs to the previous year (a December line read in January).
+    pub now: Option<i64>,
 }
 
 /// When a line was logged, as its prefix says.
@@ -85,10 +88,16 @@ fn syslog_short<'a>(ctx: &TimeContext, s: &'a str) -> Option<(DateTime<FixedOffs
     let day: u32 = day.parse().ok()?;
     let (hms, rest) = rest.split_once(' ')?;
     let time = chrono::NaiveTime::parse_from_str(hms, "%H:%M:%S").ok()?;
-    let t = local(
+    let mut t = local(
         ctx,
         NaiveDate::from_ymd_opt(ctx.year, mon, day)?.and_time(time),
     )?;
+    if ctx.now.is_some_and(|now| t.timestamp() > now + 86_400) {
+        t = local(
+            ctx,
+            NaiveDate::from_ymd_opt(ctx.year - 1, mon, day)?.and_time(time),
+        )?;
+    }
     Some((t, rest))
 }
 
@@ -406,6 +415,7 @@ mod tests {
             boot_time: Some(1_795_300_000),
             year: 2026,
             utc_offset_secs: 0,
+            now: None,
         }
     }
 
@@ -558,6 +568,7 @@ mod tests {
                     boot_time: None,
                     year: 2026,
                     utc_offset_secs: 0,
+                    now: None,
                 },
             );
             assert_eq!(log.oom_kills.len(), 1, "{src}");
@@ -588,6 +599,25 @@ mod tests {
                 _ => assert_eq!(k.uptime_secs, Some(8146.778039)),
             }
         }
+    }
+
+    #[test]
+    fn december_line_read_in_january_is_last_year() {
+        let jan = TimeContext {
+            boot_time: None,
+            year: 2027,
+            utc_offset_secs: 3600,
+            now: Some(1_798_804_800), // 2027-01-01T12:00:00Z
+        };
+        let l = parse_kernel_log(
+            "kern.log",
+            b"Dec 31 23:59:58 web1 kernel: Out of memory: Killed process 9 (php-fpm8.2) total-vm:1kB, anon-rss:1kB\n",
+            &jan,
+        );
+        assert_eq!(
+            l.oom_kills[0].time.as_deref(),
+            Some("2026-12-31T23:59:58+01:00")
+        );
     }
 
     #[test]
