@@ -147,6 +147,16 @@ fn match_kill<'a>(facts: &'a Facts, kill: &OomKill) -> Option<Match<'a>> {
     None
 }
 
+/// Kills at least this many hours before the snapshot are reported as old.
+const STALE_HOURS: i64 = 24;
+
+/// Whole hours between the kill and the snapshot, when both times are known.
+fn hours_before_snapshot(facts: &Facts, kill: &OomKill) -> Option<i64> {
+    let now = wall_time(facts.collected_at.as_deref()?)?;
+    let t = wall_time(kill.time.as_deref()?)?;
+    Some((now - t).num_hours())
+}
+
 fn mib(kb: u64) -> u64 {
     kb.div_ceil(1024)
 }
@@ -182,8 +192,20 @@ fn finding(facts: &Facts, kill: &OomKill, m: Match) -> Finding {
             ", the host ran out of memory"
         }
     );
-    let mut f = Finding::new(Cause::OomKilled, Severity::Critical, strength, title)
+    // A kill long before the snapshot explains an old outage, not necessarily this one.
+    let age_h = hours_before_snapshot(facts, kill);
+    let (severity, strength) = match age_h {
+        Some(h) if h >= STALE_HOURS => (Severity::Warning, Strength::Circumstantial),
+        _ => (Severity::Critical, strength),
+    };
+    let mut f = Finding::new(Cause::OomKilled, severity, strength, title)
         .evidence(kill.origin.to_string(), kill.text.clone());
+    if let Some(h) = age_h.filter(|h| *h >= STALE_HOURS) {
+        f = f.evidence(
+            "kernel log",
+            format!("the kill was {h} h before this snapshot"),
+        );
+    }
     let mut detail = format!("victim is {who}");
     if let Some(rss) = kill.anon_rss_kb {
         detail.push_str(&format!("; it used {} MiB anonymous memory", mib(rss)));
@@ -472,6 +494,25 @@ mod tests {
         assert!(found[0].evidence[1]
             .text
             .contains("it used 64 MiB anonymous memory"));
+    }
+
+    #[test]
+    fn a_kill_days_before_the_snapshot_is_only_a_warning() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        f.kernel_log = kernel(include_bytes!(
+            "../../fixtures/host/kernel/journalctl-k-short-iso.txt"
+        ));
+        f.systemd = Fact::collected(vec![shop_api_unit()]);
+        f.collected_at = Some("2026-11-25T03:12:01+00:00".into());
+        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert_eq!(found[0].strength, Strength::Circumstantial);
+        assert!(found[0]
+            .evidence
+            .iter()
+            .any(|e| e.text == "the kill was 72 h before this snapshot"));
     }
 
     #[test]
