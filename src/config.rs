@@ -114,14 +114,11 @@ pub fn parse_url(url: &str) -> anyhow::Result<RequestSpec> {
 }
 
 pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<GatherOptions> {
-    let (since, timeout, error_log) = match s {
-        Some(s) => (
-            parse_duration(&s.since)?,
-            parse_duration(&s.timeout)?,
-            s.error_log.clone(),
-        ),
-        None => (Duration::from_secs(900), Duration::from_secs(3), None),
+    let (since, timeout) = match s {
+        Some(s) => (parse_duration(&s.since)?, parse_duration(&s.timeout)?),
+        None => (Duration::from_secs(900), Duration::from_secs(3)),
     };
+    let source = |f: fn(&SourceArgs) -> &Option<PathBuf>| s.and_then(|s| f(s).clone());
     if timeout.is_zero() {
         bail!("--timeout must be more than 0");
     }
@@ -129,7 +126,10 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
         request: request(t)?,
         nginx_conf: t.nginx_conf.clone(),
         nginx_dump: t.nginx_dump.clone(),
-        error_log,
+        error_log: source(|s| &s.error_log),
+        kernel_log: source(|s| &s.kernel_log),
+        journal: source(|s| &s.journal),
+        unit_status: source(|s| &s.unit_status),
         since,
         timeout,
         proc_root: PathBuf::from("/proc"),

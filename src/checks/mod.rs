@@ -5,7 +5,20 @@
 //! Each returns a [`Verdict`]; `run_all` times them and turns a panic into an `error` row
 //! (a bug in badgw), so one bad check cannot hide the others.
 
+mod crash_loop;
+mod fd_exhaustion;
+mod oom_killed;
+mod pool_exhausted;
 pub mod registry;
+mod selinux_denied;
+mod socket_permission;
+
+pub use crash_loop::CrashLoopCheck;
+pub use fd_exhaustion::FdExhaustionCheck;
+pub use oom_killed::OomKilledCheck;
+pub use pool_exhausted::PoolExhaustedCheck;
+pub use selinux_denied::SelinuxDeniedCheck;
+pub use socket_permission::SocketPermissionCheck;
 
 mod address_family_mismatch;
 mod port_mismatch;

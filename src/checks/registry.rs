@@ -9,4 +9,10 @@ pub const CHECKS: &[&dyn Check] = &[
     &SocketMissing,
     &AddressFamilyMismatch,
     &PortMismatch,
+    &SocketPermissionCheck,
+    &SelinuxDeniedCheck,
+    &OomKilledCheck,
+    &CrashLoopCheck,
+    &PoolExhaustedCheck,
+    &FdExhaustionCheck,
 ];

@@ -7,6 +7,7 @@
 //! passwords, no query strings, no raw configuration text.
 
 pub mod logs;
+pub mod managers;
 pub mod net;
 pub mod nginx;
 pub mod probe;
@@ -15,6 +16,7 @@ pub mod process;
 use serde::{Deserialize, Serialize};
 
 pub use logs::*;
+pub use managers::*;
 pub use net::*;
 pub use nginx::*;
 pub use probe::*;
@@ -115,6 +117,30 @@ pub struct Facts {
     /// What gathering could not see or had to guess, shown in the report.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// OOM kills and SELinux denials from the kernel log.
+    #[serde(default)]
+    pub kernel_log: Fact<KernelLog>,
+    /// systemd units that may run the upstream (`systemctl show`, `journalctl -u`).
+    #[serde(default)]
+    pub systemd: Fact<Vec<UnitFacts>>,
+    /// PM2 apps (`pm2 jlist`).
+    #[serde(default)]
+    pub pm2: Fact<Vec<Pm2App>>,
+    /// PHP-FPM pools and log events.
+    #[serde(default)]
+    pub php_fpm: Fact<PhpFpmFacts>,
+    /// Open-file limits and usage of the nginx workers and the upstream processes.
+    #[serde(default)]
+    pub process_limits: Fact<Vec<ProcLimits>>,
+    /// Ownership and modes along each targeted unix socket path, with the worker's identity.
+    #[serde(default)]
+    pub socket_access: Fact<Vec<SocketAccess>>,
+    /// The process behind each upstream address, looked at twice.
+    #[serde(default)]
+    pub liveness: Fact<Vec<UpstreamLiveness>>,
+    /// SELinux mode.
+    #[serde(default)]
+    pub selinux: Fact<SelinuxState>,
 }
 
 impl Facts {

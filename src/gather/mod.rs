@@ -5,7 +5,9 @@
 
 pub mod command;
 pub mod discovery;
+pub mod kernel_log;
 pub mod listeners;
+pub mod managers;
 pub mod probe;
 pub mod processes;
 pub mod unix_sockets;
@@ -28,6 +30,9 @@ pub struct GatherOptions {
     pub nginx_conf: Option<PathBuf>,
     pub nginx_dump: Option<PathBuf>,
     pub error_log: Option<PathBuf>,
+    pub kernel_log: Option<PathBuf>,
+    pub journal: Option<PathBuf>,
+    pub unit_status: Option<PathBuf>,
     pub since: Duration,
     pub timeout: Duration,
     /// Normally /proc; tests may point elsewhere.
@@ -126,12 +131,95 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         } else {
             facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
         }
+        gather_why_gone(opts, &mut facts);
         facts.probes = probes.join().unwrap_or_default();
         facts.error_log = error_log
             .join()
             .unwrap_or_else(|_| Fact::unavailable("error log", "reader failed"));
     });
     Ok(facts)
+}
+
+fn lost_thread<T>(what: &str) -> Fact<T> {
+    Fact::unavailable(what, "the reader thread failed (a bug in badgw)")
+}
+
+/// Who should serve the upstream and why it is gone: process managers, the kernel's OOM
+/// killer, limits, socket permissions, SELinux. The slow sources run in parallel.
+fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts) {
+    let owners: Vec<(u32, String)> = facts.upstream_listener_owners();
+    let upstream_pids: Vec<u32> = owners.iter().map(|(pid, _)| *pid).collect();
+    let addresses: Vec<String> = facts
+        .route_upstreams()
+        .iter()
+        .map(|u| u.address.clone())
+        .collect();
+    let sockets: Vec<String> = facts
+        .route_upstreams()
+        .iter()
+        .filter_map(|u| u.address.strip_prefix("unix:").map(str::to_string))
+        .collect();
+    let systemd_inputs = managers::SystemdInputs {
+        upstream_pids: upstream_pids.clone(),
+        ports: facts.upstream_ports(),
+        sockets: sockets.clone(),
+        unit_status_file: opts.unit_status.clone(),
+        journal_file: opts.journal.clone(),
+        timeout: opts.timeout,
+    };
+    let nginx = facts.nginx.value();
+    let worker_user = nginx
+        .and_then(|n| n.master.as_ref())
+        .and_then(|m| m.worker_users.first().cloned())
+        .or_else(|| {
+            nginx
+                .and_then(|n| n.user.as_ref())
+                .and_then(|u| u.split_whitespace().next().map(str::to_string))
+        })
+        .unwrap_or_else(|| "nobody".into());
+    let mut roles: Vec<(u32, ProcRole)> = Vec::new();
+    if let Some(m) = nginx.and_then(|n| n.master.as_ref()) {
+        roles.push((m.pid, ProcRole::NginxMaster));
+        roles.extend(m.workers.iter().map(|&w| (w, ProcRole::NginxWorker)));
+    }
+    roles.extend(upstream_pids.iter().map(|&p| (p, ProcRole::Upstream)));
+    let proc_root = opts.proc_root.clone();
+    let owner = move |address: &str| -> Option<u32> {
+        let scan = listeners::scan(&proc_root).ok()?;
+        match address.strip_prefix("unix:") {
+            Some(path) => {
+                scan.listeners
+                    .iter()
+                    .find(|l| l.kind == SocketKind::Unix && l.address == path)?
+                    .pid
+            }
+            None => {
+                let a: SocketAddr = address.parse().ok()?;
+                scan.listeners
+                    .iter()
+                    .find(|l| l.kind != SocketKind::Unix && l.accepts(&a))?
+                    .pid
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let kernel =
+            s.spawn(|| kernel_log::gather_kernel_log(opts.kernel_log.as_deref(), opts.timeout));
+        let systemd = s.spawn(|| managers::gather_systemd(&systemd_inputs));
+        let pm2 = s.spawn(|| managers::gather_pm2(opts.timeout));
+        let fpm = s.spawn(|| managers::gather_php_fpm(None));
+        let selinux = s.spawn(|| managers::gather_selinux(opts.timeout));
+        let liveness =
+            s.spawn(|| managers::gather_liveness(&addresses, &owner, Duration::from_millis(150)));
+        facts.process_limits = managers::gather_process_limits(&roles);
+        facts.socket_access = managers::gather_socket_access(&sockets, &worker_user);
+        facts.kernel_log = kernel.join().unwrap_or_else(|_| lost_thread("kernel log"));
+        facts.systemd = systemd.join().unwrap_or_else(|_| lost_thread("systemd"));
+        facts.pm2 = pm2.join().unwrap_or_else(|_| lost_thread("pm2"));
+        facts.php_fpm = fpm.join().unwrap_or_else(|_| lost_thread("php-fpm"));
+        facts.selinux = selinux.join().unwrap_or_else(|_| lost_thread("selinux"));
+        facts.liveness = liveness.join().unwrap_or_else(|_| lost_thread("liveness"));
+    });
 }
 
 /// Only the nginx part: discovery, configuration and route (for `badgw route`).

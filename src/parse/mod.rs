@@ -1,1 +1,72 @@
+//! Pure parsers of host formats: kernel log, systemd, PM2, PHP-FPM, /proc files.
+//!
+//! Every parser takes text or bytes and returns typed values with line numbers. They never
+//! touch the host, never read the clock and never panic on malformed input: an unknown or
+//! damaged line is skipped, not an error. `gather` feeds them; tests feed them recordings
+//! from `fixtures/host/`.
+
+pub mod fpm;
+pub mod kernel;
+pub mod pm2;
+pub mod proc;
 pub mod proc_net;
+pub mod systemd;
+
+/// Splits bytes into (1-based line number, line) with invalid UTF-8 replaced, so one bad
+/// byte never hides the rest of a log.
+pub fn lines(input: &[u8]) -> impl Iterator<Item = (u64, String)> + '_ {
+    input
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            (i as u64 + 1, String::from_utf8_lossy(l).into_owned())
+        })
+        .filter(|(_, l)| !l.is_empty())
+}
+
+/// The value after `key` up to the next delimiter in `delims` (or the end).
+pub(crate) fn field_after<'a>(s: &'a str, key: &str, delims: &[char]) -> Option<&'a str> {
+    let start = s.find(key)? + key.len();
+    let rest = s.get(start..)?;
+    let end = rest.find(|c| delims.contains(&c)).unwrap_or(rest.len());
+    rest.get(..end)
+}
+
+/// Parses "123kB" / "123" into kB.
+pub(crate) fn parse_kb(s: &str) -> Option<u64> {
+    s.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// Month abbreviation to number (syslog, dmesg -T, journal short).
+pub(crate) fn month_number(m: &str) -> Option<u32> {
+    const M: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    M.iter().position(|x| *x == m).map(|i| i as u32 + 1)
+}
+
+/// A time as the host's wall clock showed it, from the forms facts carry: RFC 3339,
+/// nginx's "2026/11/22 03:12:01", "2026-11-22T03:12:01", "2026-11-22 03:12:01".
+/// Used to compare an OOM kill with the first 502 in the error log (both local time).
+pub fn wall_time(s: &str) -> Option<chrono::NaiveDateTime> {
+    use chrono::{DateTime, NaiveDateTime};
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_local());
+    }
+    for f in [
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%z",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t);
+        }
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.naive_local());
+        }
+    }
+    None
+}

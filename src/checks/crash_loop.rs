@@ -1,0 +1,449 @@
+//! Check `crash-loop`: the process manager keeps restarting the upstream app.
+//!
+//! Detects: a systemd unit that hit its start limit ("Start request repeated too quickly",
+//! Result=start-limit-hit), is in `auto-restart` or counts NRestarts ≥ 3; a PM2 app that is
+//! `errored` or restarted ≥ 3 times and up for under a minute; a process behind the upstream
+//! address that is seconds old under a supervisor, or whose pid changed between two looks.
+//!
+//! Why nginx returns 502: between crashes nothing listens (111: Connection refused), and a
+//! crash during a request closes the connection (upstream prematurely closed connection);
+//! once systemd gives up, the app stays down.
+//!
+//! Evidence used: `facts.systemd` (status and journal), `facts.pm2`, `facts.liveness`,
+//! `facts.collected_at` (as "now" for PM2 uptime).
+//!
+//! False positives avoided: PM2 apps are reported only when they serve the route's port or
+//! own its listener; a unit that restarted a few times but now runs steadily is a warning,
+//! not a failure; a young process without a supervisor parent is not a loop.
+//!
+//! See: docs/causes/crash-loop.md.
+
+use super::{Check, Finding, Fix, Severity, Strength, Verdict};
+use crate::cause::Cause;
+use crate::facts::{Facts, JournalEventKind, Pm2App, UnitFacts, UpstreamLiveness};
+
+pub struct CrashLoopCheck;
+
+/// Restarts from which a unit or app counts as looping.
+const LOOP_RESTARTS: u32 = 3;
+
+impl Check for CrashLoopCheck {
+    fn id(&self) -> &'static str {
+        "crash-loop"
+    }
+
+    fn causes(&self) -> &'static [Cause] {
+        &[Cause::CrashLoop]
+    }
+
+    fn run(&self, facts: &Facts) -> Verdict {
+        let mut skipped = Vec::new();
+        let mut looked = Vec::new();
+        let mut found = Vec::new();
+        match facts.systemd.get() {
+            Ok(units) => {
+                looked.push(format!("{} systemd unit(s)", units.len()));
+                found.extend(units.iter().filter_map(unit_finding));
+            }
+            Err(e) => skipped.push(e),
+        }
+        match facts.pm2.get() {
+            Ok(apps) => {
+                let related: Vec<&Pm2App> =
+                    apps.iter().filter(|a| serves_route(facts, a)).collect();
+                looked.push(format!("{} PM2 app(s) for this route", related.len()));
+                found.extend(related.into_iter().filter_map(|a| pm2_finding(facts, a)));
+            }
+            Err(e) => skipped.push(e),
+        }
+        match facts.liveness.get() {
+            Ok(looks) => {
+                looked.push(format!(
+                    "{} upstream process(es) looked at twice",
+                    looks.len()
+                ));
+                found.extend(looks.iter().filter_map(liveness_finding));
+            }
+            Err(e) => skipped.push(e),
+        }
+        if !found.is_empty() {
+            return Verdict::Found(found);
+        }
+        if looked.is_empty() {
+            return Verdict::skipped(format!("no process manager facts: {}", skipped.join("; ")));
+        }
+        Verdict::pass(format!("no restart loop in {}", looked.join(", ")))
+    }
+}
+
+fn serves_route(facts: &Facts, a: &Pm2App) -> bool {
+    if facts.route_upstreams().is_empty() {
+        return true;
+    }
+    a.env_ports.iter().any(|p| facts.names_upstream(p))
+        || a.pid.is_some_and(|pid| {
+            facts
+                .upstream_listener_owners()
+                .iter()
+                .any(|(p, _)| *p == pid)
+        })
+}
+
+fn unit_finding(u: &UnitFacts) -> Option<Finding> {
+    let s = &u.status;
+    let id = &s.id;
+    let journal_src = u.journal_source.as_deref().unwrap_or("journal");
+    let limit_line = u
+        .journal
+        .iter()
+        .rfind(|e| e.kind == JournalEventKind::StartLimitHit);
+    let scheduled = u
+        .journal
+        .iter()
+        .filter(|e| e.kind == JournalEventKind::ScheduledRestart)
+        .count() as u32;
+    let restarts = s.n_restarts.unwrap_or(0).max(scheduled);
+    let gave_up = s.result.as_deref() == Some("start-limit-hit") || limit_line.is_some();
+    let restarting = s.sub_state.as_deref() == Some("auto-restart");
+    let running =
+        s.active_state.as_deref() == Some("active") && s.sub_state.as_deref() == Some("running");
+    if !gave_up && !restarting && restarts < LOOP_RESTARTS {
+        return None;
+    }
+    let (severity, title) = if gave_up && !running {
+        (
+            Severity::Critical,
+            format!("{id} crashed {restarts} times and systemd gave up restarting it"),
+        )
+    } else if running {
+        (
+            Severity::Warning,
+            format!("{id} was restarted {restarts} times; it runs now but keeps dying"),
+        )
+    } else {
+        (
+            Severity::Critical,
+            format!(
+                "{id} is crash-looping ({restarts} restarts, now {})",
+                s.sub_state.as_deref().unwrap_or("down")
+            ),
+        )
+    };
+    let mut f = Finding::new(Cause::CrashLoop, severity, Strength::Direct, title).evidence(
+        format!("systemctl show {id}"),
+        format!(
+            "ActiveState={} SubState={} Result={} NRestarts={} ExecMainStatus={}",
+            s.active_state.as_deref().unwrap_or("?"),
+            s.sub_state.as_deref().unwrap_or("?"),
+            s.result.as_deref().unwrap_or("?"),
+            s.n_restarts.map_or("?".to_string(), |n| n.to_string()),
+            s.exec_main_status
+                .map_or("?".to_string(), |n| n.to_string()),
+        ),
+    );
+    if let Some(e) = u
+        .journal
+        .iter()
+        .rfind(|e| e.kind == JournalEventKind::MainProcessExited)
+    {
+        f = f.evidence(format!("{journal_src}:{}", e.line), e.message.clone());
+    }
+    if let Some(e) = limit_line {
+        f = f.evidence(format!("{journal_src}:{}", e.line), e.message.clone());
+    }
+    // The app's own last words before the crash, when the journal has them.
+    if let Some(e) = u
+        .journal
+        .iter()
+        .rfind(|e| e.kind == JournalEventKind::Other && e.process != "systemd")
+    {
+        f = f.evidence(
+            format!("{journal_src}:{}", e.line),
+            format!("{}: {}", e.process, e.message),
+        );
+    }
+    f = f.fix(Fix::safe(
+        format!("read why {id} exits"),
+        format!("sudo journalctl -u {id} -n 100 --no-pager"),
+    ));
+    if s.result.as_deref() == Some("oom-kill") {
+        f = f.evidence(
+            format!("systemctl show {id}"),
+            "Result=oom-kill: the kernel killed it for memory (see oom-killed)",
+        );
+    }
+    if let Some(path) = &s.fragment_path {
+        f = f.fix(Fix::safe(
+            format!("check the command and environment of {id}"),
+            format!("systemctl cat {id}  # {path}"),
+        ));
+    }
+    if gave_up && !running {
+        f = f.fix(Fix::review(
+            format!("after fixing the cause, clear the start limit and start {id}"),
+            format!("sudo systemctl reset-failed {id} && sudo systemctl restart {id}"),
+        ));
+    } else {
+        f = f.fix(Fix::review(
+            format!("restart {id} once fixed"),
+            format!("sudo systemctl restart {id}"),
+        ));
+    }
+    Some(f)
+}
+
+/// Seconds the app has been up, from PM2's pm_uptime and the snapshot time.
+fn pm2_uptime_secs(facts: &Facts, a: &Pm2App) -> Option<i64> {
+    let now = chrono::DateTime::parse_from_rfc3339(facts.collected_at.as_deref()?).ok()?;
+    Some(now.timestamp_millis().checked_sub(a.pm_uptime_ms?)? / 1000)
+}
+
+fn pm2_finding(facts: &Facts, a: &Pm2App) -> Option<Finding> {
+    let uptime = pm2_uptime_secs(facts, a);
+    let errored = a.status == "errored";
+    let young_and_restarted =
+        a.restart_time >= LOOP_RESTARTS && uptime.is_some_and(|u| (0..60).contains(&u));
+    let unstable = a.unstable_restarts > 0;
+    if !errored && !young_and_restarted && !unstable {
+        return None;
+    }
+    let title = if errored {
+        format!(
+            "PM2 app {} crashed {} times and PM2 stopped restarting it (errored)",
+            a.name, a.restart_time
+        )
+    } else {
+        format!(
+            "PM2 app {} keeps restarting ({} restarts)",
+            a.name, a.restart_time
+        )
+    };
+    let severity = if errored || young_and_restarted {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let mut text = format!(
+        "{} (pm_id {}): status {}, restart_time {}, unstable_restarts {}",
+        a.name, a.pm_id, a.status, a.restart_time, a.unstable_restarts
+    );
+    if let Some(u) = uptime.filter(|_| a.status == "online") {
+        text.push_str(&format!(", up {u} s"));
+    }
+    if !a.env_ports.is_empty() {
+        text.push_str(&format!(", env {}", a.env_ports.join(" ")));
+    }
+    let mut f = Finding::new(Cause::CrashLoop, severity, Strength::Direct, title)
+        .evidence("pm2 jlist", text)
+        .fix(Fix::safe(
+            format!("read why {} exits", a.name),
+            format!("pm2 logs {} --lines 100 --nostream", a.name),
+        ));
+    if let Some(err) = &a.err_log {
+        f = f.fix(Fix::safe(
+            "the app's error log",
+            format!("tail -n 100 {err}"),
+        ));
+    }
+    f = f.fix(Fix::review(
+        format!("restart {} once fixed", a.name),
+        format!("pm2 restart {}", a.name),
+    ));
+    Some(f)
+}
+
+fn liveness_finding(l: &UpstreamLiveness) -> Option<Finding> {
+    let first = l.first.as_ref()?;
+    let sup = first.supervisor.as_deref();
+    let who = |p: &crate::facts::ProcLook| {
+        format!(
+            "pid {} ({}), {} s old, parent {}",
+            p.pid,
+            p.comm,
+            p.age_secs.map_or("?".to_string(), |a| format!("{a:.1}")),
+            p.parent_comm.as_deref().unwrap_or("?")
+        )
+    };
+    let (severity, strength, title) = match &l.second {
+        Some(s) if s.pid != first.pid => (
+            Severity::Critical,
+            Strength::Direct,
+            format!(
+                "the process behind {} changed from pid {} to {} within {} ms",
+                l.address, first.pid, s.pid, l.interval_ms
+            ),
+        ),
+        None => (
+            Severity::Critical,
+            Strength::Direct,
+            format!(
+                "the process behind {} (pid {}) died within {} ms",
+                l.address, first.pid, l.interval_ms
+            ),
+        ),
+        Some(_) if sup.is_some() && first.age_secs.is_some_and(|a| a < 10.0) => (
+            Severity::Warning,
+            Strength::Strong,
+            format!(
+                "the process behind {} is only {:.0} s old under {}",
+                l.address,
+                first.age_secs.unwrap_or(0.0),
+                sup.unwrap_or("a supervisor")
+            ),
+        ),
+        Some(_) => return None,
+    };
+    let mut f = Finding::new(Cause::CrashLoop, severity, strength, title).evidence(
+        format!("/proc/{}", first.pid),
+        format!("first look: {}", who(first)),
+    );
+    if let Some(s) = &l.second {
+        f = f.evidence(
+            format!("/proc/{}", s.pid),
+            format!("second look: {}", who(s)),
+        );
+    }
+    let fix = match (first.unit.as_deref(), sup) {
+        (Some(unit), _) => Fix::safe(
+            format!("read why {unit} exits"),
+            format!("sudo journalctl -u {unit} -n 100 --no-pager"),
+        ),
+        (None, Some("pm2")) => {
+            Fix::safe("read why the app exits", "pm2 logs --lines 100 --nostream")
+        }
+        (None, Some("supervisord")) => {
+            Fix::safe("see the program's state", "sudo supervisorctl status")
+        }
+        _ => Fix::safe(
+            "see the process tree",
+            format!(
+                "ps -o pid,ppid,etimes,cmd --ppid {}",
+                first.ppid.unwrap_or(1)
+            ),
+        ),
+    };
+    Some(f.fix(fix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::test_support::*;
+    use crate::facts::*;
+    use crate::parse::systemd::{parse_journal, parse_systemctl_show};
+
+    fn billing() -> UnitFacts {
+        UnitFacts {
+            status: parse_systemctl_show(include_bytes!(
+                "../../fixtures/host/systemd/show-billing-start-limit.txt"
+            ))
+            .remove(0),
+            why: "ExecStart names 127.0.0.1:8000".into(),
+            journal_source: Some("journalctl -u billing.service".into()),
+            journal: parse_journal(include_bytes!(
+                "../../fixtures/host/systemd/journal-billing-short-iso.txt"
+            )),
+        }
+    }
+
+    #[test]
+    fn systemd_start_limit_hit() {
+        let mut f = facts_with_route("127.0.0.1:8000", "http");
+        f.systemd = Fact::collected(vec![billing()]);
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found.len(), 1);
+        let x = &found[0];
+        assert_eq!(x.severity, Severity::Critical);
+        assert_eq!(
+            x.title,
+            "billing.service crashed 5 times and systemd gave up restarting it"
+        );
+        assert_eq!(x.evidence[1].source, "journalctl -u billing.service:12");
+        assert_eq!(x.evidence[2].source, "journalctl -u billing.service:14");
+        assert_eq!(x.evidence[3].text, "gunicorn: django.core.exceptions.ImproperlyConfigured: SECRET_KEY setting must not be empty.");
+        let cmds: Vec<&str> = x.fixes.iter().map(|f| f.command.as_str()).collect();
+        assert_eq!(
+            cmds[0],
+            "sudo journalctl -u billing.service -n 100 --no-pager"
+        );
+        assert!(cmds.contains(&"sudo systemctl reset-failed billing.service && sudo systemctl restart billing.service"));
+    }
+
+    #[test]
+    fn pm2_errored_app_on_the_route_port_only() {
+        let apps = crate::parse::pm2::parse_pm2_jlist(include_bytes!(
+            "../../fixtures/host/pm2-jlist.json"
+        ))
+        .expect("fixture parses");
+        let mut f = facts_with_route("127.0.0.1:3018", "http");
+        f.pm2 = Fact::collected(apps.clone());
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].title,
+            "PM2 app worker crashed 15 times and PM2 stopped restarting it (errored)"
+        );
+        assert_eq!(
+            found[0].fixes[0].command,
+            "pm2 logs worker --lines 100 --nostream"
+        );
+        // The route to the healthy app on 3017 passes.
+        let mut g = facts_with_route("127.0.0.1:3017", "http");
+        g.pm2 = Fact::collected(apps);
+        assert_eq!(
+            CrashLoopCheck.run(&g),
+            Verdict::pass("no restart loop in 1 PM2 app(s) for this route")
+        );
+    }
+
+    #[test]
+    fn pid_changed_between_looks() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let look = |pid, age| ProcLook {
+            pid,
+            comm: "node".into(),
+            age_secs: Some(age),
+            ppid: Some(1),
+            parent_comm: Some("systemd".into()),
+            supervisor: Some("systemd".into()),
+            unit: Some("shop-api.service".into()),
+        };
+        f.liveness = Fact::collected(vec![UpstreamLiveness {
+            address: "127.0.0.1:3000".into(),
+            interval_ms: 200,
+            first: Some(look(48390, 0.4)),
+            second: Some(look(48402, 0.1)),
+        }]);
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(
+            found[0].title,
+            "the process behind 127.0.0.1:3000 changed from pid 48390 to 48402 within 200 ms"
+        );
+        assert_eq!(
+            found[0].fixes[0].command,
+            "sudo journalctl -u shop-api.service -n 100 --no-pager"
+        );
+        // Same pid, old process: no loop.
+        f.liveness = Fact::collected(vec![UpstreamLiveness {
+            address: "127.0.0.1:3000".into(),
+            interval_ms: 200,
+            first: Some(look(48390, 3600.0)),
+            second: Some(look(48390, 3600.2)),
+        }]);
+        assert!(matches!(CrashLoopCheck.run(&f), Verdict::Pass { .. }));
+    }
+
+    #[test]
+    fn skipped_without_sources() {
+        let f = facts_with_route("127.0.0.1:3000", "http");
+        assert!(
+            matches!(CrashLoopCheck.run(&f), Verdict::Skipped { reason } if reason.starts_with("no process manager facts: not collected"))
+        );
+    }
+}

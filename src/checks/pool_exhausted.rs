@@ -1,0 +1,358 @@
+//! Check `pool-exhausted`: the app's worker pool or its listen backlog is full.
+//!
+//! Detects: PHP-FPM's "server reached pm.max_children setting (N)" for the pool nginx
+//! targets, and nginx's connect() failed (11: Resource temporarily unavailable) — a unix
+//! socket whose accept backlog is full (error-log category `backlog-full`).
+//!
+//! Why nginx returns 502: when every child is busy, new connections wait in the listen
+//! backlog; once that is full the kernel refuses them at once (EAGAIN on unix sockets) and
+//! nginx answers 502 (or 504 when they wait past fastcgi_read_timeout).
+//!
+//! Evidence used: `facts.php_fpm` (pools with file:line, FPM log events, children's RSS,
+//! MemAvailable), `facts.error_log` (`backlog-full`), the route's upstream addresses.
+//!
+//! False positives avoided: max_children warnings of pools that do not serve the route are
+//! ignored when the route's pool is known; the suggested pm.max_children is computed from
+//! measured memory per child and never exceeds what memory allows.
+//!
+//! See: docs/causes/pool-exhausted.md.
+
+use super::{Check, Finding, Fix, Severity, Strength, Verdict};
+use crate::cause::Cause;
+use crate::facts::{Facts, FpmEventKind, FpmPool, PhpFpmFacts};
+
+pub struct PoolExhaustedCheck;
+
+impl Check for PoolExhaustedCheck {
+    fn id(&self) -> &'static str {
+        "pool-exhausted"
+    }
+
+    fn causes(&self) -> &'static [Cause] {
+        &[Cause::PoolExhausted]
+    }
+
+    fn run(&self, facts: &Facts) -> Verdict {
+        let fpm = facts.php_fpm.value();
+        if fpm.is_none() && facts.error_log.value().is_none() {
+            return Verdict::skipped(format!(
+                "neither PHP-FPM facts ({}) nor an error log ({})",
+                facts.php_fpm.get().err().unwrap_or_default(),
+                facts.error_log.get().err().unwrap_or_default()
+            ));
+        }
+        let mut found = Vec::new();
+        if let Some(fpm) = fpm {
+            found.extend(max_children_findings(facts, fpm));
+        }
+        if let Some(c) = facts.error_category("backlog-full") {
+            let pool = fpm.and_then(|f| route_pools(facts, f).into_iter().next());
+            let mut f = Finding::new(
+                Cause::PoolExhausted,
+                Severity::Critical,
+                Strength::Direct,
+                format!(
+                    "the upstream's listen backlog is full ({} refused connections)",
+                    c.count
+                ),
+            );
+            for s in &c.samples {
+                let file = facts
+                    .error_log
+                    .value()
+                    .map(|w| w.file.as_str())
+                    .unwrap_or("error log");
+                f = f.evidence(format!("{file}:{}", s.line), s.text.clone());
+            }
+            if let Some(p) = pool {
+                let at = p
+                    .listen_backlog
+                    .as_ref()
+                    .map_or(format!("{}:{}", p.file, p.line), |b| {
+                        format!("{}:{}", b.file, b.line)
+                    });
+                f = f.fix(Fix::review(
+                    format!("raise listen.backlog of pool [{}] ({at}) and the kernel's cap", p.name),
+                    format!(
+                        "sudo sysctl -w net.core.somaxconn=4096 && echo 'listen.backlog = 4096' | sudo tee -a {} && sudo systemctl reload {}",
+                        p.file,
+                        fpm_unit(fpm, p)
+                    ),
+                ));
+            } else {
+                f = f.fix(Fix::review(
+                    "raise the kernel's accept-queue cap (and the app's own listen backlog)",
+                    "sudo sysctl -w net.core.somaxconn=4096",
+                ));
+            }
+            found.push(f);
+        }
+        if found.is_empty() {
+            let n = fpm.map_or(0, |f| f.log_events.len());
+            return Verdict::pass(format!(
+                "no pool-full warning ({n} PHP-FPM log events) and no backlog-full error"
+            ));
+        }
+        Verdict::Found(found)
+    }
+}
+
+/// Pools whose `listen` is one of the route's upstream addresses.
+fn route_pools<'a>(facts: &Facts, fpm: &'a PhpFpmFacts) -> Vec<&'a FpmPool> {
+    let ups = facts.route_upstreams();
+    fpm.pools
+        .iter()
+        .filter(|p| {
+            let Some(l) = p.listen.as_ref().map(|l| l.value.as_str()) else {
+                return false;
+            };
+            ups.iter().any(|u| match u.address.strip_prefix("unix:") {
+                Some(path) => path == l,
+                None => {
+                    u.address == l
+                        // "9000" alone listens on every address.
+                        || (l.bytes().all(|b| b.is_ascii_digit()) && u.address.rsplit(':').next() == Some(l))
+                        || l.strip_prefix("0.0.0.0:").is_some_and(|p| u.address.rsplit(':').next() == Some(p))
+                }
+            })
+        })
+        .collect()
+}
+
+/// The systemd unit that runs FPM: known from facts, or by the Debian/RHEL naming.
+fn fpm_unit(fpm: Option<&PhpFpmFacts>, pool: &FpmPool) -> String {
+    if let Some(u) = fpm.and_then(|f| f.unit.clone()) {
+        return u;
+    }
+    let ver = pool
+        .file
+        .strip_prefix("/etc/php/")
+        .and_then(|r| r.split('/').next())
+        .filter(|v| v.contains('.'));
+    match ver {
+        Some(v) => format!("php{v}-fpm.service"),
+        None => "php-fpm.service".into(),
+    }
+}
+
+fn max_children_findings(facts: &Facts, fpm: &PhpFpmFacts) -> Vec<Finding> {
+    let on_route = route_pools(facts, fpm);
+    let mut out = Vec::new();
+    let pools: Vec<&FpmPool> = if on_route.is_empty() {
+        fpm.pools.iter().collect()
+    } else {
+        on_route.clone()
+    };
+    let mut names: Vec<&str> = fpm
+        .log_events
+        .iter()
+        .filter(|e| e.kind == FpmEventKind::MaxChildrenReached)
+        .map(|e| e.pool.as_str())
+        .collect();
+    names.dedup();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let pool = pools.iter().find(|p| p.name == name).copied();
+        if pool.is_none() && !on_route.is_empty() {
+            continue; // another site's pool
+        }
+        let events: Vec<_> = fpm
+            .log_events
+            .iter()
+            .filter(|e| e.kind == FpmEventKind::MaxChildrenReached && e.pool == name)
+            .collect();
+        let Some(last) = events.last() else { continue };
+        let (severity, strength) = if pool.is_some_and(|p| on_route.contains(&p)) {
+            (Severity::Critical, Strength::Direct)
+        } else {
+            (Severity::Warning, Strength::Strong)
+        };
+        let limit = last.value.clone().unwrap_or_else(|| "?".into());
+        let mut f = Finding::new(
+            Cause::PoolExhausted,
+            severity,
+            strength,
+            format!(
+                "PHP-FPM pool [{name}] ran out of workers (pm.max_children = {limit}) {} times",
+                events.len()
+            ),
+        );
+        let log = fpm.log_file.as_deref().unwrap_or("php-fpm log");
+        if let Some(first) = events.first().filter(|e| e.line != last.line) {
+            f = f.evidence(format!("{log}:{}", first.line), first.text.clone());
+        }
+        f = f.evidence(format!("{log}:{}", last.line), last.text.clone());
+        if let Some(p) = pool {
+            if let Some(mc) = &p.max_children {
+                f = f.evidence(
+                    format!("{}:{}", mc.file, mc.line),
+                    format!("pm.max_children = {}", mc.value),
+                );
+            }
+            f = sizing_fix(f, fpm, p);
+        }
+        if let Some(t) = fpm
+            .log_events
+            .iter()
+            .find(|e| e.kind == FpmEventKind::ExecutionTimedOut && e.pool == name)
+        {
+            f = f.evidence(
+                format!("{log}:{}", t.line),
+                format!("slow requests hold workers: {}", t.text),
+            );
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// Adds the pm.max_children fix, sized from memory per child.
+fn sizing_fix(f: Finding, fpm: &PhpFpmFacts, p: &FpmPool) -> Finding {
+    let Some(mc) = &p.max_children else { return f };
+    let current = p.max_children_value().unwrap_or(0);
+    let unit = fpm_unit(Some(fpm), p);
+    let rss: Vec<u64> = fpm
+        .children
+        .iter()
+        .filter(|c| c.pool == p.name)
+        .map(|c| c.rss_kb)
+        .collect();
+    let (Some(avail), false) = (fpm.mem_available_kb, rss.is_empty()) else {
+        return f.fix(Fix::safe(
+            format!("measure memory per child of pool [{}] before raising pm.max_children ({}:{})", p.name, mc.file, mc.line),
+            "ps -o rss= -C php-fpm | awk '{s+=$1; n++} END {print s/n/1024 \" MiB per child\"}'  # then: (free RAM) / (MiB per child)",
+        ));
+    };
+    let avg = rss.iter().sum::<u64>() / rss.len() as u64;
+    let used: u64 = rss.iter().sum();
+    // Memory the pool may use: what is free now plus what its children already hold, with
+    // 10% kept back for the rest of the system.
+    let budget = (avail + used) * 9 / 10;
+    let allowed = u32::try_from(budget.checked_div(avg).unwrap_or(0)).unwrap_or(u32::MAX);
+    let f = f.evidence(
+        "/proc/meminfo, /proc/<pid>/status",
+        format!(
+            "{} children average {} MiB; MemAvailable {} MiB → memory allows about {} children",
+            rss.len(),
+            avg / 1024,
+            avail / 1024,
+            allowed
+        ),
+    );
+    if allowed > current {
+        f.fix(Fix::review(
+            format!("raise pm.max_children of pool [{}] from {current} to {allowed} ({}:{})", p.name, mc.file, mc.line),
+            format!(
+                "sudo sed -i '{}s/.*/pm.max_children = {allowed}/' {} && sudo systemctl reload {unit}",
+                mc.line, mc.file
+            ),
+        ))
+    } else {
+        f.fix(Fix::safe(
+            format!("memory does not allow more than {current} children: find the slow requests that hold them (set request_slowlog_timeout in {})", p.file),
+            format!("sudo tail -n 50 /var/log/php-fpm/{}-slow.log 2>/dev/null || sudo journalctl -u {unit} -n 100 --no-pager", p.name),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::test_support::*;
+    use crate::facts::*;
+    use crate::parse::fpm::{parse_fpm_conf, parse_fpm_log};
+
+    fn fpm_facts() -> PhpFpmFacts {
+        let pool = parse_fpm_conf(
+            "/etc/php/8.2/fpm/pool.d/www.conf",
+            include_bytes!("../../fixtures/host/php-fpm/debian-8.2/pool.d/www.conf"),
+        );
+        PhpFpmFacts {
+            files: vec!["/etc/php/8.2/fpm/php-fpm.conf".into()],
+            pools: pool.pools,
+            log_file: Some("/var/log/php8.2-fpm.log".into()),
+            log_events: parse_fpm_log(include_bytes!("../../fixtures/host/php-fpm/php8.2-fpm.log")),
+            children: [61440, 58368, 65536, 62464, 59392]
+                .iter()
+                .enumerate()
+                .map(|(i, &rss_kb)| FpmChildMemory {
+                    pool: "www".into(),
+                    pid: 23100 + i as u32,
+                    rss_kb,
+                })
+                .collect(),
+            mem_available_kb: Some(912_340),
+            mem_total_kb: Some(4_014_252),
+            unit: None,
+        }
+    }
+
+    #[test]
+    fn max_children_on_route_pool_with_computed_value() {
+        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        f.php_fpm = Fact::collected(fpm_facts());
+        let Verdict::Found(found) = PoolExhaustedCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        // The [app] pool's warning is another site's: only [www] is reported.
+        assert_eq!(found.len(), 1);
+        let x = &found[0];
+        assert_eq!(x.severity, Severity::Critical);
+        assert_eq!(
+            x.title,
+            "PHP-FPM pool [www] ran out of workers (pm.max_children = 5) 2 times"
+        );
+        assert_eq!(x.evidence[0].source, "/var/log/php8.2-fpm.log:4");
+        assert_eq!(x.evidence[1].source, "/var/log/php8.2-fpm.log:7");
+        assert_eq!(x.evidence[2].source, "/etc/php/8.2/fpm/pool.d/www.conf:113");
+        assert!(
+            x.evidence[3]
+                .text
+                .ends_with("memory allows about 17 children"),
+            "{:?}",
+            x.evidence[3]
+        );
+        assert_eq!(
+            x.fixes[0].command,
+            "sudo sed -i '113s/.*/pm.max_children = 17/' /etc/php/8.2/fpm/pool.d/www.conf && sudo systemctl reload php8.2-fpm.service"
+        );
+    }
+
+    #[test]
+    fn backlog_full_from_error_log() {
+        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        f.error_log = error_log_with(
+            "backlog-full",
+            12,
+            "2026/11/22 03:12:02",
+            "connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream",
+        );
+        let Verdict::Found(found) = PoolExhaustedCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(
+            found[0].title,
+            "the upstream's listen backlog is full (12 refused connections)"
+        );
+        assert_eq!(found[0].evidence[0].source, "/var/log/nginx/error.log:1832");
+    }
+
+    #[test]
+    fn pass_and_skip() {
+        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        assert!(matches!(
+            PoolExhaustedCheck.run(&f),
+            Verdict::Skipped { .. }
+        ));
+        let mut quiet = fpm_facts();
+        quiet
+            .log_events
+            .retain(|e| e.kind != FpmEventKind::MaxChildrenReached);
+        f.php_fpm = Fact::collected(quiet);
+        assert_eq!(
+            PoolExhaustedCheck.run(&f),
+            Verdict::pass("no pool-full warning (4 PHP-FPM log events) and no backlog-full error")
+        );
+    }
+}

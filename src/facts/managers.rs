@@ -1,0 +1,713 @@
+//! Facts about why an upstream went away: kernel OOM kills, process managers (systemd,
+//! PM2, PHP-FPM), process limits, unix-socket access and the upstream's liveness.
+//!
+//! Plain data only: produced by `gather::{managers,kernel_log}` through the pure parsers
+//! in `crate::parse`, consumed by checks. Nothing here touches the host, and nothing here
+//! records secrets: environment values are kept only for PORT-like variables.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a fact came from: a file and 1-based line, a command, or a /proc path.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// `/var/log/kern.log`, `journalctl -k`, `/etc/php/8.2/fpm/pool.d/www.conf`.
+    pub source: String,
+    /// 1-based line in `source`, when it is a text file or command output.
+    #[serde(default)]
+    pub line: Option<u64>,
+}
+
+impl Origin {
+    pub fn new(source: impl Into<String>, line: Option<u64>) -> Self {
+        Origin {
+            source: source.into(),
+            line,
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}", self.source, l),
+            None => f.write_str(&self.source),
+        }
+    }
+}
+
+/// One OOM kill, assembled from the lines the kernel printed for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OomKill {
+    /// RFC 3339 time of the kill, when the log's prefix allowed computing one.
+    #[serde(default)]
+    pub time: Option<String>,
+    /// Seconds since boot, when the log carried the raw kernel timestamp.
+    #[serde(default)]
+    pub uptime_secs: Option<f64>,
+    pub pid: u32,
+    /// The victim's comm, e.g. "node".
+    pub comm: String,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// CONSTRAINT_NONE (system-wide), CONSTRAINT_MEMCG (a cgroup limit such as systemd's
+    /// MemoryMax or a container limit), CONSTRAINT_CPUSET, CONSTRAINT_MEMORY_POLICY.
+    #[serde(default)]
+    pub constraint: Option<String>,
+    /// The cgroup whose limit was hit (`oom_memcg=`), e.g. "/system.slice/app.service".
+    #[serde(default)]
+    pub oom_memcg: Option<String>,
+    /// The victim's cgroup (`task_memcg=`).
+    #[serde(default)]
+    pub task_memcg: Option<String>,
+    #[serde(default)]
+    pub total_vm_kb: Option<u64>,
+    #[serde(default)]
+    pub anon_rss_kb: Option<u64>,
+    #[serde(default)]
+    pub file_rss_kb: Option<u64>,
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
+    /// The task whose allocation invoked the OOM killer ("comm invoked oom-killer").
+    #[serde(default)]
+    pub invoked_by: Option<String>,
+    /// Whether the kernel said "Memory cgroup out of memory".
+    #[serde(default)]
+    pub memcg_oom: bool,
+    /// The line that names the victim, for evidence.
+    pub origin: Origin,
+    pub text: String,
+}
+
+impl OomKill {
+    /// The systemd unit the victim ran in, from `task_memcg`/`oom_memcg`.
+    pub fn unit(&self) -> Option<&str> {
+        for cg in [&self.task_memcg, &self.oom_memcg].into_iter().flatten() {
+            if let Some(u) = crate::parse::systemd::unit_from_cgroup_path(cg) {
+                return Some(u);
+            }
+        }
+        None
+    }
+}
+
+/// An SELinux AVC denial printed in the kernel/audit log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AvcDenial {
+    #[serde(default)]
+    pub time: Option<String>,
+    /// Denied permissions, e.g. ["name_connect"].
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub comm: Option<String>,
+    /// Destination port for network denials (`dest=`).
+    #[serde(default)]
+    pub dest_port: Option<u16>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub scontext: Option<String>,
+    #[serde(default)]
+    pub tcontext: Option<String>,
+    #[serde(default)]
+    pub tclass: Option<String>,
+    pub origin: Origin,
+    pub text: String,
+}
+
+/// What the kernel log said that matters here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct KernelLog {
+    /// `/dev/kmsg`, `dmesg`, `journalctl -k`, `/var/log/kern.log`, or the --kernel-log file.
+    pub source: String,
+    pub lines_read: u64,
+    pub oom_kills: Vec<OomKill>,
+    #[serde(default)]
+    pub avc_denials: Vec<AvcDenial>,
+}
+
+/// `systemctl show UNIT`, the properties badgw uses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct UnitStatus {
+    /// `Id=`, e.g. "myapp.service".
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// active, activating, deactivating, failed, inactive.
+    #[serde(default)]
+    pub active_state: Option<String>,
+    /// running, auto-restart, exited, dead, failed, start…
+    #[serde(default)]
+    pub sub_state: Option<String>,
+    /// success, exit-code, signal, core-dump, oom-kill, start-limit-hit, timeout, …
+    #[serde(default)]
+    pub result: Option<String>,
+    #[serde(default)]
+    pub n_restarts: Option<u32>,
+    /// `MainPID`: the running main process (None when 0: not running).
+    #[serde(default)]
+    pub main_pid: Option<u32>,
+    /// `ExecMainPID`: the last main process started, running or not.
+    #[serde(default)]
+    pub exec_main_pid: Option<u32>,
+    #[serde(default)]
+    pub exec_main_status: Option<i32>,
+    /// `ExecMainCode`: 1 exited, 2 killed, 3 dumped.
+    #[serde(default)]
+    pub exec_main_code: Option<i32>,
+    #[serde(default)]
+    pub exec_main_start: Option<String>,
+    #[serde(default)]
+    pub exec_main_exit: Option<String>,
+    /// no, on-failure, always, …
+    #[serde(default)]
+    pub restart: Option<String>,
+    #[serde(default)]
+    pub restart_usec: Option<u64>,
+    /// Bytes; None when "infinity" or not set.
+    #[serde(default)]
+    pub memory_max: Option<u64>,
+    #[serde(default)]
+    pub memory_current: Option<u64>,
+    #[serde(default)]
+    pub memory_peak: Option<u64>,
+    /// LimitNOFILE soft value.
+    #[serde(default)]
+    pub limit_nofile: Option<u64>,
+    /// The command line from `ExecStart={ path=… ; argv[]=… ; … }`.
+    #[serde(default)]
+    pub exec_start: Option<String>,
+    /// `FragmentPath=`, the unit file.
+    #[serde(default)]
+    pub fragment_path: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// PORT-like `Environment=` assignments only (`PORT=3000`, `LISTEN_ADDR=…`).
+    #[serde(default)]
+    pub environment: Vec<String>,
+    /// `ControlGroup=`, e.g. "/system.slice/myapp.service".
+    #[serde(default)]
+    pub control_group: Option<String>,
+}
+
+/// A recognized event of `journalctl -u UNIT`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalEventKind {
+    /// "Start request repeated too quickly."
+    StartLimitHit,
+    /// "Main process exited, code=exited, status=1/FAILURE".
+    MainProcessExited,
+    /// "Failed with result 'oom-kill'." (or any other result)
+    FailedWithResult,
+    /// "Scheduled restart job, restart counter is at 5."
+    ScheduledRestart,
+    /// "A process of this unit has been killed by the OOM killer."
+    OomKilled,
+    /// "Started …" / "Starting …"
+    Started,
+    /// Anything else the app itself printed.
+    Other,
+}
+
+/// One line of `journalctl -u UNIT`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JournalEntry {
+    /// Time as printed (short: "Nov 22 03:12:01"; short-iso: RFC 3339).
+    pub time: String,
+    #[serde(default)]
+    pub host: Option<String>,
+    /// "systemd", "node", …
+    pub process: String,
+    #[serde(default)]
+    pub pid: Option<u32>,
+    pub message: String,
+    pub kind: JournalEventKind,
+    /// "code=exited, status=1/FAILURE" details, or the result, or the restart counter.
+    #[serde(default)]
+    pub detail: Option<String>,
+    pub line: u64,
+}
+
+/// A systemd unit that may run the upstream, with why badgw looked at it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct UnitFacts {
+    pub status: UnitStatus,
+    /// "owns pid 812 listening on 127.0.0.1:3000", "ExecStart names port 3000", "failed unit".
+    pub why: String,
+    /// Source of the journal lines (`journalctl -u myapp.service -n 200`, or --journal FILE).
+    #[serde(default)]
+    pub journal_source: Option<String>,
+    #[serde(default)]
+    pub journal: Vec<JournalEntry>,
+}
+
+/// One app of `pm2 jlist`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Pm2App {
+    pub name: String,
+    pub pm_id: u32,
+    /// 0 when stopped or errored.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// online, stopping, stopped, launching, errored, one-launch-status.
+    pub status: String,
+    pub restart_time: u32,
+    pub unstable_restarts: u32,
+    /// Milliseconds since the epoch of the last (re)start.
+    #[serde(default)]
+    pub pm_uptime_ms: Option<i64>,
+    #[serde(default)]
+    pub exec_mode: Option<String>,
+    #[serde(default)]
+    pub script: Option<String>,
+    #[serde(default)]
+    pub err_log: Option<String>,
+    #[serde(default)]
+    pub out_log: Option<String>,
+    /// PORT-like env values (`PORT=3000`).
+    #[serde(default)]
+    pub env_ports: Vec<String>,
+    /// `max_memory_restart` in bytes, when set.
+    #[serde(default)]
+    pub max_memory_restart: Option<u64>,
+    /// `--max-old-space-size=` from node_args, in MB.
+    #[serde(default)]
+    pub max_old_space_mb: Option<u64>,
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    /// The pm2 user's home, to name `~/.pm2/logs` paths in fixes.
+    #[serde(default)]
+    pub pm2_home: Option<String>,
+}
+
+/// A value in a PHP-FPM configuration file, with where it is written.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct FpmSetting {
+    pub value: String,
+    pub file: String,
+    pub line: u32,
+}
+
+/// One `[pool]` section of a PHP-FPM configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FpmPool {
+    pub name: String,
+    pub file: String,
+    pub line: u32,
+    #[serde(default)]
+    pub listen: Option<FpmSetting>,
+    #[serde(default)]
+    pub listen_owner: Option<FpmSetting>,
+    #[serde(default)]
+    pub listen_group: Option<FpmSetting>,
+    #[serde(default)]
+    pub listen_mode: Option<FpmSetting>,
+    #[serde(default)]
+    pub listen_acl_users: Option<FpmSetting>,
+    #[serde(default)]
+    pub listen_acl_groups: Option<FpmSetting>,
+    #[serde(default)]
+    pub listen_backlog: Option<FpmSetting>,
+    #[serde(default)]
+    pub user: Option<FpmSetting>,
+    #[serde(default)]
+    pub group: Option<FpmSetting>,
+    #[serde(default)]
+    pub pm: Option<FpmSetting>,
+    #[serde(default)]
+    pub max_children: Option<FpmSetting>,
+    #[serde(default)]
+    pub start_servers: Option<FpmSetting>,
+    #[serde(default)]
+    pub min_spare_servers: Option<FpmSetting>,
+    #[serde(default)]
+    pub max_spare_servers: Option<FpmSetting>,
+    #[serde(default)]
+    pub request_terminate_timeout: Option<FpmSetting>,
+    /// `php_admin_value[memory_limit]`, when set in the pool.
+    #[serde(default)]
+    pub memory_limit: Option<FpmSetting>,
+}
+
+impl FpmPool {
+    pub fn max_children_value(&self) -> Option<u32> {
+        self.max_children.as_ref()?.value.trim().parse().ok()
+    }
+}
+
+/// A recognized line of the PHP-FPM log.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FpmEventKind {
+    /// "server reached pm.max_children setting (N), consider raising it"
+    MaxChildrenReached,
+    /// "seems busy (you may need to increase pm.start_servers, or pm.min/max_spare_servers)"
+    SeemsBusy,
+    /// "child N exited on signal 9 (SIGKILL) after S seconds from start"
+    ChildKilled,
+    /// "child N exited with code C after S seconds from start"
+    ChildExited,
+    /// "execution timed out (S sec), terminating"
+    ExecutionTimedOut,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FpmLogEvent {
+    #[serde(default)]
+    pub time: Option<String>,
+    pub pool: String,
+    pub kind: FpmEventKind,
+    /// The max_children value, the signal number, the exit code, or the timeout seconds.
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub child_pid: Option<u32>,
+    #[serde(default)]
+    pub script: Option<String>,
+    pub line: u64,
+    pub text: String,
+}
+
+/// Memory of one running FPM child, to size pm.max_children.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FpmChildMemory {
+    pub pool: String,
+    pub pid: u32,
+    pub rss_kb: u64,
+}
+
+/// What badgw learned about PHP-FPM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct PhpFpmFacts {
+    /// Main configuration files read (php-fpm.conf and its includes).
+    pub files: Vec<String>,
+    pub pools: Vec<FpmPool>,
+    #[serde(default)]
+    pub log_file: Option<String>,
+    #[serde(default)]
+    pub log_events: Vec<FpmLogEvent>,
+    /// RSS of running children, per pool.
+    #[serde(default)]
+    pub children: Vec<FpmChildMemory>,
+    /// MemAvailable + memory the FPM children already use, in kB (/proc/meminfo).
+    #[serde(default)]
+    pub mem_available_kb: Option<u64>,
+    #[serde(default)]
+    pub mem_total_kb: Option<u64>,
+    /// The `php-fpm8.2.service`-style unit that runs it, when known.
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// Who a process is in `/proc/<pid>/limits` terms: nginx worker or upstream app.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcRole {
+    NginxMaster,
+    NginxWorker,
+    Upstream,
+}
+
+/// Open-file limit and usage of one process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProcLimits {
+    pub pid: u32,
+    pub comm: String,
+    pub role: ProcRole,
+    /// "Max open files" soft limit; None = unlimited.
+    #[serde(default)]
+    pub nofile_soft: Option<u64>,
+    #[serde(default)]
+    pub nofile_hard: Option<u64>,
+    /// Entries in /proc/<pid>/fd, when readable.
+    #[serde(default)]
+    pub open_fds: Option<u64>,
+    /// nginx `worker_rlimit_nofile` / `worker_connections` context, when known.
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// Ownership and mode of one path component.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct PathStat {
+    pub path: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Full st_mode (type and permission bits).
+    pub mode: u32,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+/// A user identity as the kernel checks it: uid, primary gid and supplementary groups.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct UserIdent {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub groups: Vec<u32>,
+    /// Names of `groups` (same order), for messages.
+    #[serde(default)]
+    pub group_names: Vec<String>,
+}
+
+/// Everything needed to decide whether a worker user can connect to a unix socket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SocketAccess {
+    /// The socket path nginx targets.
+    pub socket: String,
+    /// The worker's identity.
+    pub user: UserIdent,
+    /// "/", "/run", "/run/php", "/run/php/php8.2-fpm.sock", in that order; stops at the
+    /// first component that could not be examined.
+    pub components: Vec<PathStat>,
+    /// Why a component could not be examined (missing, or not stat-able).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A snapshot of one process at one look.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ProcLook {
+    pub pid: u32,
+    pub comm: String,
+    /// Seconds since the process started, at that look.
+    #[serde(default)]
+    pub age_secs: Option<f64>,
+    #[serde(default)]
+    pub ppid: Option<u32>,
+    #[serde(default)]
+    pub parent_comm: Option<String>,
+    /// Supervisor recognized from the parent: systemd, pm2, supervisord, runit, s6, php-fpm.
+    #[serde(default)]
+    pub supervisor: Option<String>,
+    /// The systemd unit from /proc/<pid>/cgroup.
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// The upstream address looked at twice, a short interval apart.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct UpstreamLiveness {
+    /// `127.0.0.1:3000` or `unix:/run/app.sock`.
+    pub address: String,
+    /// Milliseconds between the looks.
+    pub interval_ms: u64,
+    /// The process behind the listener at the first look (None: no listener then).
+    #[serde(default)]
+    pub first: Option<ProcLook>,
+    #[serde(default)]
+    pub second: Option<ProcLook>,
+}
+
+/// SELinux mode and the booleans that matter to nginx.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SelinuxState {
+    /// "enforcing", "permissive" or "disabled".
+    pub mode: String,
+    /// `getenforce`, `/sys/fs/selinux/enforce`.
+    pub source: String,
+    /// `httpd_can_network_connect`, when readable.
+    #[serde(default)]
+    pub httpd_can_network_connect: Option<bool>,
+}
+
+/// Lookups the manager checks share; pure views of the snapshot.
+impl super::Facts {
+    /// Upstream addresses of the selected route (empty when no route was resolved).
+    pub fn route_upstreams(&self) -> Vec<&super::UpstreamAddr> {
+        self.nginx
+            .value()
+            .and_then(|n| n.route.as_ref())
+            .map(|r| r.upstreams.iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// TCP ports of the selected route's upstreams.
+    pub fn upstream_ports(&self) -> Vec<u16> {
+        self.route_upstreams()
+            .iter()
+            .filter_map(|u| u.address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+            .collect()
+    }
+
+    /// The error-log count of one design §3 category, when the window has it.
+    pub fn error_category(&self, category: &str) -> Option<&super::LogCategoryCount> {
+        self.error_log
+            .value()?
+            .categories
+            .iter()
+            .find(|c| c.category == category && c.count > 0)
+    }
+
+    /// Processes (pid, comm) that own a listener at one of the route's upstream addresses.
+    pub fn upstream_listener_owners(&self) -> Vec<(u32, String)> {
+        let Some(listeners) = self.listeners.value() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for u in self.route_upstreams() {
+            for l in listeners {
+                let hit = match u.address.strip_prefix("unix:") {
+                    Some(path) => l.address == path,
+                    None => u
+                        .address
+                        .parse::<std::net::SocketAddr>()
+                        .is_ok_and(|a| l.accepts(&a)),
+                };
+                if let (true, Some(pid)) = (hit, l.pid) {
+                    let comm = l.process.clone().unwrap_or_default();
+                    if !out.iter().any(|(p, _)| *p == pid) {
+                        out.push((pid, comm));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a PORT-like assignment (`PORT=3000`, `BIND=127.0.0.1:3000`) names one of the
+    /// route's upstream ports or socket paths.
+    pub fn names_upstream(&self, assignment: &str) -> bool {
+        let value = assignment.split_once('=').map_or(assignment, |(_, v)| v);
+        let ports = self.upstream_ports();
+        let tail_port = value.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        tail_port.is_some_and(|p| ports.contains(&p))
+            || self
+                .route_upstreams()
+                .iter()
+                .any(|u| u.address.strip_prefix("unix:") == Some(value))
+    }
+}
+
+/// Builders of snapshots for the checks' unit tests, from parsed fixtures.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::facts::*;
+
+    /// A snapshot whose route sends the request to `upstream` ("127.0.0.1:3000" or
+    /// "unix:/run/php/php8.2-fpm.sock") with scheme `scheme`.
+    pub fn facts_with_route(upstream: &str, scheme: &str) -> Facts {
+        let kind = if upstream.starts_with("unix:") {
+            SocketKind::Unix
+        } else {
+            SocketKind::Tcp
+        };
+        let mut f = Facts::new(RequestSpec {
+            site: "shop.example.test".into(),
+            path: "/".into(),
+            ..Default::default()
+        });
+        f.collected_at = Some("2026-11-22T03:13:00+00:00".into());
+        f.nginx = Fact::collected(NginxFacts {
+            conf_path: "/etc/nginx/nginx.conf".into(),
+            discovered_by: "test".into(),
+            user: Some("www-data".into()),
+            route: Some(Route {
+                scheme: Some(scheme.into()),
+                upstreams: vec![UpstreamAddr {
+                    address: upstream.into(),
+                    kind,
+                    host: None,
+                    file: "/etc/nginx/sites-enabled/shop".into(),
+                    line: 14,
+                    params: vec![],
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        f
+    }
+
+    /// An error-log window with one category seen `count` times.
+    pub fn error_log_with(
+        category: &str,
+        count: u64,
+        first_seen: &str,
+        text: &str,
+    ) -> Fact<ErrorLogWindow> {
+        Fact::collected(ErrorLogWindow {
+            file: "/var/log/nginx/error.log".into(),
+            since: None,
+            lines_read: 500,
+            categories: vec![LogCategoryCount {
+                category: category.into(),
+                count,
+                first_seen: Some(first_seen.into()),
+                last_seen: Some(first_seen.into()),
+                samples: vec![LogEvidence {
+                    line: 1832,
+                    category: category.into(),
+                    time: Some(first_seen.into()),
+                    upstream: None,
+                    server: None,
+                    host: None,
+                    text: text.into(),
+                }],
+            }],
+            other_sites_events: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use crate::facts::*;
+
+    /// New sources survive a snapshot round trip, and snapshots written before them still load.
+    #[test]
+    fn snapshot_round_trip_and_old_snapshots() {
+        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        f.kernel_log = Fact::collected(crate::parse::kernel::parse_kernel_log(
+            "dmesg",
+            include_bytes!("../../fixtures/host/kernel/real-6.18-memcg-dmesg.txt"),
+            &Default::default(),
+        ));
+        f.pm2 = Fact::collected(
+            crate::parse::pm2::parse_pm2_jlist(include_bytes!(
+                "../../fixtures/host/pm2-jlist.json"
+            ))
+            .expect("fixture parses"),
+        );
+        f.selinux = Fact::unavailable("getenforce", "not installed");
+        let json = serde_json::to_string(&f).expect("serializes");
+        let back: Facts = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back.kernel_log, f.kernel_log);
+        assert_eq!(back.pm2, f.pm2);
+        assert_eq!(back.selinux, f.selinux);
+        let old: Facts =
+            serde_json::from_str(r#"{"schema_version":1,"request":{"site":"a","path":"/"}}"#)
+                .expect("old snapshot loads");
+        assert!(old.kernel_log.value().is_none());
+        assert!(old.systemd.value().is_none());
+    }
+
+    #[test]
+    fn names_upstream_and_listener_owners() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        assert!(f.names_upstream("PORT=3000"));
+        assert!(f.names_upstream("BIND=0.0.0.0:3000"));
+        assert!(!f.names_upstream("PORT=30000"));
+        f.listeners = Fact::collected(vec![Listener {
+            kind: SocketKind::Tcp,
+            address: "0.0.0.0:3000".into(),
+            port: Some(3000),
+            inode: 1,
+            pid: Some(48390),
+            process: Some("node".into()),
+        }]);
+        assert_eq!(
+            f.upstream_listener_owners(),
+            vec![(48390, "node".to_string())]
+        );
+    }
+}
