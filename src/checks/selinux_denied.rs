@@ -49,9 +49,8 @@ impl Check for SelinuxDeniedCheck {
                     .iter()
                     .filter(|a| {
                         a.permissions.iter().any(|p| p == "name_connect")
-                            && a.comm.as_deref().map_or(true, |c| c == "nginx")
-                            && (ports.is_empty()
-                                || a.dest_port.map_or(true, |p| ports.contains(&p)))
+                            && a.comm.as_deref().is_none_or(|c| c == "nginx")
+                            && (ports.is_empty() || a.dest_port.is_none_or(|p| ports.contains(&p)))
                     })
                     .collect()
             })
