@@ -10,3 +10,4 @@ pub mod exit;
 pub mod facts;
 pub mod logs;
 pub mod nginx;
+pub mod render;

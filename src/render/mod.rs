@@ -1,0 +1,3 @@
+//! Rendering helpers shared by the human and JSON renderers.
+
+pub mod sanitize;
