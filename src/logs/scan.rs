@@ -162,6 +162,12 @@ pub struct Scanner {
     pub lines_seen: u64,
     upstream: Finder<'static>,
     resolv: Finder<'static>,
+    /// Whether the last record was inside the time window (foreign lines after it are
+    /// counted with it).
+    last_in_window: bool,
+    /// Offset (in the current buffer) of the last record whose time was not parsed; its
+    /// time is parsed once per buffer for `last_time`.
+    pending_last: Option<usize>,
 }
 
 impl Scanner {
@@ -172,6 +178,8 @@ impl Scanner {
             lines_seen: 0,
             upstream: Finder::new(b"upstream"),
             resolv: Finder::new(b"resolv"),
+            last_in_window: opts.since.is_none() && opts.until.is_none(),
+            pending_last: None,
         }
     }
 
@@ -222,7 +230,7 @@ impl Scanner {
                     if let Some((s, e, ln, _)) = cur.take() {
                         self.finish(data, s, e, ln, &mut next_u, &mut next_r);
                     }
-                    if self.in_window(None) {
+                    if self.last_in_window {
                         self.stats.lines_total += 1;
                         self.stats.lines_unparsed += 1;
                     }
@@ -233,7 +241,7 @@ impl Scanner {
                 break;
             }
         }
-        match cur {
+        let used = match cur {
             Some((s, e, ln, _)) if is_last => {
                 self.finish(data, s, e, ln, &mut next_u, &mut next_r);
                 len
@@ -244,7 +252,12 @@ impl Scanner {
                 s
             }
             None => pos,
+        };
+        if let Some(off) = self.pending_last.take() {
+            let t = data.get(off..).and_then(line::parse_time);
+            self.stats.last_time = max_opt(self.stats.last_time, t);
         }
+        used
     }
 
     fn in_window(&self, t: Option<LogTime>) -> bool {
@@ -290,9 +303,14 @@ impl Scanner {
             None
         };
         if bounded && !self.in_window(time) {
+            self.last_in_window = false;
             return;
         }
+        self.last_in_window = true;
         self.stats.lines_total += lines;
+        if time.is_none() {
+            self.pending_last = Some(s);
+        }
         if let Some(t) = time {
             self.stats.first_time = min_opt(self.stats.first_time, Some(t));
             self.stats.last_time = max_opt(self.stats.last_time, Some(t));
