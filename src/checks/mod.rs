@@ -5,6 +5,7 @@
 //! Each returns a [`Verdict`]; `run_all` times them and turns a panic into an `error` row
 //! (a bug in badgw), so one bad check cannot hide the others.
 
+pub mod error_log_causes;
 pub mod registry;
 
 use serde::Serialize;
