@@ -326,9 +326,7 @@ fn empty_file_is_healthy() {
 }
 
 fn usage_error(p: PathBuf) -> String {
-    let err = logs::run_explain_log(&args(vec![p]), false, &mut Vec::new())
-        .err()
-        .expect("must fail");
+    let err = logs::run_explain_log(&args(vec![p]), false, &mut Vec::new()).expect_err("must fail");
     let exit = err
         .downcast_ref::<ExitError>()
         .expect("carries an exit status");

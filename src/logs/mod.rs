@@ -752,7 +752,7 @@ fn window_from_stats(
             samples,
         });
     }
-    categories.sort_by(|a, b| b.count.cmp(&a.count));
+    categories.sort_by_key(|c| std::cmp::Reverse(c.count));
     ErrorLogWindow {
         file: file.to_string(),
         since: Some(format_time(since)),
