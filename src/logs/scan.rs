@@ -203,8 +203,8 @@ impl Scanner {
             }
             let line_bytes = &data[pos..end];
             if line::looks_timestamped(line_bytes) {
-                if let Some((s, e, ln, _)) = cur.take() {
-                    self.finish(data, s, e, ln, &mut next_u, &mut next_r);
+                if let Some((s, e, ln, n)) = cur.take() {
+                    self.finish(data, s, e, ln, n, &mut next_u, &mut next_r);
                 }
                 self.lines_seen += 1;
                 cur = Some((pos, end, self.lines_seen, 0));
@@ -227,8 +227,8 @@ impl Scanner {
                 if !continues {
                     // The record cannot continue past a foreign line: finish it now so the
                     // buffer tail only ever holds the last record and its continuations.
-                    if let Some((s, e, ln, _)) = cur.take() {
-                        self.finish(data, s, e, ln, &mut next_u, &mut next_r);
+                    if let Some((s, e, ln, n)) = cur.take() {
+                        self.finish(data, s, e, ln, n, &mut next_u, &mut next_r);
                     }
                     if self.last_in_window {
                         self.stats.lines_total += 1;
@@ -242,8 +242,8 @@ impl Scanner {
             }
         }
         let used = match cur {
-            Some((s, e, ln, _)) if is_last => {
-                self.finish(data, s, e, ln, &mut next_u, &mut next_r);
+            Some((s, e, ln, n)) if is_last => {
+                self.finish(data, s, e, ln, n, &mut next_u, &mut next_r);
                 len
             }
             Some((s, _, ln, _)) => {
@@ -273,6 +273,7 @@ impl Scanner {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Processes one complete record `data[s..e]` whose first line is `line_no`.
     fn finish(
         &mut self,
@@ -280,6 +281,7 @@ impl Scanner {
         s: usize,
         e: usize,
         line_no: u64,
+        continuation_lines: u64,
         next_u: &mut usize,
         next_r: &mut usize,
     ) {
@@ -287,7 +289,7 @@ impl Scanner {
         if rec.last() == Some(&b'\r') {
             rec = &rec[..rec.len() - 1];
         }
-        let lines = 1 + memchr::memchr_iter(b'\n', rec).count() as u64;
+        let lines = 1 + continuation_lines;
         let bounded = self.opts.since.is_some() || self.opts.until.is_some();
         let candidate = *next_u < e || *next_r < e;
         if *next_u < e {
