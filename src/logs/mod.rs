@@ -354,29 +354,35 @@ fn scan_range(
     const BLOCK: usize = 4 << 20;
     const MAX_CARRY: usize = 64 << 20;
     let mut sc = scan::Scanner::new(opts);
-    let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
+    // One zeroed allocation, reused: `filled` bytes are valid, the carry (an unfinished
+    // record) is moved to the front after each block.
+    let mut buf: Vec<u8> = vec![0; 2 * BLOCK];
+    let mut filled = 0usize;
     let mut off = start;
     loop {
         let want = BLOCK.min(end - off);
-        let old = buf.len();
-        buf.resize(old + want, 0);
+        if buf.len() < filled + want {
+            buf.resize(filled + want, 0);
+        }
         let mut got = 0;
         while got < want {
-            match file.read_at(&mut buf[old + got..], (off + got) as u64) {
+            match file.read_at(&mut buf[filled + got..filled + want], (off + got) as u64) {
                 Ok(0) => break, // truncated under us: scan what we have
                 Ok(n) => got += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        buf.truncate(old + got);
+        filled += got;
         off += got;
         let last = off >= end || got < want;
-        let used = sc.feed(&buf, last || buf.len() > MAX_CARRY);
+        let used = sc.feed(&buf[..filled], last || filled > MAX_CARRY);
         if last {
             break;
         }
-        buf.drain(..used.min(buf.len()));
+        let used = used.min(filled);
+        buf.copy_within(used..filled, 0);
+        filled -= used;
     }
     Ok(sc)
 }

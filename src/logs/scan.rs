@@ -320,6 +320,25 @@ impl Scanner {
         if !candidate {
             return;
         }
+        // nginx logs upstream failures at warn and above; info/notice/debug lines that
+        // mention the upstream (client closes, keep-alive) are skipped unparsed, and warn
+        // lines are only the max_fails note.
+        match rec.get(19..27) {
+            Some(l)
+                if l.starts_with(b" [info]")
+                    || l.starts_with(b" [notice")
+                    || l.starts_with(b" [debug]") =>
+            {
+                return
+            }
+            Some(l) if l.starts_with(b" [warn]") => {
+                if memchr::memmem::find(rec, b"upstream server temporarily disabled").is_some() {
+                    self.stats.upstream_disabled += 1;
+                }
+                return;
+            }
+            _ => {}
+        }
         let r = line::parse(rec);
         if r.time.is_none() {
             self.stats.lines_unparsed += 1;
