@@ -647,10 +647,17 @@ pub fn render_human(
             writeln!(out, "  servers: {}", list.join(", "))?;
         }
         for f in explain::fixes(c) {
+            // Advice is not a command: do not dress it as one.
+            let advice = [
+                "use", "fix", "raise", "add", "set", "check", "read", "with", "make",
+            ]
+            .iter()
+            .any(|w| f.split_whitespace().next() == Some(w));
+            let mark = if advice { "→" } else { "$" };
             writeln!(
                 out,
                 "  {} {}",
-                paint("$", color, |m| m.dimmed().to_string()),
+                paint(mark, color, |m| m.dimmed().to_string()),
                 f
             )?;
         }
