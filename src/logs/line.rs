@@ -402,10 +402,15 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
             // The max_fails note; see is_upstream_disabled.
             return None;
         }
-        if rest.starts_with(b"sent too big header") {
+        if rest.starts_with(b"sent too big ") {
+            // header / trailers / early hints: all overflow the *_buffer_size buffer.
             return Some(HeaderTooBig);
         }
-        if rest.starts_with(b"sent ") || rest.starts_with(b"rejected request") {
+        if rest.starts_with(b"sent ")
+            || rest.starts_with(b"rejected request")
+            || rest.starts_with(b"violated ")
+            || rest.starts_with(b"split a header line")
+        {
             // invalid header / no valid HTTP/1.0 header / unsupported FastCGI protocol
             // version / invalid chunked response / grpc frame errors: the upstream does
             // not speak the protocol nginx expects.
@@ -461,7 +466,8 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
         Some(13 | 10013) if is_unix(r) => Some(SocketPermission),
         Some(13 | 10013) => Some(PermissionDeniedTcp),
         Some(11 | 10035) => Some(BacklogFull),
-        Some(99 | 10049) => Some(EphemeralPorts),
+        // 98 EADDRINUSE comes from bind() with proxy_bind when the local ports run out.
+        Some(98 | 99 | 10048 | 10049) => Some(EphemeralPorts),
         Some(23 | 24 | 10024) => Some(FdExhaustion),
         Some(101 | 113 | 10051 | 10065) => Some(NoRoute),
         Some(104 | 10053 | 10054) => Some(ConnectionReset),
@@ -650,6 +656,14 @@ mod tests {
             ("no live upstreams while connecting to upstream", "no-live-upstreams"),
             ("FastCGI sent in stderr: \"Primary script unknown\" while reading response header from upstream", "fastcgi-script-unknown"),
             ("upstream buffer is too small to read response", "other-upstream"),
+            ("upstream sent too big trailers while reading upstream", "header-too-big"),
+            ("upstream violated stream flow control, received 70000 data frame bytes while reading upstream", "invalid-header"),
+            ("upstream split a header line in FastCGI records while reading response header from upstream", "invalid-header"),
+            ("upstream sent invalid chunked response while reading upstream", "invalid-header"),
+            ("upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream", "ssl-handshake"),
+            ("bind(10.0.0.1) failed (98: Address already in use) while connecting to upstream", "ephemeral-ports"),
+            ("SSL_read() failed (SSL: error:0A000126:SSL routines::unexpected eof while reading) while reading upstream", "other-upstream"),
+            ("256 worker_connections are not enough while connecting to upstream", "fd-exhaustion"),
         ] {
             assert_eq!(cat(&format!("{p}{m}{c}")), Some(want), "{m}");
         }
