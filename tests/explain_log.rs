@@ -462,3 +462,54 @@ fn read_window_keeps_the_sites_events() {
     let w = logs::read_window(&fixture("mixed.log"), 300, early, &filter).unwrap();
     assert_eq!((w.lines_read, w.categories.len()), (0, 0));
 }
+
+#[test]
+fn colors_only_when_asked() {
+    let mut a = args(vec![fixture("nginx-1.22-loopback.log")]);
+    a.json = false;
+    a.events = false;
+    let mut plain = Vec::new();
+    let st = logs::run_explain_log(&a, false, &mut plain).unwrap();
+    assert_eq!(st, ExitStatus::Problems);
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(!plain.contains('\u{1b}'));
+    assert!(
+        plain.contains("14 upstream failure(s) in 10 categories"),
+        "{plain}"
+    );
+    assert!(plain.contains("failures per minute:"));
+    let mut colored = Vec::new();
+    logs::run_explain_log(&a, true, &mut colored).unwrap();
+    assert!(String::from_utf8(colored).unwrap().contains("\u{1b}["));
+}
+
+#[test]
+fn read_window_on_a_big_file_reads_only_the_tail_with_true_line_numbers() {
+    // 12 MiB of old noise, then two recent failures: the window must find them (from the
+    // last 8 MiB) and number them by their place in the whole file.
+    let dir = tempfile::tempdir().unwrap();
+    let noise = b"2026/11/21 08:00:00 [info] 1#1: *1 client 1.2.3.4 closed keepalive connection\n";
+    let mut data = Vec::new();
+    while data.len() < 12 << 20 {
+        data.extend_from_slice(noise);
+    }
+    let noise_lines = (data.len() / noise.len()) as u64;
+    for s in ["10:04:00", "10:04:30"] {
+        writeln!(data, "2026/11/22 {s} [error] 1#1: *2 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 1.2.3.4, server: shop.example.com, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"shop.example.com\"").unwrap();
+    }
+    let p = write_tmp(dir.path(), "error.log", &data);
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+        .unwrap()
+        .and_hms_opt(10, 5, 0)
+        .unwrap();
+    let filter = WindowFilter {
+        upstreams: vec!["127.0.0.1:3000".into()],
+        ..Default::default()
+    };
+    let w = logs::read_window(&p, 900, now, &filter).unwrap();
+    assert_eq!(w.lines_read, 2);
+    assert_eq!(w.categories.len(), 1);
+    assert_eq!(w.categories[0].category, "read-timeout");
+    let lines: Vec<u64> = w.categories[0].samples.iter().map(|s| s.line).collect();
+    assert_eq!(lines, vec![noise_lines + 1, noise_lines + 2]);
+}
