@@ -1,5 +1,5 @@
 //! explain-log end to end through the library API (`badgw::logs`): real nginx 1.22 output
-//! recorded on loopback (fixtures/logs/nginx-1.22-loopback.*), a hand-built mix of every
+//! recorded on loopback (fixtures/logs/nginx-1.22-loopback*.{log,conf}), a hand-built mix of every
 //! category and noise, and the awkward inputs (gzip, rotation order, stdin-style streams,
 //! CRLF, non-UTF-8, a 20 MB line, empty, missing, directory).
 
@@ -512,4 +512,18 @@ fn read_window_on_a_big_file_reads_only_the_tail_with_true_line_numbers() {
     assert_eq!(w.categories[0].category, "read-timeout");
     let lines: Vec<u64> = w.categories[0].samples.iter().map(|s| s.line).collect();
     assert_eq!(lines, vec![noise_lines + 1, noise_lines + 2]);
+}
+
+#[test]
+fn real_nginx_socket_permission_ipv6_and_client_noise() {
+    // fixtures/logs/nginx-1.22-loopback-2.conf: a 0600 root-owned unix socket, a closed
+    // [::1] port, a body over client_max_body_size, a client that gives up (499).
+    let rep = logs::analyze(&[fixture("nginx-1.22-loopback-2.log")], None, None, true).unwrap();
+    let s = &rep.files[0].stats;
+    assert_eq!(
+        event_lines(s),
+        vec![(7, "socket-permission"), (9, "upstream-refused")]
+    );
+    assert_eq!(s.events[1].upstream.as_deref(), Some("http://[::1]:18999"));
+    assert_eq!((s.lines_total, s.lines_unparsed), (18, 0));
 }
