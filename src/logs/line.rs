@@ -147,15 +147,21 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// Cheap test: does the line start like `YYYY/`? (Used on every line of a big log.)
+/// Cheap test, run on every line of a big log: does it start with the shape
+/// `DDDD/DD/DD DD:DD:DD`? (Ranges are checked by [`parse_time`] only where needed.)
 #[inline]
 pub fn looks_timestamped(line: &[u8]) -> bool {
-    line.len() >= 19
-        && line[0].is_ascii_digit()
-        && line[1].is_ascii_digit()
-        && line[2].is_ascii_digit()
-        && line[3].is_ascii_digit()
-        && line[4] == b'/'
+    const SHAPE: &[u8; 19] = b"0000/00/00 00:00:00";
+    match line.get(..19) {
+        Some(t) => t.iter().zip(SHAPE).all(|(&b, &s)| {
+            if s == b'0' {
+                b.is_ascii_digit()
+            } else {
+                b == s
+            }
+        }),
+        None => false,
+    }
 }
 
 /// Parses the `YYYY/MM/DD HH:MM:SS` prefix.

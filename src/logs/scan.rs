@@ -297,6 +297,14 @@ impl Scanner {
         }
         let lines = 1 + continuation_lines;
         let bounded = self.opts.since.is_some() || self.opts.until.is_some();
+        // A hit left behind in a foreign line (garbage between records) must not make
+        // this record a candidate: move stale hits up to the record's start first.
+        if *next_u < s {
+            *next_u = self.upstream.find(&data[s..]).map_or(usize::MAX, |p| s + p);
+        }
+        if *next_r < s {
+            *next_r = self.resolv.find(&data[s..]).map_or(usize::MAX, |p| s + p);
+        }
         let candidate = *next_u < e || *next_r < e;
         if *next_u < e {
             *next_u = self.upstream.find(&data[e..]).map_or(usize::MAX, |p| e + p);
@@ -557,4 +565,98 @@ pub fn seek_time_end(data: &[u8], t: LogTime) -> usize {
         return data.len();
     }
     memchr::memchr(b'\n', &data[fwd..]).map_or(data.len(), |p| fwd + p + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = include_str!("../../fixtures/logs/mixed.log");
+
+    /// Feeds `data` in blocks of `block` bytes the way the stream readers do.
+    fn feed_in_blocks(data: &[u8], block: usize) -> Stats {
+        let mut sc = Scanner::new(ScanOptions {
+            keep_events: true,
+            ..Default::default()
+        });
+        let mut buf: Vec<u8> = Vec::new();
+        for chunk in data.chunks(block) {
+            buf.extend_from_slice(chunk);
+            let used = sc.feed(&buf, false);
+            buf.drain(..used);
+        }
+        sc.feed(&buf, true);
+        sc.stats
+    }
+
+    fn summary(s: &Stats) -> (u64, u64, u64, Vec<(u64, Category)>) {
+        (
+            s.lines_total,
+            s.lines_unparsed,
+            s.failures,
+            s.events.iter().map(|e| (e.line, e.category)).collect(),
+        )
+    }
+
+    #[test]
+    fn any_block_size_gives_the_same_answer() {
+        let whole = feed_in_blocks(SAMPLE.as_bytes(), usize::MAX);
+        assert_eq!(whole.failures, 19);
+        for block in [1, 2, 7, 64, 100, 333, 4096] {
+            assert_eq!(
+                summary(&feed_in_blocks(SAMPLE.as_bytes(), block)),
+                summary(&whole),
+                "block {block}"
+            );
+        }
+    }
+
+    #[test]
+    fn byte_soup_never_panics() {
+        // Deterministic pseudo-random mixes of log fragments and arbitrary bytes.
+        let frags: Vec<&[u8]> = vec![
+            b"2026/11/22 10:00:00 [error] 1#1: *1 ",
+            b"connect() to unix:",
+            b" failed (",
+            b"111: ",
+            b"upstream",
+            b", client: ",
+            b", server: ",
+            b", request: \"",
+            b"\", upstream: \"",
+            b"\", host: \"",
+            b"http://unix:",
+            b" while ",
+            b"could not be resolved",
+            b"FastCGI sent in stderr: \"",
+            b"\n",
+            b"\r\n",
+            b"\"",
+            b"(",
+            b"\xff\xfe\x00\x1b",
+            b"2026/1",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..300 {
+            let mut data = Vec::new();
+            for _ in 0..200 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let f = frags[(x % frags.len() as u64) as usize];
+                data.extend_from_slice(f);
+                if x % 5 == 0 {
+                    data.push((x >> 8) as u8);
+                }
+            }
+            let a = feed_in_blocks(&data, usize::MAX);
+            let b = feed_in_blocks(&data, 13);
+            assert_eq!(summary(&a), summary(&b));
+            let _ = seek_time(&data, 0);
+            let _ = seek_time_end(&data, i64::MAX);
+            let _ = last_time(&data);
+            let _ = first_time(&data);
+            let _ = scan_parallel(&data, ScanOptions::default());
+        }
+    }
 }
