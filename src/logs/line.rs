@@ -502,8 +502,19 @@ pub fn upstream_key<'a>(r: &Record<'a>) -> Option<&'a [u8]> {
         };
         return Some(&u[..after_scheme + end]);
     }
-    let p = find(r.message, b"connect() to ")?;
-    let s = &r.message[p + 13..];
+    let m = r.message;
+    // DNS failures name the host instead of an address.
+    if let Some(name) = m.strip_prefix(b"no resolver defined to resolve ") {
+        return Some(name);
+    }
+    if let Some(rest) = m.strip_prefix(b"host not found in upstream \"") {
+        return memchr::memchr(b'"', rest).map(|e| &rest[..e]);
+    }
+    if let Some(e) = find(m, b" could not be resolved") {
+        return Some(&m[..e]);
+    }
+    let p = find(m, b"connect() to ")?;
+    let s = &m[p + 13..];
     let e = find(s, b" failed")?;
     Some(&s[..e])
 }
@@ -674,7 +685,14 @@ mod tests {
             assert_eq!(cat(&format!("{p}{m}{c}")), Some(want), "{m}");
         }
         assert_eq!(cat("2026/11/22 10:00:05 [error] 1#1: *5 backend.internal could not be resolved (3: Host not found), client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\""), Some("dns-resolution"));
-        assert_eq!(cat("2026/11/22 10:00:05 [emerg] 1#1: host not found in upstream \"app:3000\" in /etc/nginx/conf.d/a.conf:3"), Some("dns-resolution"));
+        let emerg = "2026/11/22 10:00:05 [emerg] 1#1: host not found in upstream \"app:3000\" in /etc/nginx/conf.d/a.conf:3";
+        assert_eq!(cat(emerg), Some("dns-resolution"));
+        assert_eq!(
+            upstream_key(&parse(emerg.as_bytes())),
+            Some(&b"app:3000"[..])
+        );
+        let r = parse(b"2026/11/22 10:00:05 [error] 1#1: *2 no resolver defined to resolve backend.local, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\"");
+        assert_eq!(upstream_key(&r), Some(&b"backend.local"[..]));
     }
 
     #[test]
