@@ -9,6 +9,7 @@ mod crash_loop;
 mod fd_exhaustion;
 mod oom_killed;
 mod pool_exhausted;
+pub mod error_log_causes;
 pub mod registry;
 mod selinux_denied;
 mod socket_permission;

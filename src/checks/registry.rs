@@ -1,6 +1,7 @@
 //! The one ordered list of checks. Order is the pipeline order and the order of the rows
 //! in the report's checks table: configuration first, then the host, then the wire.
 
+use super::error_log_causes::ErrorLogCauses;
 use super::*;
 
 pub const CHECKS: &[&dyn Check] = &[
@@ -15,4 +16,5 @@ pub const CHECKS: &[&dyn Check] = &[
     &CrashLoopCheck,
     &PoolExhaustedCheck,
     &FdExhaustionCheck,
+    &ErrorLogCauses,
 ];

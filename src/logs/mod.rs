@@ -1,13 +1,29 @@
-//! nginx error logs: a streaming byte reader (file, .gz, stdin), the line parser, the
-//! classifier into design §3 categories, and the summary behind `badgw explain-log`.
-//! Also the bounded recent window `diagnose` reads for one site.
+//! nginx error logs: inputs (plain files via mmap, `.gz`, stdin), the record parser
+//! ([`line`]), the scanner ([`scan`]), and the summary behind `badgw explain-log`; also
+//! the bounded recent window `diagnose` reads for one site ([`read_window`]).
+//!
+//! Reading never fails on content: garbage, binary and non-UTF-8 bytes become unparsed
+//! lines. Only inputs that cannot be read at all are errors (exit 2). Human output
+//! escapes every byte that came from the log (clients choose request lines, hosts,
+//! referrers); JSON keeps text as logged, with invalid UTF-8 replaced by U+FFFD.
 
-use std::io::Write;
-use std::path::Path;
+pub mod explain;
+pub mod line;
+pub mod scan;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
 
 use crate::cli::ExplainLogArgs;
-use crate::exit::ExitStatus;
-use crate::facts::ErrorLogWindow;
+use crate::exit::{fail, ExitStatus};
+use crate::facts::{ErrorLogWindow, LogCategoryCount, LogEvidence};
+use crate::render::sanitize::escape_for_terminal;
+use line::{format_time, Category, LogTime};
+use scan::{ScanOptions, Stats};
 
 /// Which events of an error log concern the diagnosed site.
 #[derive(Debug, Clone, Default)]
@@ -20,25 +36,806 @@ pub struct WindowFilter {
     pub upstreams: Vec<String>,
 }
 
-/// Runs `badgw explain-log`; returns the exit status (1 when an upstream failure was seen).
-pub fn run_explain_log(
-    _args: &ExplainLogArgs,
-    _color: bool,
-    _out: &mut dyn Write,
-) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("explain-log is not built yet")
+impl WindowFilter {
+    fn is_empty(&self) -> bool {
+        self.site.is_empty() && self.server_names.is_empty() && self.upstreams.is_empty()
+    }
+
+    /// Whether `e` concerns the site: its host or server matches, or its upstream field
+    /// contains one of the route's upstream addresses.
+    pub fn matches(&self, e: &scan::Event) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let eq = |a: &Option<String>, b: &str| {
+            a.as_deref()
+                .is_some_and(|a| !b.is_empty() && a.eq_ignore_ascii_case(b))
+        };
+        if eq(&e.host, &self.site) || eq(&e.server, &self.site) {
+            return true;
+        }
+        if self
+            .server_names
+            .iter()
+            .any(|n| eq(&e.server, n) || eq(&e.host, n))
+        {
+            return true;
+        }
+        e.upstream.as_deref().is_some_and(|u| {
+            self.upstreams
+                .iter()
+                .any(|a| !a.is_empty() && u.contains(a.as_str()))
+        })
+    }
 }
 
-/// Reads the last `since_secs` of `path` (bounded to its last few MB) relative to `now`
+/// An opened input.
+enum Source {
+    /// A plain file: memory-mapped for random access (binary search for --since, split
+    /// points), read with pread in blocks for the scan itself (flat RSS).
+    Mapped(File, memmap2::Mmap),
+    /// An empty plain file (cannot be mapped).
+    Empty,
+    /// gzip or stdin: read front to back.
+    Stream(Box<dyn BufRead>),
+}
+
+struct Input {
+    name: String,
+    source: Source,
+    first: Option<LogTime>,
+}
+
+/// The error for an input that cannot be read at all (exit 2).
+fn unreadable(path: &Path, e: std::io::Error) -> anyhow::Error {
+    let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+        " (try sudo, or add yourself to the adm group)"
+    } else {
+        ""
+    };
+    fail(
+        ExitStatus::Usage,
+        anyhow::anyhow!("cannot read {}: {}{hint}", path.display(), e),
+    )
+}
+
+fn open_input(path: &Path) -> anyhow::Result<Input> {
+    let name = path.display().to_string();
+    if name == "-" {
+        let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()));
+        let first = peek_first_time(&mut r);
+        return Ok(Input {
+            name: "(stdin)".into(),
+            source: Source::Stream(r),
+            first,
+        });
+    }
+    let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
+    if meta.is_dir() {
+        return Err(fail(
+            ExitStatus::Usage,
+            anyhow::anyhow!("cannot read {}: it is a directory, not a log file", name),
+        ));
+    }
+    let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(|e| unreadable(path, e))?;
+    let gz = n == 2 && magic == [0x1f, 0x8b];
+    if gz {
+        let file = File::open(path).map_err(|e| unreadable(path, e))?;
+        let dec = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
+        let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, dec));
+        let first = peek_first_time(&mut r);
+        return Ok(Input {
+            name,
+            source: Source::Stream(r),
+            first,
+        });
+    }
+    if meta.len() == 0 || !meta.is_file() {
+        // Empty files cannot be mapped; FIFOs and devices are read as streams.
+        if meta.len() == 0 && meta.is_file() {
+            return Ok(Input {
+                name,
+                source: Source::Empty,
+                first: None,
+            });
+        }
+        let file = File::open(path).map_err(|e| unreadable(path, e))?;
+        let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, file));
+        let first = peek_first_time(&mut r);
+        return Ok(Input {
+            name,
+            source: Source::Stream(r),
+            first,
+        });
+    }
+    // SAFETY: the map is read-only; nginx only appends to its logs. A concurrent
+    // truncation (logrotate copytruncate) could fault; that is the accepted mmap risk
+    // for a diagnostic tool, documented in docs/performance.md.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| unreadable(path, e))?;
+    let first = scan::first_time(&map);
+    Ok(Input {
+        name,
+        source: Source::Mapped(file, map),
+        first,
+    })
+}
+
+fn peek_first_time(r: &mut Box<dyn BufRead>) -> Option<LogTime> {
+    let buf = r.fill_buf().ok()?;
+    scan::first_time(buf)
+}
+
+/// Parses `--since`/`--until`: a duration back from `reference` (`15m`, `2h`, `90s`,
+/// `1d`) or a time (`2026-11-22T10:00`, `2026-11-22 10:00:00`, `2026/11/22 10:00:00`).
+pub fn parse_when(s: &str, reference: LogTime) -> anyhow::Result<LogTime> {
+    let s = s.trim();
+    if let Some(d) = parse_duration_secs(s) {
+        return Ok(reference - d);
+    }
+    let norm = s.replace('/', "-").replace(' ', "T");
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&norm, fmt) {
+            return Ok(naive_to_logtime(t));
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&norm, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(naive_to_logtime(t));
+        }
+    }
+    bail!("cannot understand time {s:?}: use a duration (15m, 2h, 1d) or a time (2026-11-22T10:00)")
+}
+
+/// `15m` → 900. Units: s, m, h, d; a bare number is seconds.
+pub fn parse_duration_secs(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: i64 = num.parse().ok()?;
+    let mul = match unit {
+        "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+fn naive_to_logtime(t: chrono::NaiveDateTime) -> LogTime {
+    t.and_utc().timestamp()
+}
+
+/// One input's result.
+pub struct FileStats {
+    pub name: String,
+    pub stats: Stats,
+}
+
+/// Everything `explain-log` reports, before rendering.
+pub struct Report {
+    pub files: Vec<FileStats>,
+    pub total: Stats,
+    pub since: Option<LogTime>,
+    pub until: Option<LogTime>,
+}
+
+/// Reads and classifies `paths` in time order (ordered by each file's first record).
+/// `since`/`until` are the raw option strings; relative durations count back from the
+/// newest record of the plain files given (for gzip/stdin-only input, from the current
+/// local time). Errors are wrapped with exit status 2.
+pub fn analyze(
+    paths: &[PathBuf],
+    since: Option<&str>,
+    until: Option<&str>,
+    keep_events: bool,
+) -> anyhow::Result<Report> {
+    let mut inputs = Vec::with_capacity(paths.len());
+    for p in paths {
+        inputs.push(open_input(p)?);
+    }
+    if inputs.iter().filter(|i| i.name == "(stdin)").count() > 1 {
+        return Err(fail(
+            ExitStatus::Usage,
+            anyhow::anyhow!("- (stdin) given more than once"),
+        ));
+    }
+    // Stable sort: files without a timestamp keep their command-line order, last.
+    inputs.sort_by_key(|i| (i.first.is_none(), i.first));
+    let reference = inputs
+        .iter()
+        .filter_map(|i| match &i.source {
+            Source::Mapped(_, m) => scan::last_time(m),
+            _ => None,
+        })
+        .max()
+        .unwrap_or_else(|| naive_to_logtime(chrono::Local::now().naive_local()));
+    let since = since
+        .map(|s| parse_when(s, reference))
+        .transpose()
+        .map_err(|e| fail(ExitStatus::Usage, e))?;
+    let until = until
+        .map(|s| parse_when(s, reference))
+        .transpose()
+        .map_err(|e| fail(ExitStatus::Usage, e))?;
+    let opts = ScanOptions {
+        since,
+        until,
+        keep_events,
+        keep_text: false,
+    };
+    let mut files = Vec::with_capacity(inputs.len());
+    let mut total = Stats::default();
+    for input in inputs {
+        let stats = scan_input(input.source, opts)
+            .with_context(|| format!("reading {}", input.name))
+            .map_err(|e| fail(ExitStatus::Usage, e))?;
+        let mut counters = stats.clone();
+        counters.events.clear();
+        total.merge(counters, 0);
+        files.push(FileStats {
+            name: input.name,
+            stats,
+        });
+    }
+    Ok(Report {
+        files,
+        total,
+        since,
+        until,
+    })
+}
+
+fn scan_input(source: Source, opts: ScanOptions) -> anyhow::Result<Stats> {
+    match source {
+        Source::Empty => Ok(Stats::default()),
+        Source::Mapped(file, map) => scan_plain(&file, &map, opts),
+        Source::Stream(r) => scan_stream(r, opts),
+    }
+}
+
+/// Scans a plain file; with bounds, only the part binary search says can hold them.
+/// The range is split in two at a record boundary and each half is read by its own
+/// thread with pread into a 4 MiB buffer: page-cache speed without mapping (and so
+/// counting in RSS) the whole file.
+pub fn scan_plain(file: &File, map: &[u8], opts: ScanOptions) -> anyhow::Result<Stats> {
+    const MIN_SPLIT: usize = 8 << 20;
+    let start = opts.since.map_or(0, |t| scan::seek_time(map, t));
+    let end = opts
+        .until
+        .map_or(map.len(), |t| scan::seek_time_end(map, t))
+        .max(start);
+    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    let mid = if two && end - start >= MIN_SPLIT {
+        scan::record_boundary_after(map, start + (end - start) / 2).filter(|&m| m < end)
+    } else {
+        None
+    };
+    let mut stats = match mid {
+        None => scan_range(file, start, end, opts)?.stats,
+        Some(mid) => {
+            let (a, b) = std::thread::scope(|scope| {
+                let h = scope.spawn(|| scan_range(file, mid, end, opts));
+                let a = scan_range(file, start, mid, opts);
+                let b = h
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("scanner thread failed")));
+                (a, b)
+            });
+            let a = a?;
+            let b = b?;
+            let mut st = a.stats;
+            st.merge(b.stats, a.lines_seen);
+            st
+        }
+    };
+    if start > 0 && opts.keep_events {
+        // Line numbers are file-relative: count the lines before the window.
+        let before = memchr::memchr_iter(b'\n', &map[..start]).count() as u64;
+        for e in &mut stats.events {
+            e.line += before;
+        }
+    }
+    Ok(stats)
+}
+
+/// Reads `file[start..end]` in blocks and scans it.
+fn scan_range(
+    file: &File,
+    start: usize,
+    end: usize,
+    opts: ScanOptions,
+) -> anyhow::Result<scan::Scanner> {
+    use std::os::unix::fs::FileExt;
+    const BLOCK: usize = 4 << 20;
+    const MAX_CARRY: usize = 64 << 20;
+    let mut sc = scan::Scanner::new(opts);
+    // One zeroed allocation, reused: `filled` bytes are valid, the carry (an unfinished
+    // record) is moved to the front after each block.
+    let mut buf: Vec<u8> = vec![0; 2 * BLOCK];
+    let mut filled = 0usize;
+    let mut off = start;
+    loop {
+        let want = BLOCK.min(end - off);
+        if buf.len() < filled + want {
+            buf.resize(filled + want, 0);
+        }
+        let mut got = 0;
+        while got < want {
+            match file.read_at(&mut buf[filled + got..filled + want], (off + got) as u64) {
+                Ok(0) => break, // truncated under us: scan what we have
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        filled += got;
+        off += got;
+        let last = off >= end || got < want;
+        let used = sc.feed(&buf[..filled], last || filled > MAX_CARRY);
+        if last {
+            break;
+        }
+        let used = used.min(filled);
+        buf.copy_within(used..filled, 0);
+        filled -= used;
+    }
+    Ok(sc)
+}
+
+/// Scans a stream (gzip, stdin) in 4 MiB blocks; memory stays at a few blocks except
+/// for a single record longer than that, which is kept whole (capped at 64 MiB).
+pub fn scan_stream(mut r: Box<dyn BufRead>, opts: ScanOptions) -> anyhow::Result<Stats> {
+    const BLOCK: usize = 4 << 20;
+    const MAX_CARRY: usize = 64 << 20;
+    let mut scanner = scan::Scanner::new(opts);
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
+    loop {
+        let old = buf.len();
+        buf.resize(old + BLOCK, 0);
+        let n = loop {
+            match r.read(&mut buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        buf.truncate(old + n);
+        if n == 0 {
+            scanner.feed(&buf, true);
+            break;
+        }
+        let used = scanner.feed(&buf, buf.len() > MAX_CARRY);
+        buf.drain(..used.min(buf.len()));
+    }
+    Ok(scanner.stats)
+}
+
+fn top(map: &std::collections::HashMap<Vec<u8>, u64>, n: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<(&Vec<u8>, &u64)> = map.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    v.into_iter()
+        .take(n)
+        .map(|(k, c)| (String::from_utf8_lossy(k).into_owned(), *c))
+        .collect()
+}
+
+/// Categories seen, most frequent first (ties in design order).
+fn seen_categories(s: &Stats) -> Vec<Category> {
+    let mut v: Vec<Category> = Category::ALL
+        .iter()
+        .copied()
+        .filter(|c| s.categories[c.index()].count > 0)
+        .collect();
+    v.sort_by(|a, b| {
+        s.categories[b.index()]
+            .count
+            .cmp(&s.categories[a.index()].count)
+            .then(a.cmp(b))
+    });
+    v
+}
+
+fn opt_time(t: Option<LogTime>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(format_time(t)))
+}
+
+/// The explain-log JSON document (docs/json.md).
+pub fn report_json(rep: &Report, top_n: usize, events: bool) -> Value {
+    let s = &rep.total;
+    let summary: Vec<Value> = seen_categories(s)
+        .into_iter()
+        .map(|c| {
+            let cs = &s.categories[c.index()];
+            json!({
+                "category": c.id(),
+                "count": cs.count,
+                "status": c.implied_status(),
+                "first_seen": opt_time(cs.first),
+                "last_seen": opt_time(cs.last),
+                "upstreams": top(&cs.upstreams, top_n).into_iter()
+                    .map(|(a, n)| json!({"address": a, "count": n})).collect::<Vec<_>>(),
+                "servers": top(&cs.servers, top_n).into_iter()
+                    .map(|(a, n)| json!({"name": a, "count": n})).collect::<Vec<_>>(),
+                "explanation": explain::explanation(c),
+                "fixes": explain::fixes(c),
+            })
+        })
+        .collect();
+    let mut doc = json!({
+        "schema_version": 1,
+        "tool": {"name": "badgw", "version": env!("CARGO_PKG_VERSION")},
+        "files": rep.files.iter().map(|f| json!({
+            "path": f.name,
+            "lines_total": f.stats.lines_total,
+            "failures": f.stats.failures,
+            "first_seen": opt_time(f.stats.first_time),
+            "last_seen": opt_time(f.stats.last_time),
+        })).collect::<Vec<_>>(),
+        "lines_total": s.lines_total,
+        "lines_unparsed": s.lines_unparsed,
+        "lines_failures": s.failures,
+        "upstream_disabled": s.upstream_disabled,
+        "time_range": if s.first_time.is_some() {
+            json!({"first": opt_time(s.first_time), "last": opt_time(s.last_time)})
+        } else { Value::Null },
+        "window": {"since": opt_time(rep.since), "until": opt_time(rep.until)},
+        "summary": summary,
+        "timeline": s.timeline.iter().map(|(m, n)| json!({
+            "minute": format_time(m * 60), "count": n
+        })).collect::<Vec<_>>(),
+    });
+    if events {
+        let ev: Vec<Value> = rep
+            .files
+            .iter()
+            .flat_map(|f| {
+                f.stats.events.iter().map(move |e| {
+                    json!({
+                        "file": f.name,
+                        "line": e.line,
+                        "category": e.category.id(),
+                        "time": opt_time(e.time),
+                        "upstream": e.upstream,
+                        "server": e.server,
+                        "host": e.host,
+                        "request": e.request,
+                        "client": e.client,
+                    })
+                })
+            })
+            .collect();
+        doc["events"] = Value::Array(ev);
+    }
+    doc
+}
+
+/// Runs `badgw explain-log`; returns the exit status (1 when an upstream failure was seen).
+pub fn run_explain_log(
+    args: &ExplainLogArgs,
+    color: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitStatus> {
+    let rep = analyze(
+        &args.files,
+        args.since.as_deref(),
+        args.until.as_deref(),
+        args.events,
+    )?;
+    if args.json {
+        let doc = report_json(&rep, args.top, args.events);
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+    } else {
+        render_human(&rep, args.top, args.events, color, out)?;
+    }
+    Ok(if rep.total.failures > 0 {
+        ExitStatus::Problems
+    } else {
+        ExitStatus::Healthy
+    })
+}
+
+fn paint(s: &str, color: bool, f: impl Fn(&str) -> String) -> String {
+    if color {
+        f(s)
+    } else {
+        s.to_string()
+    }
+}
+
+/// Human report: header, category table, per-category explanation and fixes, timeline.
+pub fn render_human(
+    rep: &Report,
+    top_n: usize,
+    events: bool,
+    color: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use owo_colors::OwoColorize;
+    let s = &rep.total;
+    let names: Vec<String> = rep
+        .files
+        .iter()
+        .map(|f| escape_for_terminal(&f.name).into_owned())
+        .collect();
+    writeln!(
+        out,
+        "{}: {} line(s) read, {} unparsed",
+        names.join(", "),
+        s.lines_total,
+        s.lines_unparsed
+    )?;
+    if let (Some(a), Some(b)) = (s.first_time, s.last_time) {
+        writeln!(out, "time range: {} .. {}", format_time(a), format_time(b))?;
+    }
+    if rep.since.is_some() || rep.until.is_some() {
+        writeln!(
+            out,
+            "window: {} .. {}",
+            rep.since.map_or("start".into(), format_time),
+            rep.until.map_or("end".into(), format_time)
+        )?;
+    }
+    if s.failures == 0 {
+        let msg = "no upstream failures: nginx logged nothing that explains a 502/504";
+        writeln!(out, "{}", paint(msg, color, |m| m.green().to_string()))?;
+        return Ok(());
+    }
+    let cats = seen_categories(s);
+    let head = format!(
+        "{} upstream failure(s) in {} categor{}",
+        s.failures,
+        cats.len(),
+        if cats.len() == 1 { "y" } else { "ies" }
+    );
+    writeln!(
+        out,
+        "{}\n",
+        paint(&head, color, |m| m.bold().red().to_string())
+    )?;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(vec![
+        "category",
+        "count",
+        "status",
+        "first seen",
+        "last seen",
+        "top upstream",
+    ]);
+    for &c in &cats {
+        let cs = &s.categories[c.index()];
+        let up = top(&cs.upstreams, 1)
+            .into_iter()
+            .next()
+            .map(|(a, n)| format!("{} ({n})", escape_for_terminal(&a)))
+            .unwrap_or_default();
+        table.add_row(vec![
+            c.id().to_string(),
+            cs.count.to_string(),
+            c.implied_status().to_string(),
+            cs.first.map(format_time).unwrap_or_default(),
+            cs.last.map(format_time).unwrap_or_default(),
+            up,
+        ]);
+    }
+    writeln!(out, "{table}\n")?;
+    for &c in &cats {
+        let cs = &s.categories[c.index()];
+        let title = format!("{} ×{} ({})", c.id(), cs.count, c.implied_status());
+        writeln!(out, "{}", paint(&title, color, |m| m.bold().to_string()))?;
+        writeln!(out, "  {}", explain::explanation(c))?;
+        let ups = top(&cs.upstreams, top_n);
+        if !ups.is_empty() {
+            let list: Vec<String> = ups
+                .iter()
+                .map(|(a, n)| format!("{} ({n})", escape_for_terminal(a)))
+                .collect();
+            writeln!(out, "  upstreams: {}", list.join(", "))?;
+        }
+        let srv = top(&cs.servers, top_n);
+        if !srv.is_empty() {
+            let list: Vec<String> = srv
+                .iter()
+                .map(|(a, n)| format!("{} ({n})", escape_for_terminal(a)))
+                .collect();
+            writeln!(out, "  servers: {}", list.join(", "))?;
+        }
+        for f in explain::fixes(c) {
+            // Advice is not a command: do not dress it as one.
+            let advice = [
+                "use", "fix", "raise", "add", "set", "check", "read", "with", "make",
+            ]
+            .iter()
+            .any(|w| f.split_whitespace().next() == Some(w));
+            let mark = if advice { "→" } else { "$" };
+            writeln!(
+                out,
+                "  {} {}",
+                paint(mark, color, |m| m.dimmed().to_string()),
+                f
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if s.upstream_disabled > 0 {
+        writeln!(
+            out,
+            "note: {} \"upstream server temporarily disabled\" line(s): max_fails tripped after the failures above\n",
+            s.upstream_disabled
+        )?;
+    }
+    render_timeline(s, color, out)?;
+    if events {
+        writeln!(out, "\nevents:")?;
+        for f in &rep.files {
+            for e in &f.stats.events {
+                writeln!(
+                    out,
+                    "{}:{} {} {} {} {}",
+                    escape_for_terminal(&f.name),
+                    e.line,
+                    e.time.map(format_time).unwrap_or_default(),
+                    e.category.id(),
+                    escape_for_terminal(e.upstream.as_deref().unwrap_or("-")),
+                    escape_for_terminal(e.request.as_deref().unwrap_or("-")),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A terminal bar chart of failures over time: one row per minute, or per bucket of
+/// minutes when the span is long (at most 30 rows).
+fn render_timeline(s: &Stats, color: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    use owo_colors::OwoColorize;
+    let (Some((&first, _)), Some((&last, _))) =
+        (s.timeline.first_key_value(), s.timeline.last_key_value())
+    else {
+        return Ok(());
+    };
+    const ROWS: i64 = 30;
+    let span = last - first + 1;
+    let width = ((span + ROWS - 1) / ROWS).max(1);
+    let mut buckets: Vec<(i64, u64)> = Vec::new();
+    for (&m, &n) in &s.timeline {
+        let b = first + (m - first) / width * width;
+        match buckets.last_mut() {
+            Some((k, c)) if *k == b => *c += n,
+            _ => buckets.push((b, n)),
+        }
+    }
+    let max = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+    let unit = if width == 1 {
+        "minute".to_string()
+    } else {
+        format!("{width} minutes")
+    };
+    writeln!(out, "failures per {unit}:")?;
+    for (b, n) in buckets {
+        let len = ((n as f64 / max as f64) * 40.0).ceil() as usize;
+        let bar = "█".repeat(len.max(1));
+        let t = format_time(b * 60);
+        let label = t.get(..16).unwrap_or(&t).replace('T', " ");
+        writeln!(
+            out,
+            "  {label} {} {n}",
+            paint(&bar, color, |m| m.red().to_string())
+        )?;
+    }
+    Ok(())
+}
+
+/// Reads the last `since_secs` of `path` (bounded to its last 8 MiB) relative to `now`
 /// (the log's local time), classifies it and keeps the events that concern `filter`.
 pub fn read_window(
     path: &Path,
-    _since_secs: u64,
-    _now: chrono::NaiveDateTime,
-    _filter: &WindowFilter,
+    since_secs: u64,
+    now: chrono::NaiveDateTime,
+    filter: &WindowFilter,
 ) -> anyhow::Result<ErrorLogWindow> {
-    anyhow::bail!(
-        "reading {}: the error-log window is not built yet",
-        path.display()
-    )
+    const TAIL: usize = 8 << 20;
+    let input = open_input(path)?;
+    let now_t = naive_to_logtime(now);
+    let since_t = now_t
+        - i64::try_from(since_secs)
+            .unwrap_or(i64::MAX / 2)
+            .min(now_t.abs() + 1);
+    let opts = ScanOptions {
+        since: Some(since_t),
+        until: Some(now_t + 1),
+        keep_events: true,
+        keep_text: true,
+    };
+    let stats = match input.source {
+        Source::Empty => Stats::default(),
+        Source::Stream(r) => scan_stream(r, opts)?,
+        Source::Mapped(_, map) => {
+            let data: &[u8] = &map;
+            let tail_start = if data.len() > TAIL {
+                scan::record_boundary_after(data, data.len() - TAIL).unwrap_or(data.len() - TAIL)
+            } else {
+                0
+            };
+            let tail = &data[tail_start..];
+            let start = tail_start + scan::seek_time(tail, since_t);
+            let mut st = scan::scan_parallel(&data[start..], opts);
+            let before = memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
+            for e in &mut st.events {
+                e.line += before;
+            }
+            st
+        }
+    };
+    Ok(window_from_stats(&input.name, stats, since_t, filter))
+}
+
+fn window_from_stats(
+    file: &str,
+    stats: Stats,
+    since: LogTime,
+    filter: &WindowFilter,
+) -> ErrorLogWindow {
+    let mut per: Vec<Vec<scan::Event>> = vec![Vec::new(); Category::ALL.len()];
+    let mut counts = vec![(0u64, None::<LogTime>, None::<LogTime>); Category::ALL.len()];
+    let mut other = 0u64;
+    for e in stats.events {
+        if !filter.matches(&e) {
+            other += 1;
+            continue;
+        }
+        let c = &mut counts[e.category.index()];
+        c.0 += 1;
+        if c.1.is_none() {
+            c.1 = e.time;
+        }
+        c.2 = e.time.or(c.2);
+        let v = &mut per[e.category.index()];
+        // Keep the first two and the latest one.
+        if v.len() < 3 {
+            v.push(e);
+        } else if let Some(last) = v.last_mut() {
+            *last = e;
+        }
+    }
+    let mut categories = Vec::new();
+    for cat in Category::ALL {
+        let (n, first, last) = counts[cat.index()];
+        if n == 0 {
+            continue;
+        }
+        let samples = std::mem::take(&mut per[cat.index()])
+            .into_iter()
+            .map(|e| LogEvidence {
+                line: e.line,
+                category: cat.id().to_string(),
+                time: e.time.map(format_time),
+                upstream: e.upstream,
+                server: e.server,
+                host: e.host,
+                text: e.text.unwrap_or_default(),
+            })
+            .collect();
+        categories.push(LogCategoryCount {
+            category: cat.id().to_string(),
+            count: n,
+            first_seen: first.map(format_time),
+            last_seen: last.map(format_time),
+            samples,
+        });
+    }
+    categories.sort_by_key(|c| std::cmp::Reverse(c.count));
+    ErrorLogWindow {
+        file: file.to_string(),
+        since: Some(format_time(since)),
+        lines_read: stats.lines_total,
+        categories,
+        other_sites_events: other,
+    }
 }

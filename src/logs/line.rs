@@ -1,0 +1,705 @@
+//! Anatomy of one nginx error-log record, parsed on bytes, and its classification into
+//! the design §3 categories.
+//!
+//! A record looks like
+//! `YYYY/MM/DD HH:MM:SS [level] PID#TID: *CID message[ (errno: strerror)][ while action],
+//! client: …, server: …, request: "…"[, subrequest: "…"], upstream: "…", host: "…"[, referrer: "…"]`.
+//! Everything after the level may be missing (start-up lines have no `*CID` or context;
+//! nginx cuts records at ~2 KB, so a long request loses its closing quote and the later
+//! fields). Parsing never fails: absent parts are `None`. This module does no I/O and
+//! never allocates per line; classification keys on message structure, errno *numbers*
+//! (their text differs between glibc, musl and Windows) and the action ("while …").
+
+/// Seconds since 1970-01-01 00:00:00 of the log's own (local, zone-less) clock.
+pub type LogTime = i64;
+
+/// A design §3 category of upstream failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    UpstreamRefused,
+    SocketMissing,
+    SocketPermission,
+    PermissionDeniedTcp,
+    BacklogFull,
+    EphemeralPorts,
+    FdExhaustion,
+    NoRoute,
+    ConnectTimeout,
+    ReadTimeout,
+    PrematureClose,
+    ConnectionReset,
+    BrokenPipe,
+    HeaderTooBig,
+    InvalidHeader,
+    SslHandshake,
+    NoLiveUpstreams,
+    DnsResolution,
+    FastcgiScriptUnknown,
+    OtherUpstream,
+}
+
+impl Category {
+    pub const ALL: [Category; 20] = [
+        Category::UpstreamRefused,
+        Category::SocketMissing,
+        Category::SocketPermission,
+        Category::PermissionDeniedTcp,
+        Category::BacklogFull,
+        Category::EphemeralPorts,
+        Category::FdExhaustion,
+        Category::NoRoute,
+        Category::ConnectTimeout,
+        Category::ReadTimeout,
+        Category::PrematureClose,
+        Category::ConnectionReset,
+        Category::BrokenPipe,
+        Category::HeaderTooBig,
+        Category::InvalidHeader,
+        Category::SslHandshake,
+        Category::NoLiveUpstreams,
+        Category::DnsResolution,
+        Category::FastcgiScriptUnknown,
+        Category::OtherUpstream,
+    ];
+
+    /// Index into [`Category::ALL`], for per-category arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The stable id (design §3).
+    pub fn id(self) -> &'static str {
+        use Category::*;
+        match self {
+            UpstreamRefused => "upstream-refused",
+            SocketMissing => "socket-missing",
+            SocketPermission => "socket-permission",
+            PermissionDeniedTcp => "permission-denied-tcp",
+            BacklogFull => "backlog-full",
+            EphemeralPorts => "ephemeral-ports",
+            FdExhaustion => "fd-exhaustion",
+            NoRoute => "no-route",
+            ConnectTimeout => "connect-timeout",
+            ReadTimeout => "read-timeout",
+            PrematureClose => "premature-close",
+            ConnectionReset => "connection-reset",
+            BrokenPipe => "broken-pipe",
+            HeaderTooBig => "header-too-big",
+            InvalidHeader => "invalid-header",
+            SslHandshake => "ssl-handshake",
+            NoLiveUpstreams => "no-live-upstreams",
+            DnsResolution => "dns-resolution",
+            FastcgiScriptUnknown => "fastcgi-script-unknown",
+            OtherUpstream => "other-upstream",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Category> {
+        Category::ALL.iter().copied().find(|c| c.id() == id)
+    }
+
+    /// The HTTP status nginx answers the client with when this happens.
+    pub fn implied_status(self) -> u16 {
+        use Category::*;
+        match self {
+            ConnectTimeout | ReadTimeout => 504,
+            // php-fpm answers "File not found." with status 404 itself.
+            FastcgiScriptUnknown => 404,
+            _ => 502,
+        }
+    }
+}
+
+/// One parsed record. Slices borrow the log bytes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record<'a> {
+    pub time: Option<LogTime>,
+    pub level: &'a [u8],
+    /// Connection id (`*123`), absent on start-up and master lines.
+    pub cid: Option<u64>,
+    /// Message text up to the context fields, including errno and action.
+    pub message: &'a [u8],
+    pub errno: Option<u32>,
+    /// Text after the last " while " in the message.
+    pub action: Option<&'a [u8]>,
+    pub client: Option<&'a [u8]>,
+    pub server: Option<&'a [u8]>,
+    pub request: Option<&'a [u8]>,
+    pub upstream: Option<&'a [u8]>,
+    pub host: Option<&'a [u8]>,
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Cheap test, run on every line of a big log: does it start with the shape
+/// `DDDD/DD/DD DD:DD:DD`? (Ranges are checked by [`parse_time`] only where needed.)
+#[inline]
+pub fn looks_timestamped(line: &[u8]) -> bool {
+    const SHAPE: &[u8; 19] = b"0000/00/00 00:00:00";
+    match line.get(..19) {
+        Some(t) => t.iter().zip(SHAPE).all(|(&b, &s)| {
+            if s == b'0' {
+                b.is_ascii_digit()
+            } else {
+                b == s
+            }
+        }),
+        None => false,
+    }
+}
+
+/// Parses the `YYYY/MM/DD HH:MM:SS` prefix.
+pub fn parse_time(line: &[u8]) -> Option<LogTime> {
+    let t = line.get(..19)?;
+    if t[4] != b'/' || t[7] != b'/' || t[10] != b' ' || t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (digits(&t[0..4])?, digits(&t[5..7])?, digits(&t[8..10])?);
+    let (h, mi, s) = (
+        digits(&t[11..13])?,
+        digits(&t[14..16])?,
+        digits(&t[17..19])?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s)
+}
+
+/// Formats a [`LogTime`] as `YYYY-MM-DDTHH:MM:SS` (the log's local time, no zone).
+pub fn format_time(t: LogTime) -> String {
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    // Inverse of days_from_civil.
+    let z = days + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Substring search tuned for short haystacks (one record): `memmem::find` builds a
+/// searcher per call, which costs more than the search itself on a 200-byte message and
+/// dominated the profile; a memchr on the needle's first byte plus a compare does not.
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    let (&first, rest) = n.split_first()?;
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(first, h.get(i..)?) {
+        let s = i + p;
+        if h.get(s + 1..).is_some_and(|t| t.starts_with(rest)) {
+            return Some(s);
+        }
+        i = s + 1;
+    }
+    None
+}
+
+fn contains(h: &[u8], n: &[u8]) -> bool {
+    find(h, n).is_some()
+}
+
+/// Last occurrence of `n` in `h` (short haystacks, see [`find`]).
+fn rfind(h: &[u8], n: &[u8]) -> Option<usize> {
+    let (&first, rest) = n.split_first()?;
+    let mut end = h.len();
+    while let Some(s) = memchr::memrchr(first, &h[..end]) {
+        if h.get(s + 1..).is_some_and(|t| t.starts_with(rest)) {
+            return Some(s);
+        }
+        end = s;
+    }
+    None
+}
+
+/// Value of a quoted field starting at `rest` (just after the opening quote): up to the
+/// quote that ends it. A missing closing quote (nginx truncated the record) takes the rest.
+fn quoted<'a>(rest: &'a [u8], next_keys: &[&[u8]]) -> (&'a [u8], &'a [u8]) {
+    // The value ends at `", <next key>: "` — checking the key after each quote rather
+    // than taking the first quote keeps quotes inside request lines from cutting it short.
+    for q in memchr::memchr_iter(b'"', rest) {
+        let after = &rest[q..];
+        if next_keys.iter().any(|k| after.starts_with(k)) {
+            return (&rest[..q], &rest[q + 1..]);
+        }
+    }
+    let end = if rest.last() == Some(&b'"') {
+        rest.len() - 1
+    } else {
+        rest.len()
+    };
+    (&rest[..end], &[][..])
+}
+
+/// Parses one line (without its line terminator). Never fails; see the module doc.
+pub fn parse(line: &[u8]) -> Record<'_> {
+    let mut r = Record {
+        time: parse_time(line),
+        ..Default::default()
+    };
+    let mut rest = line.get(19..).unwrap_or(&[]);
+    if r.time.is_none() {
+        r.message = line;
+        return r;
+    }
+    if let Some(s) = rest.strip_prefix(b" [") {
+        if let Some(e) = memchr::memchr(b']', s) {
+            r.level = &s[..e];
+            rest = &s[e + 1..];
+        }
+    }
+    rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    // PID#TID:
+    if let Some(p) = memchr::memchr(b':', rest) {
+        let pt = &rest[..p];
+        if !pt.is_empty() && pt.iter().all(|b| b.is_ascii_digit() || *b == b'#') {
+            rest = &rest[p + 1..];
+            rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        }
+    }
+    if let Some(s) = rest.strip_prefix(b"*") {
+        let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n > 0 {
+            r.cid = digits(&s[..n]).and_then(|v| u64::try_from(v).ok());
+            rest = &s[n..];
+            rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        }
+    }
+    // Context fields; the message ends where `, client: ` starts.
+    let (message, ctx) = match find(rest, b", client: ") {
+        Some(p) => (&rest[..p], &rest[p + 2..]),
+        None => match find(rest, b", server: ") {
+            Some(p) => (&rest[..p], &rest[p + 2..]),
+            None => (rest, &[][..]),
+        },
+    };
+    r.message = message;
+    parse_context(ctx, &mut r);
+    r.errno = parse_errno(message);
+    r.action = rfind(message, b" while ").map(|p| &message[p + 7..]);
+    r
+}
+
+fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
+    let mut rest = ctx;
+    if let Some(s) = rest.strip_prefix(b"client: ") {
+        let end = find(s, b", ").unwrap_or(s.len());
+        r.client = Some(&s[..end]);
+        rest = s.get(end + 2..).unwrap_or(&[]);
+    }
+    if let Some(s) = rest.strip_prefix(b"server: ") {
+        let end = find(s, b", ").unwrap_or(s.len());
+        r.server = Some(&s[..end]);
+        rest = s.get(end + 2..).unwrap_or(&[]);
+    }
+    const AFTER_REQ: &[&[u8]] = &[
+        b"\", subrequest: \"",
+        b"\", upstream: \"",
+        b"\", host: \"",
+        b"\", referrer: \"",
+    ];
+    if let Some(s) = rest.strip_prefix(b"request: \"") {
+        let (v, after) = quoted(s, AFTER_REQ);
+        r.request = Some(v);
+        rest = after.strip_prefix(b", ").unwrap_or(after);
+    }
+    if let Some(s) = rest.strip_prefix(b"subrequest: \"") {
+        let (_, after) = quoted(s, &AFTER_REQ[1..]);
+        rest = after.strip_prefix(b", ").unwrap_or(after);
+    }
+    if let Some(s) = rest.strip_prefix(b"upstream: \"") {
+        let (v, after) = quoted(s, &AFTER_REQ[2..]);
+        r.upstream = Some(v);
+        rest = after.strip_prefix(b", ").unwrap_or(after);
+    }
+    if let Some(s) = rest.strip_prefix(b"host: \"") {
+        let (v, _) = quoted(s, &AFTER_REQ[3..]);
+        r.host = Some(v);
+    }
+}
+
+/// The number in the first `(NNN: ` of the message: nginx's `(%d: %s)` errno suffix.
+fn parse_errno(message: &[u8]) -> Option<u32> {
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b'(', message.get(from..)?) {
+        let s = &message[from + p + 1..];
+        let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n > 0 && n <= 6 && s.get(n) == Some(&b':') {
+            return digits(&s[..n]).and_then(|v| u32::try_from(v).ok());
+        }
+        from += p + 1;
+    }
+    None
+}
+
+/// Whether the upstream of the record is a unix-domain socket.
+fn is_unix(r: &Record<'_>) -> bool {
+    r.upstream.is_some_and(|u| contains(u, b"unix:")) || contains(r.message, b"connect() to unix:")
+}
+
+/// The side effect of max_fails tripping: `upstream server temporarily disabled`. It
+/// always follows the real failure line, so it is a note, never a second event.
+pub fn is_upstream_disabled(r: &Record<'_>) -> bool {
+    contains(r.message, b"upstream server temporarily disabled")
+}
+
+/// Classifies a parsed record; `None` when it is not an upstream failure.
+///
+/// Dispatches on the message's first words (nginx's fixed texts) so a record costs a few
+/// prefix compares, not a dozen substring searches.
+pub fn classify(r: &Record<'_>) -> Option<Category> {
+    use Category::*;
+    let m = r.message;
+    if r.time.is_none() || m.is_empty() {
+        return None;
+    }
+    // Client-side events are not upstream failures even when they name the upstream
+    // ("client prematurely closed connection, so upstream connection is closed too").
+    if m.starts_with(b"client ")
+        || m.starts_with(b"limiting ")
+        || m.starts_with(b"epoll_wait() reported that client")
+        || m.starts_with(b"kevent() reported that client")
+    {
+        return None;
+    }
+    // Resolution fails before any upstream connection exists, so these lines may have no
+    // `upstream:` field; the number in "(3: Host not found)" is a DNS rcode, not errno.
+    if m.starts_with(b"no resolver defined")
+        || m.starts_with(b"host not found in upstream")
+        || contains(m, b" could not be resolved")
+    {
+        return Some(DnsResolution);
+    }
+    let action = r.action.unwrap_or(&[]);
+    let upstream_ctx =
+        r.upstream.is_some() || m.starts_with(b"upstream ") || contains(action, b"upstream");
+    if !upstream_ctx {
+        return None;
+    }
+    let connecting = action.starts_with(b"connecting to upstream")
+        || action.starts_with(b"SSL handshaking to upstream");
+    if let Some(rest) = m.strip_prefix(b"upstream ") {
+        if rest.starts_with(b"server temporarily disabled") {
+            // The max_fails note; see is_upstream_disabled.
+            return None;
+        }
+        if rest.starts_with(b"sent too big ") {
+            // header / trailers / early hints: all overflow the *_buffer_size buffer.
+            return Some(HeaderTooBig);
+        }
+        if rest.starts_with(b"sent ")
+            || rest.starts_with(b"rejected request")
+            || rest.starts_with(b"violated ")
+            || rest.starts_with(b"split a header line")
+        {
+            // invalid header / no valid HTTP/1.0 header / unsupported FastCGI protocol
+            // version / invalid chunked response / grpc frame errors: the upstream does
+            // not speak the protocol nginx expects.
+            return Some(InvalidHeader);
+        }
+        if rest.starts_with(b"timed out") {
+            return Some(if connecting {
+                ConnectTimeout
+            } else {
+                ReadTimeout
+            });
+        }
+        if rest.starts_with(b"prematurely closed") || rest.starts_with(b"closed prematurely") {
+            return Some(PrematureClose);
+        }
+        if rest.starts_with(b"SSL certificate") {
+            return Some(SslHandshake);
+        }
+    }
+    if m.starts_with(b"no live upstreams") {
+        return Some(NoLiveUpstreams);
+    }
+    if m.starts_with(b"FastCGI sent in stderr")
+        || m.starts_with(b"uwsgi sent in stderr")
+        || m.starts_with(b"SCGI sent in stderr")
+    {
+        if contains(m, b"Primary script unknown") {
+            return Some(FastcgiScriptUnknown);
+        }
+        // PHP notices and warnings go to stderr on successful requests too; only a fatal
+        // error means the response failed.
+        if contains(m, b"Fatal error") {
+            return Some(OtherUpstream);
+        }
+        return None;
+    }
+    if matches!(r.errno, Some(110 | 10060)) {
+        return Some(if connecting {
+            ConnectTimeout
+        } else {
+            ReadTimeout
+        });
+    }
+    if m.starts_with(b"SSL_do_handshake() failed")
+        || m.starts_with(b"peer closed connection in SSL handshake")
+        || action.starts_with(b"SSL handshaking to upstream")
+    {
+        return Some(SslHandshake);
+    }
+    match r.errno {
+        Some(111 | 10061) => Some(UpstreamRefused),
+        Some(2) if is_unix(r) => Some(SocketMissing),
+        Some(13 | 10013) if is_unix(r) => Some(SocketPermission),
+        Some(13 | 10013) => Some(PermissionDeniedTcp),
+        Some(11 | 10035) => Some(BacklogFull),
+        // 98 EADDRINUSE comes from bind() with proxy_bind when the local ports run out.
+        Some(98 | 99 | 10048 | 10049) => Some(EphemeralPorts),
+        Some(23 | 24 | 10024) => Some(FdExhaustion),
+        Some(101 | 113 | 10051 | 10065) => Some(NoRoute),
+        Some(104 | 10053 | 10054) => Some(ConnectionReset),
+        Some(32) => Some(BrokenPipe),
+        _ if contains(m, b"worker_connections are not enough") => Some(FdExhaustion),
+        _ if contains(m, b"prematurely closed") => Some(PrematureClose),
+        // Warn/notice/info lines that merely mention the upstream ("an upstream response
+        // is buffered to a temporary file") are not failures.
+        _ if matches!(r.level, b"error" | b"crit" | b"alert" | b"emerg") => Some(OtherUpstream),
+        _ => None,
+    }
+}
+
+/// The upstream address a record names, without the URI path or query: from the
+/// `upstream:` field (`http://127.0.0.1:3000/x` → `http://127.0.0.1:3000`), else from
+/// `connect() to ADDR failed` (records nginx truncated before the field).
+pub fn upstream_key<'a>(r: &Record<'a>) -> Option<&'a [u8]> {
+    if let Some(u) = r.upstream {
+        let after_scheme = find(u, b"://").map_or(0, |p| p + 3);
+        let body = &u[after_scheme..];
+        let end = if body.starts_with(b"unix:") {
+            // unix:/path/sock:/uri — the socket path ends at the next ':'.
+            memchr::memchr(b':', &body[5..]).map_or(body.len(), |p| p + 5)
+        } else {
+            memchr::memchr2(b'/', b'?', body).unwrap_or(body.len())
+        };
+        return Some(&u[..after_scheme + end]);
+    }
+    let m = r.message;
+    // DNS failures name the host instead of an address.
+    if let Some(name) = m.strip_prefix(b"no resolver defined to resolve ") {
+        return Some(name);
+    }
+    if let Some(rest) = m.strip_prefix(b"host not found in upstream \"") {
+        return memchr::memchr(b'"', rest).map(|e| &rest[..e]);
+    }
+    if let Some(e) = find(m, b" could not be resolved") {
+        return Some(&m[..e]);
+    }
+    let p = find(m, b"connect() to ")?;
+    let s = &m[p + 13..];
+    let e = find(s, b" failed")?;
+    Some(&s[..e])
+}
+
+/// A request line with its query string replaced by `?…` (snapshots carry no queries).
+pub fn strip_query(req: &[u8]) -> Vec<u8> {
+    match memchr::memchr(b'?', req) {
+        Some(q) => {
+            let tail = rfind(req, b" HTTP/").filter(|&h| h > q);
+            let mut v = req[..q].to_vec();
+            v.extend_from_slice("?…".as_bytes());
+            if let Some(h) = tail {
+                v.extend_from_slice(&req[h..]);
+            }
+            v
+        }
+        None => req.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cat(line: &str) -> Option<&'static str> {
+        classify(&parse(line.as_bytes())).map(Category::id)
+    }
+
+    #[test]
+    fn parses_full_anatomy() {
+        let l = br#"2026/11/22 10:00:05 [error] 1234#1234: *56 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: shop.example.com, request: "GET /api/x?t=1 HTTP/1.1", upstream: "http://127.0.0.1:3000/api/x?t=1", host: "shop.example.com", referrer: "https://x/""#;
+        let r = parse(l);
+        assert_eq!(r.level, b"error");
+        assert_eq!(r.cid, Some(56));
+        assert_eq!(r.errno, Some(111));
+        assert_eq!(r.action, Some(&b"connecting to upstream"[..]));
+        assert_eq!(r.client, Some(&b"10.0.0.1"[..]));
+        assert_eq!(r.server, Some(&b"shop.example.com"[..]));
+        assert_eq!(r.request, Some(&b"GET /api/x?t=1 HTTP/1.1"[..]));
+        assert_eq!(r.upstream, Some(&b"http://127.0.0.1:3000/api/x?t=1"[..]));
+        assert_eq!(r.host, Some(&b"shop.example.com"[..]));
+        assert_eq!(upstream_key(&r).unwrap(), b"http://127.0.0.1:3000");
+        assert_eq!(format_time(r.time.unwrap()), "2026-11-22T10:00:05");
+        assert_eq!(
+            strip_query(r.request.unwrap()),
+            "GET /api/x?… HTTP/1.1".as_bytes()
+        );
+    }
+
+    #[test]
+    fn truncated_request_still_parses() {
+        let l = b"2026/11/22 10:00:05 [error] 1#1: *5 upstream timed out (110: Connection timed out) while reading response header from upstream, client: ::1, server: a, request: \"GET /aaaaaaaa";
+        let r = parse(l);
+        assert_eq!(r.request, Some(&b"GET /aaaaaaaa"[..]));
+        assert_eq!(r.upstream, None);
+        assert_eq!(classify(&r), Some(Category::ReadTimeout));
+    }
+
+    #[test]
+    fn classifies_by_errno_number_not_text() {
+        let p = "2026/11/22 10:00:05 [error] 1#1: *5 ";
+        let c = ", client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"a\"";
+        assert_eq!(
+            cat(&format!(
+                "{p}connect() failed (111: Unknown error) while connecting to upstream{c}"
+            )),
+            Some("upstream-refused")
+        );
+        assert_eq!(cat(&format!("{p}connect() failed (10061: No connection could be made because the target machine actively refused it) while connecting to upstream{c}")), Some("upstream-refused"));
+        assert_eq!(
+            cat(&format!(
+                "{p}connect() failed (113: No route to host) while connecting to upstream{c}"
+            )),
+            Some("no-route")
+        );
+        assert_eq!(
+            cat(&format!(
+                "{p}connect() failed (110: Connection timed out) while connecting to upstream{c}"
+            )),
+            Some("connect-timeout")
+        );
+        assert_eq!(
+            cat(&format!(
+                "{p}upstream timed out (110: Connection timed out) while connecting to upstream{c}"
+            )),
+            Some("connect-timeout")
+        );
+        assert_eq!(cat(&format!("{p}upstream timed out (110: Operation timed out) while reading response header from upstream{c}")), Some("read-timeout"));
+        assert_eq!(cat(&format!("{p}recv() failed (104: Connection reset by peer) while reading response header from upstream{c}")), Some("connection-reset"));
+        assert_eq!(
+            cat(&format!(
+                "{p}writev() failed (32: Broken pipe) while sending request to upstream{c}"
+            )),
+            Some("broken-pipe")
+        );
+        assert_eq!(cat(&format!("{p}connect() to 127.0.0.1:3000 failed (13: Permission denied) while connecting to upstream{c}")), Some("permission-denied-tcp"));
+        assert_eq!(cat(&format!("{p}connect() to 127.0.0.1:3000 failed (99: Cannot assign requested address) while connecting to upstream{c}")), Some("ephemeral-ports"));
+        assert_eq!(
+            cat(&format!(
+                "{p}socket() failed (24: Too many open files) while connecting to upstream{c}"
+            )),
+            Some("fd-exhaustion")
+        );
+    }
+
+    #[test]
+    fn unix_socket_errnos() {
+        let u = "2026/11/22 10:00:05 [crit] 1#1: *5 connect() to unix:/run/php/php-fpm.sock failed ({}) while connecting to upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php-fpm.sock:\", host: \"a\"";
+        assert_eq!(
+            cat(&u.replace("{}", "2: No such file or directory")),
+            Some("socket-missing")
+        );
+        assert_eq!(
+            cat(&u.replace("{}", "13: Permission denied")),
+            Some("socket-permission")
+        );
+        assert_eq!(
+            cat(&u.replace("{}", "11: Resource temporarily unavailable")),
+            Some("backlog-full")
+        );
+        let l = u.replace("{}", "2: x");
+        let r = parse(l.as_bytes());
+        assert_eq!(
+            upstream_key(&r).unwrap(),
+            b"fastcgi://unix:/run/php/php-fpm.sock"
+        );
+    }
+
+    #[test]
+    fn client_side_and_noise_are_not_events() {
+        for l in [
+            "2026/11/22 10:00:05 [info] 1#1: *5 client prematurely closed connection, so upstream connection is closed too while reading upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"a\"",
+            "2026/11/22 10:00:05 [info] 1#1: *5 client closed connection while waiting for request, client: 1.2.3.4, server: 0.0.0.0:80",
+            "2026/11/22 10:00:05 [error] 1#1: *5 open() \"/var/www/favicon.ico\" failed (2: No such file or directory), client: 1.2.3.4, server: a, request: \"GET /favicon.ico HTTP/1.1\", host: \"a\"",
+            "2026/11/22 10:00:05 [error] 1#1: *5 client intended to send too large body: 2000000 bytes, client: 1.2.3.4, server: a, request: \"POST / HTTP/1.1\", host: \"a\"",
+            "2026/11/22 10:00:05 [notice] 1#1: start worker processes",
+            "2026/11/22 10:00:05 [warn] 1#1: *9 upstream server temporarily disabled while connecting to upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"a\"",
+            "2026/11/22 10:00:05 [error] 1#1: *5 FastCGI sent in stderr: \"PHP message: PHP Warning:  Undefined variable $x\" while reading response header from upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"fastcgi://unix:/run/php.sock:\", host: \"a\"",
+            "garbage \u{1b}[31m",
+        ] {
+            assert_eq!(cat(l), None, "{l}");
+        }
+    }
+
+    #[test]
+    fn message_structure_categories() {
+        let p = "2026/11/22 10:00:05 [error] 1#1: *5 ";
+        let c = ", client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"a\"";
+        for (m, want) in [
+            ("upstream prematurely closed connection while reading response header from upstream", "premature-close"),
+            ("upstream sent too big header while reading response header from upstream", "header-too-big"),
+            ("upstream sent unsupported FastCGI protocol version: 72 while reading response header from upstream", "invalid-header"),
+            ("upstream sent no valid HTTP/1.0 header while reading response header from upstream", "invalid-header"),
+            ("upstream sent invalid header: \"x\\x0D...\" while reading response header from upstream", "invalid-header"),
+            ("SSL_do_handshake() failed (SSL: error:0A00010B:SSL routines::wrong version number) while SSL handshaking to upstream", "ssl-handshake"),
+            ("no live upstreams while connecting to upstream", "no-live-upstreams"),
+            ("FastCGI sent in stderr: \"Primary script unknown\" while reading response header from upstream", "fastcgi-script-unknown"),
+            ("upstream buffer is too small to read response", "other-upstream"),
+            ("upstream sent too big trailers while reading upstream", "header-too-big"),
+            ("upstream violated stream flow control, received 70000 data frame bytes while reading upstream", "invalid-header"),
+            ("upstream split a header line in FastCGI records while reading response header from upstream", "invalid-header"),
+            ("upstream sent invalid chunked response while reading upstream", "invalid-header"),
+            ("upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream", "ssl-handshake"),
+            ("bind(10.0.0.1) failed (98: Address already in use) while connecting to upstream", "ephemeral-ports"),
+            ("SSL_read() failed (SSL: error:0A000126:SSL routines::unexpected eof while reading) while reading upstream", "other-upstream"),
+            ("256 worker_connections are not enough while connecting to upstream", "fd-exhaustion"),
+        ] {
+            assert_eq!(cat(&format!("{p}{m}{c}")), Some(want), "{m}");
+        }
+        assert_eq!(cat("2026/11/22 10:00:05 [error] 1#1: *5 backend.internal could not be resolved (3: Host not found), client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\""), Some("dns-resolution"));
+        let emerg = "2026/11/22 10:00:05 [emerg] 1#1: host not found in upstream \"app:3000\" in /etc/nginx/conf.d/a.conf:3";
+        assert_eq!(cat(emerg), Some("dns-resolution"));
+        assert_eq!(
+            upstream_key(&parse(emerg.as_bytes())),
+            Some(&b"app:3000"[..])
+        );
+        let r = parse(b"2026/11/22 10:00:05 [error] 1#1: *2 no resolver defined to resolve backend.local, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\"");
+        assert_eq!(upstream_key(&r), Some(&b"backend.local"[..]));
+    }
+
+    #[test]
+    fn time_round_trips() {
+        let t = parse_time(b"2024/02/29 23:59:59").unwrap();
+        assert_eq!(format_time(t), "2024-02-29T23:59:59");
+        assert_eq!(parse_time(b"2024/13/29 23:59:59"), None);
+        assert_eq!(parse_time(b"short"), None);
+    }
+}
