@@ -21,6 +21,9 @@ pub struct RankedFinding {
     /// 0..1: the check's own confidence, else derived from the evidence's strength.
     #[serde(rename = "confidence", serialize_with = "two_decimals")]
     pub confidence_score: f64,
+    /// Other checks that found the same cause; their evidence is merged into this one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corroborated_by: Vec<&'static str>,
     /// The root cause that explains this symptom, when one was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explained_by: Option<Cause>,
@@ -38,21 +41,26 @@ pub fn confidence_of(f: &Finding) -> f64 {
     })
 }
 
-/// Orders every finding of `runs`.
+/// Orders every finding of `runs`. Findings of the same cause from several checks become
+/// one, keeping the strongest as the lead and merging the others' evidence and fixes:
+/// the error log saying "Connection refused" corroborates "nothing listens", it is not a
+/// second root cause.
 pub fn rank(runs: &[CheckRun]) -> Vec<RankedFinding> {
     let mut all: Vec<(usize, RankedFinding)> = Vec::new();
     for (order, run) in runs.iter().enumerate() {
         if let Verdict::Found(findings) = &run.verdict {
             for f in findings {
-                all.push((
-                    order,
-                    RankedFinding {
-                        confidence_score: confidence_of(f),
-                        finding: f.clone(),
-                        check: run.id,
-                        explained_by: None,
-                    },
-                ));
+                let ranked = RankedFinding {
+                    confidence_score: confidence_of(f),
+                    finding: f.clone(),
+                    check: run.id,
+                    corroborated_by: Vec::new(),
+                    explained_by: None,
+                };
+                match all.iter_mut().find(|(_, r)| r.finding.cause == f.cause) {
+                    Some((_, existing)) => merge(existing, ranked),
+                    None => all.push((order, ranked)),
+                }
             }
         }
     }
@@ -79,6 +87,36 @@ pub fn rank(runs: &[CheckRun]) -> Vec<RankedFinding> {
             .then(oa.cmp(ob))
     });
     all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Folds `other` (same cause) into `lead`; the stronger of the two leads.
+fn merge(lead: &mut RankedFinding, mut other: RankedFinding) {
+    let other_leads = (
+        other.finding.severity,
+        other.finding.strength,
+        other.confidence_score,
+    ) > (
+        lead.finding.severity,
+        lead.finding.strength,
+        lead.confidence_score,
+    );
+    if other_leads {
+        std::mem::swap(lead, &mut other);
+    }
+    // Two independent sources agreeing make the cause more likely, not less.
+    lead.confidence_score = (lead.confidence_score.max(other.confidence_score) + 0.05).min(0.99);
+    for e in other.finding.evidence {
+        if !lead.finding.evidence.contains(&e) {
+            lead.finding.evidence.push(e);
+        }
+    }
+    for f in other.finding.fixes {
+        if !lead.finding.fixes.iter().any(|x| x.command == f.command) {
+            lead.finding.fixes.push(f);
+        }
+    }
+    lead.corroborated_by.push(other.check);
+    lead.corroborated_by.extend(other.corroborated_by);
 }
 
 #[cfg(test)]
@@ -132,6 +170,34 @@ mod tests {
         let ranked = rank(&[run("a", vec![down]), run("b", vec![pm])]);
         assert_eq!(ranked[0].finding.cause, Cause::UpstreamDown);
         assert_eq!(ranked[0].explained_by, None);
+    }
+
+    #[test]
+    fn the_same_cause_from_two_checks_is_one_finding_with_both_evidences() {
+        let down = Finding::new(
+            Cause::UpstreamDown,
+            Severity::Critical,
+            Strength::Strong,
+            "down",
+        )
+        .evidence("/proc/net/tcp", "nothing");
+        let log = Finding::new(
+            Cause::UpstreamDown,
+            Severity::Critical,
+            Strength::Direct,
+            "log",
+        )
+        .evidence("error.log:3", "refused");
+        let ranked = rank(&[
+            run("port-bound", vec![down]),
+            run("error-log-causes", vec![log]),
+        ]);
+        assert_eq!(ranked.len(), 1);
+        assert_eq!(ranked[0].finding.title, "log", "the direct evidence leads");
+        assert_eq!(ranked[0].check, "error-log-causes");
+        assert_eq!(ranked[0].corroborated_by, ["port-bound"]);
+        assert_eq!(ranked[0].finding.evidence.len(), 2);
+        assert!(ranked[0].confidence_score > 0.95);
     }
 
     #[test]

@@ -6,10 +6,10 @@
 //! (a bug in badgw), so one bad check cannot hide the others.
 
 mod crash_loop;
+pub mod error_log_causes;
 mod fd_exhaustion;
 mod oom_killed;
 mod pool_exhausted;
-pub mod error_log_causes;
 pub mod registry;
 mod selinux_denied;
 mod socket_permission;
