@@ -1,0 +1,46 @@
+//! Every recorded snapshot in fixtures/snapshots is diagnosed offline (`--from`) and must
+//! give the cause its file is named after (`healthy` gives none): the checks and the ranking,
+//! tested on facts recorded from real nginx scenarios (see tests/lab_diagnose.rs).
+
+use std::process::Command;
+
+#[test]
+fn each_snapshot_gives_the_cause_it_is_named_after() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_badgw"))
+            .args(["diagnose", "--json", "--from", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let top = report["findings"][0]["cause"].as_str();
+        if name == "healthy" {
+            assert_eq!(top, None, "{name}: {report:#}");
+            assert_eq!(out.status.code(), Some(0));
+        } else {
+            assert_eq!(top, Some(name.as_str()), "{name}: {report:#}");
+            assert_eq!(out.status.code(), Some(1));
+            let evidence = report["findings"][0]["evidence"].as_array().unwrap();
+            assert!(!evidence.is_empty(), "{name}: a finding without evidence");
+            assert!(!report["findings"][0]["fixes"].as_array().unwrap().is_empty(), "{name}: no fix");
+        }
+        // The snapshot is analyzed as it was recorded: diagnosing it twice gives the same
+        // findings (no clock, no host).
+        let again = Command::new(env!("CARGO_BIN_EXE_badgw"))
+            .args(["diagnose", "--json", "--from", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+        assert_eq!(again["findings"], report["findings"], "{name}: not deterministic");
+        checked.push(name);
+    }
+    for expected in ["healthy", "upstream-down", "port-mismatch", "address-family-mismatch", "socket-missing"] {
+        assert!(checked.iter().any(|c| c == expected), "fixtures/snapshots/{expected}.json is missing");
+    }
+}
