@@ -143,6 +143,9 @@ fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus
 }
 
 fn completions(args: &CompletionsArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    clap_complete::generate(args.shell, &mut Cli::command(), "badgw", out);
+    // clap_complete panics when its writer fails (a closed pipe): render to memory first.
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "badgw", &mut buf);
+    out.write_all(&buf)?;
     Ok(ExitStatus::Healthy)
 }

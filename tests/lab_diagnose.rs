@@ -79,11 +79,15 @@ fn healthy_site_has_no_finding_and_exits_0() {
         &conf_arg(&nginx),
     ];
     let (code, report) = lab::diagnose_json(&args);
-    assert_eq!(
-        report["findings"].as_array().map(Vec::len),
-        Some(0),
-        "{report:#}"
-    );
+    // Info findings (news from the host, like an old OOM kill of another process) may
+    // appear; nothing of severity warning or critical may.
+    let problems: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(problems.is_empty(), "{report:#}");
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
         report["route"]["server"]["line"],

@@ -65,11 +65,18 @@ impl Check for OomKilledCheck {
             }
         }
         if findings.is_empty() {
-            // Not the upstream as far as the facts show: say so, weakly.
+            // Not the upstream as far as the facts show: say so, weakly. It is a problem
+            // for this site only while the upstream is failing (the victim may be the app
+            // under a pid badgw could not tie to it); with a healthy upstream, it is news.
             let k = unmatched[unmatched.len() - 1];
+            let upstream_failing = facts.probes.iter().any(|p| p.error.is_some());
             let f = Finding::new(
                 Cause::OomKilled,
-                Severity::Warning,
+                if upstream_failing {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                },
                 Strength::Circumstantial,
                 format!(
                     "the OOM killer killed {} (pid {}), not matched to the upstream",
@@ -524,8 +531,37 @@ mod tests {
             panic!("expected a finding");
         };
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].severity, Severity::Warning);
+        assert_eq!(
+            found[0].severity,
+            Severity::Info,
+            "the upstream answers: news, not a problem"
+        );
         assert_eq!(found[0].strength, Strength::Circumstantial);
+        f.probes.push(crate::facts::ProbeResult {
+            address: "127.0.0.1:3000".into(),
+            kind: crate::facts::SocketKind::Tcp,
+            request: String::new(),
+            connected: false,
+            connect_ms: None,
+            ttfb_ms: None,
+            status_line: None,
+            status: None,
+            header_bytes: None,
+            phase: crate::facts::ProbePhase::Connect,
+            error: Some(crate::facts::OsError {
+                errno: Some(111),
+                message: "Connection refused".into(),
+            }),
+            note: None,
+        });
+        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+            panic!()
+        };
+        assert_eq!(
+            found[0].severity,
+            Severity::Warning,
+            "the upstream is down: maybe the victim"
+        );
     }
 
     #[test]

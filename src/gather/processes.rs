@@ -83,14 +83,55 @@ fn parse_stat(stat: &str) -> Option<Stat> {
 }
 
 /// NUL-separated argv → one line. nginx rewrites its argv into one string with spaces
-/// ("nginx: master process /usr/sbin/nginx -c …"), which this keeps as is.
+/// ("nginx: master process /usr/sbin/nginx -c …"), which this keeps as is. Values of
+/// arguments that look like secrets (`--password=…`, `--token …`) are replaced by `…`:
+/// command lines go into snapshots and reports.
 pub fn cmdline_to_string(raw: &[u8]) -> String {
     let parts: Vec<String> = raw
         .split(|&b| b == 0)
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
-    parts.join(" ")
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    let mut hide_next = false;
+    for p in parts {
+        if hide_next {
+            out.push("…".into());
+            hide_next = false;
+            continue;
+        }
+        let (name, value) = p
+            .split_once('=')
+            .map(|(n, v)| (n, Some(v)))
+            .unwrap_or((p.as_str(), None));
+        let secret = is_secret_name(name);
+        match value {
+            Some(_) if secret => out.push(format!("{name}=…")),
+            None if secret && name.starts_with('-') => {
+                hide_next = true;
+                out.push(p.clone());
+            }
+            _ => out.push(p.clone()),
+        }
+    }
+    out.join(" ")
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let n = name.trim_start_matches('-').to_ascii_lowercase();
+    [
+        "pass",
+        "secret",
+        "token",
+        "apikey",
+        "api-key",
+        "api_key",
+        "auth",
+        "credential",
+        "private",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 fn status_uid(status: &str) -> Option<u32> {
@@ -172,6 +213,14 @@ mod tests {
         assert_eq!(
             port_variables(env),
             ["PORT=3000", "APP_PORT=8080", "HOST=127.0.0.1"]
+        );
+    }
+
+    #[test]
+    fn secret_looking_arguments_are_hidden() {
+        assert_eq!(
+            cmdline_to_string(b"app\0--db-password=hunter2\0--token\0abc\0--port\x003000\0"),
+            "app --db-password=… --token … --port 3000"
         );
     }
 

@@ -274,7 +274,7 @@ impl Scanner {
             // Lines without a time are counted only when no bound is set.
             None => false,
             Some(t) => {
-                self.opts.since.map_or(true, |s| t >= s) && self.opts.until.map_or(true, |u| t < u)
+                self.opts.since.is_none_or(|s| t >= s) && self.opts.until.is_none_or(|u| t < u)
             }
         }
     }

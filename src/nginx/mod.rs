@@ -2,17 +2,31 @@
 //! selection by nginx's own rules, upstream resolution and effective settings. Pure except
 //! for reading the configuration files themselves; host name resolution is injected.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+pub mod lexer;
+pub mod select;
+pub mod tree;
+pub mod upstream;
+pub mod values;
 
-use crate::facts::{ConfigIssue, OtherTarget, RequestSpec, Route};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use select::{best_by_name, default_for_port, find_location, location_spec, Server};
+use tree::{Directive, Source, Tree};
+use upstream::{default_port, parse_target, PASS_DIRECTIVES};
+
+use crate::facts::{
+    ConfigIssue, OtherTarget, RequestSpec, Route, RouteLocation, RouteServer, RouteSettings,
+    SourceRef, UpstreamAddr,
+};
 
 /// Where to read the configuration from.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Main configuration file (`-c`).
     pub conf_path: PathBuf,
-    /// Prefix (`-p`), against which relative include paths resolve.
+    /// Prefix (`-p`), against which relative log paths resolve.
     pub prefix: Option<PathBuf>,
     /// Text of `nginx -T`, used instead of the files when given.
     pub dump: Option<String>,
@@ -24,44 +38,719 @@ pub type Resolver<'a> = &'a dyn Fn(&str, u16) -> Vec<SocketAddr>;
 /// A loaded configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    files: Vec<String>,
-    issues: Vec<ConfigIssue>,
+    tree: Tree,
+    prefix: PathBuf,
 }
 
 impl Config {
     /// Every file read, in the order nginx reads them.
     pub fn files(&self) -> Vec<String> {
-        self.files.clone()
+        self.tree.files.clone()
     }
     /// Syntax errors and unresolved includes, each with file:line.
     pub fn issues(&self) -> Vec<ConfigIssue> {
-        self.issues.clone()
+        self.tree.issues.clone()
     }
     /// The `user` directive's arguments joined by a space, when present.
     pub fn user(&self) -> Option<String> {
-        None
+        self.tree
+            .root
+            .iter()
+            .find(|d| d.name == "user")
+            .map(|d| d.args.join(" "))
     }
     /// Every address nginx listens on, e.g. "0.0.0.0:80", "[::]:443".
     pub fn listens(&self) -> Vec<String> {
-        Vec::new()
+        let mut set = BTreeSet::new();
+        for s in self.servers() {
+            for l in &s.listens {
+                set.insert(l.address.clone());
+            }
+        }
+        set.into_iter().collect()
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    fn http(&self) -> impl Iterator<Item = &Directive> {
+        self.tree.root.iter().filter(|d| d.name == "http")
+    }
+
+    fn servers(&self) -> Vec<Server<'_>> {
+        self.http()
+            .flat_map(|h| h.children())
+            .filter(|d| d.name == "server")
+            .map(Server::new)
+            .collect()
     }
 }
 
 /// Reads and parses the configuration; an unreadable main file is an error, anything
 /// else (syntax errors, missing includes) is recorded in `Config::issues`.
 pub fn load(opts: &LoadOptions) -> anyhow::Result<Config> {
-    anyhow::bail!(
-        "reading {}: the configuration parser is not built yet",
-        opts.conf_path.display()
-    )
+    let (main, source) = match &opts.dump {
+        Some(text) => {
+            let (first, files) = tree::parse_dump(text.as_bytes());
+            let main = if files.contains_key(opts.conf_path.to_str().unwrap_or("")) {
+                opts.conf_path.clone()
+            } else {
+                PathBuf::from(first.ok_or_else(|| anyhow::anyhow!("the nginx -T dump names no configuration file (no \"# configuration file PATH:\" line)"))?)
+            };
+            (main, Source::Dump(files))
+        }
+        None => (opts.conf_path.clone(), Source::Disk),
+    };
+    let tree = tree::load(&main, &source).map_err(|e| {
+        let hint = if e.contains("13: Permission denied") {
+            " (run as root, or pass --nginx-dump with the output of `sudo nginx -T`)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{e}{hint}")
+    })?;
+    let prefix = opts.prefix.clone().unwrap_or_else(|| {
+        main.parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    });
+    Ok(Config { tree, prefix })
 }
 
 /// Selects the server block, location and upstream for a request.
-pub fn route(_config: &Config, _req: &RequestSpec, _resolve: Resolver) -> Result<Route, String> {
-    Err("the configuration parser is not built yet".into())
+pub fn route(config: &Config, req: &RequestSpec, resolve: Resolver) -> Result<Route, String> {
+    let servers = config.servers();
+    if servers.is_empty() {
+        return Err(format!(
+            "no server block in {} (is there an http {{}} block?)",
+            config.tree.file(0)
+        ));
+    }
+    let refs: Vec<&Server> = servers.iter().collect();
+    let host = req.site.trim_end_matches('.').to_ascii_lowercase();
+    let mut notes = Vec::new();
+    let (idx, port) = pick_server(&refs, &host, req, &mut notes)?;
+    let server = refs[idx];
+    let chain_locs = find_location(server.dir.children(), &req.path, &mut notes);
+    let mut chain: Vec<&Directive> = config
+        .tree
+        .root
+        .iter()
+        .filter(|d| d.name == "http")
+        .take(1)
+        .collect();
+    chain.push(server.dir);
+    chain.extend(chain_locs.iter().copied());
+    let tree = &config.tree;
+    let location = chain_locs.last().map(|d| {
+        let (modifier, pattern) = location_spec(d);
+        RouteLocation {
+            modifier,
+            pattern,
+            file: tree.file(d.file).to_string(),
+            line: d.line,
+        }
+    });
+    let mut route = Route {
+        server: RouteServer {
+            file: tree.file(server.dir.file).to_string(),
+            line: server.dir.line,
+            server_name: server.names.clone(),
+            listen: server
+                .listens
+                .iter()
+                .filter(|l| l.port == port || l.unix.is_some())
+                .map(|l| l.address.clone())
+                .collect(),
+        },
+        location,
+        ..Default::default()
+    };
+    // The pass directive is not inherited: only the selected location's own counts.
+    let scope: &Directive = chain_locs.last().copied().unwrap_or(server.dir);
+    if let Some(pass) = scope
+        .children()
+        .iter()
+        .find(|d| PASS_DIRECTIVES.contains(&d.name.as_str()))
+    {
+        resolve_pass(
+            config, &chain, scope, pass, req, resolve, &mut route, &mut notes,
+        );
+    }
+    route.error_log =
+        nearest(config, &chain, "error_log").and_then(|d| log_path(config, d.arg(0)?));
+    route.access_log =
+        nearest(config, &chain, "access_log").and_then(|d| log_path(config, d.arg(0)?));
+    notes.dedup();
+    route.notes.extend(notes);
+    Ok(route)
+}
+
+/// Picks the server (index) and the port it was chosen on.
+fn pick_server(
+    servers: &[&Server],
+    host: &str,
+    req: &RequestSpec,
+    notes: &mut Vec<String>,
+) -> Result<(usize, u16), String> {
+    let mut ports: Vec<u16> = Vec::new();
+    for s in servers {
+        for p in s.ports() {
+            if !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+    }
+    let on_port = |p: u16| -> Vec<usize> {
+        (0..servers.len())
+            .filter(|&i| servers[i].ports().contains(&p))
+            .collect()
+    };
+    let by_name_on = |p: u16, notes: &mut Vec<String>| {
+        let idx = on_port(p);
+        let group: Vec<&Server> = idx.iter().map(|&i| servers[i]).collect();
+        best_by_name(&group, host, notes).map(|(i, _)| idx[i])
+    };
+    if let Some(p) = req.port {
+        if !ports.contains(&p) {
+            return Err(format!(
+                "no server block listens on port {p} (nginx listens on {})",
+                list(&ports)
+            ));
+        }
+        if let Some(i) = by_name_on(p, notes) {
+            return Ok((i, p));
+        }
+        let i = default_for_port(servers, p).ok_or("no server on that port")?;
+        notes.push(format!(
+            "no server_name matches {host} on port {p}: nginx uses the default server of the port"
+        ));
+        return Ok((i, p));
+    }
+    let preferred = if req.scheme.as_deref() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let named: Vec<(u16, usize)> = ports
+        .iter()
+        .filter_map(|&p| by_name_on(p, notes).map(|i| (p, i)))
+        .collect();
+    if let Some(&(p, i)) = named
+        .iter()
+        .find(|(p, _)| *p == preferred)
+        .or(named.first())
+    {
+        let others: Vec<String> = named
+            .iter()
+            .filter(|(q, _)| *q != p)
+            .map(|(q, j)| {
+                format!(
+                    "port {q} ({}:{})",
+                    servers[*j].dir.line,
+                    servers[*j].names.first().map(String::as_str).unwrap_or("")
+                )
+            })
+            .collect();
+        if !others.is_empty() {
+            notes.push(format!(
+                "{host} is also served on {} (pass --port to choose)",
+                others.join(", ")
+            ));
+        }
+        return Ok((i, p));
+    }
+    let p = if ports.contains(&preferred) {
+        preferred
+    } else {
+        *ports.first().ok_or("nginx listens on no TCP port")?
+    };
+    let i = default_for_port(servers, p).ok_or("no server on that port")?;
+    notes.push(format!(
+        "no server_name matches {host}: nginx answers it with the default server of port {p}"
+    ));
+    Ok((i, p))
+}
+
+fn list(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The innermost directive `name` along the chain (http → server → locations).
+fn nearest<'a>(config: &'a Config, chain: &[&'a Directive], name: &str) -> Option<&'a Directive> {
+    chain
+        .iter()
+        .rev()
+        .find_map(|scope| scope.children().iter().rev().find(|d| d.name == name))
+        .or_else(|| config.tree.root.iter().rev().find(|d| d.name == name))
+}
+
+/// All directives `name` of the innermost level that has any (array directives such as
+/// proxy_set_header: a level that sets one replaces the whole inherited list).
+fn nearest_list<'a>(chain: &[&'a Directive], name: &str) -> Vec<&'a Directive> {
+    for scope in chain.iter().rev() {
+        let here: Vec<&Directive> = scope.children().iter().filter(|d| d.name == name).collect();
+        if !here.is_empty() {
+            return here;
+        }
+    }
+    Vec::new()
+}
+
+fn log_path(config: &Config, arg: &str) -> Option<String> {
+    if arg == "off"
+        || arg == "stderr"
+        || arg.starts_with("syslog:")
+        || arg.starts_with("memory:")
+        || arg == "/dev/null"
+    {
+        return None;
+    }
+    let p = Path::new(arg);
+    Some(if p.is_absolute() {
+        arg.to_string()
+    } else {
+        config.prefix.join(p).display().to_string()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_pass(
+    config: &Config,
+    chain: &[&Directive],
+    scope: &Directive,
+    pass: &Directive,
+    req: &RequestSpec,
+    resolve: Resolver,
+    route: &mut Route,
+    notes: &mut Vec<String>,
+) {
+    let tree = &config.tree;
+    let arg = pass.arg(0).unwrap_or("");
+    route.directive = Some(pass.name.clone());
+    route.directive_at = Some(SourceRef {
+        file: tree.file(pass.file).to_string(),
+        line: pass.line,
+    });
+    route.target = Some(arg.to_string());
+    let mut target = parse_target(&pass.name, arg);
+    route.scheme = Some(target.scheme.clone());
+    if target.authority.contains('$') {
+        // A variable target: try the static `set $var value` values that feed it.
+        let sets: Vec<String> = chain
+            .iter()
+            .flat_map(|s| s.children())
+            .filter(|d| d.name == "set" && d.args.len() == 2 && !d.args[1].contains('$'))
+            .filter(|d| target.authority.contains(d.args[0].as_str()))
+            .map(|d| d.args[1].clone())
+            .collect();
+        let resolver = nearest(config, chain, "resolver").map(|d| d.args.join(" "));
+        route.dynamic = Some(format!(
+            "{} {arg} is evaluated per request{}{}",
+            pass.name,
+            if sets.is_empty() { String::new() } else { format!("; `set` gives {}", sets.join(", ")) },
+            match &resolver {
+                Some(r) => format!("; names are resolved at run time by `resolver {r}`"),
+                None => "; no `resolver` is defined, so a host name in it fails (\"no resolver defined to resolve …\")".into(),
+            }
+        ));
+        if let [value] = sets.as_slice() {
+            let inner = parse_target(&pass.name, value);
+            target.authority = inner.authority;
+        } else {
+            return;
+        }
+    }
+    // proxy_pass URI rewriting: with a URI part, the matched prefix is replaced by it.
+    route.upstream_uri = Some(match (&target.uri, &route.location) {
+        (Some(uri), Some(loc))
+            if loc.modifier.is_empty() || loc.modifier == "^~" || loc.modifier == "=" =>
+        {
+            format!(
+                "{uri}{}",
+                req.path.strip_prefix(loc.pattern.as_str()).unwrap_or("")
+            )
+        }
+        _ => req.path.clone(),
+    });
+    let prefix = match pass.name.as_str() {
+        "fastcgi_pass" => "fastcgi",
+        "uwsgi_pass" => "uwsgi",
+        "scgi_pass" => "scgi",
+        "grpc_pass" => "grpc",
+        "memcached_pass" => "memcached",
+        _ => "proxy",
+    };
+    let time = |name: &str| -> Option<f64> {
+        nearest(config, chain, &format!("{prefix}_{name}"))
+            .and_then(|d| values::parse_time(d.arg(0)?))
+    };
+    let mut settings = RouteSettings {
+        connect_timeout_s: time("connect_timeout").or(Some(60.0)),
+        read_timeout_s: time("read_timeout").or(Some(60.0)),
+        send_timeout_s: time("send_timeout").or(Some(60.0)),
+        buffer_size: nearest(config, chain, &format!("{prefix}_buffer_size"))
+            .and_then(|d| values::parse_size(d.arg(0)?))
+            .or(Some(4096)),
+        ..Default::default()
+    };
+    if prefix == "proxy" {
+        settings.http_version = Some(
+            nearest(config, chain, "proxy_http_version")
+                .and_then(|d| d.arg(0).map(str::to_string))
+                .unwrap_or_else(|| "1.0".into()),
+        );
+        let headers = nearest_list(chain, "proxy_set_header");
+        let proxy_host = {
+            let (h, p) = upstream::split_host_port(&target.authority, default_port(&target.scheme))
+                .unwrap_or_default();
+            if target.explicit_port && p != default_port(&target.scheme) {
+                format!("{h}:{p}")
+            } else {
+                h
+            }
+        };
+        let host = headers
+            .iter()
+            .find(|d| d.arg(0).is_some_and(|n| n.eq_ignore_ascii_case("host")))
+            .and_then(|d| d.arg(1));
+        settings.host_header = Some(match host {
+            Some(v) => v
+                .replace("$proxy_host", &proxy_host)
+                .replace("$http_host", &req.site)
+                .replace(
+                    "$host",
+                    &req.site.trim_end_matches('.').to_ascii_lowercase(),
+                )
+                .replace(
+                    "$server_name",
+                    route
+                        .server
+                        .server_name
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or(&req.site),
+                ),
+            None => proxy_host,
+        });
+        for h in headers {
+            if let (Some(n), Some(v)) = (h.arg(0), h.arg(1)) {
+                // Header values may be secrets: record only which headers are set.
+                if !n.eq_ignore_ascii_case("host") {
+                    let shown = if v.starts_with('$') || v.is_empty() {
+                        v.to_string()
+                    } else {
+                        "…".into()
+                    };
+                    settings
+                        .other
+                        .push(("proxy_set_header".into(), format!("{n} {shown}")));
+                }
+            }
+        }
+        for name in [
+            "proxy_next_upstream",
+            "proxy_next_upstream_tries",
+            "proxy_next_upstream_timeout",
+            "proxy_buffers",
+            "proxy_buffering",
+        ] {
+            if let Some(d) = nearest(config, chain, name) {
+                settings.other.push((name.into(), d.args.join(" ")));
+            }
+        }
+    }
+    for name in [
+        "client_max_body_size",
+        "client_body_timeout",
+        "send_timeout",
+        "keepalive_timeout",
+    ] {
+        if let Some(d) = nearest(config, chain, name) {
+            settings.other.push((name.into(), d.args.join(" ")));
+        }
+    }
+    if let Some(group) = (!target.authority.starts_with("unix:"))
+        .then(|| upstream::find_group(tree, &target.authority))
+        .flatten()
+    {
+        route.group = Some(target.authority.clone());
+        route.group_at = Some(SourceRef {
+            file: tree.file(group.file).to_string(),
+            line: group.line,
+        });
+        route.upstreams = upstream::group_addresses(tree, group, resolve, notes);
+        let kids = group.children();
+        settings.keepalive = kids
+            .iter()
+            .find(|d| d.name == "keepalive")
+            .and_then(|d| d.arg(0)?.parse().ok());
+        if settings.keepalive.is_some() {
+            settings.keepalive_timeout_s = kids
+                .iter()
+                .find(|d| d.name == "keepalive_timeout")
+                .and_then(|d| values::parse_time(d.arg(0)?))
+                .or(Some(60.0));
+        }
+        for name in [
+            "keepalive_requests",
+            "keepalive_time",
+            "least_conn",
+            "ip_hash",
+            "hash",
+            "zone",
+        ] {
+            if let Some(d) = kids.iter().find(|d| d.name == name) {
+                settings
+                    .other
+                    .push((format!("upstream {name}"), d.args.join(" ")));
+            }
+        }
+    } else {
+        match upstream::addresses(
+            &target.authority,
+            default_port(&target.scheme),
+            tree.file(pass.file),
+            pass.line,
+            &[],
+            resolve,
+        ) {
+            Ok(a) => route.upstreams = a,
+            Err(e) => notes.push(format!("{}:{}: {e}", tree.file(pass.file), pass.line)),
+        }
+    }
+    let _ = scope;
+    route.settings = settings;
 }
 
 /// Upstream addresses that other server blocks target.
-pub fn other_targets(_config: &Config, _selected: &Route, _resolve: Resolver) -> Vec<OtherTarget> {
-    Vec::new()
+pub fn other_targets(config: &Config, selected: &Route, resolve: Resolver) -> Vec<OtherTarget> {
+    let tree = &config.tree;
+    let mut out = Vec::new();
+    for s in config.servers() {
+        if tree.file(s.dir.file) == selected.server.file
+            && s.dir.line == selected.server.line
+            && s.names == selected.server.server_name
+        {
+            continue;
+        }
+        let mut passes = Vec::new();
+        collect_passes(s.dir, &mut passes, 0);
+        for p in passes {
+            let t = parse_target(&p.name, p.arg(0).unwrap_or(""));
+            if t.authority.contains('$') {
+                continue;
+            }
+            let mut notes = Vec::new();
+            let addrs: Vec<UpstreamAddr> = match upstream::find_group(tree, &t.authority) {
+                Some(g) => upstream::group_addresses(tree, g, resolve, &mut notes),
+                None => upstream::addresses(
+                    &t.authority,
+                    default_port(&t.scheme),
+                    tree.file(p.file),
+                    p.line,
+                    &[],
+                    resolve,
+                )
+                .unwrap_or_default(),
+            };
+            for a in addrs {
+                out.push(OtherTarget {
+                    address: a.address,
+                    server_name: s.names.clone(),
+                    file: tree.file(p.file).to_string(),
+                    line: p.line,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn collect_passes<'a>(d: &'a Directive, out: &mut Vec<&'a Directive>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    for c in d.children() {
+        if PASS_DIRECTIVES.contains(&c.name.as_str()) {
+            out.push(c);
+        } else if c.block.is_some() {
+            collect_passes(c, out, depth + 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(src: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nginx.conf");
+        std::fs::write(&p, src).unwrap();
+        let c = load(&LoadOptions {
+            conf_path: p,
+            prefix: Some(dir.path().to_path_buf()),
+            dump: None,
+        })
+        .unwrap();
+        (dir, c)
+    }
+
+    fn req(site: &str, path: &str) -> RequestSpec {
+        RequestSpec {
+            site: site.into(),
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+
+    fn no_dns(_: &str, _: u16) -> Vec<SocketAddr> {
+        Vec::new()
+    }
+
+    const SHOP: &str = r#"
+user www-data;
+error_log logs/main-error.log;
+http {
+    proxy_read_timeout 30s;
+    upstream backend {
+        server 127.0.0.1:3000 max_fails=3;
+        server 127.0.0.1:3001 backup;
+        keepalive 16;
+    }
+    server {
+        listen 80 default_server;
+        server_name _;
+        return 444;
+    }
+    server {
+        listen 80;
+        listen 443 ssl;
+        server_name shop.example.com www.shop.example.com;
+        access_log /var/log/nginx/shop.access.log;
+        proxy_set_header Host $host;
+        location / {
+            proxy_pass http://backend;
+        }
+        location /api/ {
+            proxy_read_timeout 5s;
+            proxy_pass http://127.0.0.1:4000/v1/;
+        }
+        location ~ \.php$ {
+            fastcgi_pass unix:/run/php/php8.2-fpm.sock;
+        }
+    }
+}
+"#;
+
+    #[test]
+    fn route_through_an_upstream_group() {
+        let (_d, c) = config(SHOP);
+        assert!(c.issues().is_empty(), "{:?}", c.issues());
+        let r = route(&c, &req("Shop.Example.com.", "/cart"), &no_dns).unwrap();
+        assert_eq!(r.server.line, 16);
+        assert_eq!(r.server.listen, ["0.0.0.0:80"]);
+        assert_eq!(r.location.as_ref().unwrap().line, 22);
+        assert_eq!(r.group.as_deref(), Some("backend"));
+        assert_eq!(r.group_at.as_ref().unwrap().line, 6);
+        let addrs: Vec<(&str, u32, Vec<String>)> = r
+            .upstreams
+            .iter()
+            .map(|u| (u.address.as_str(), u.line, u.params.clone()))
+            .collect();
+        assert_eq!(
+            addrs,
+            [
+                ("127.0.0.1:3000", 7, vec!["max_fails=3".to_string()]),
+                ("127.0.0.1:3001", 8, vec!["backup".to_string()])
+            ]
+        );
+        assert_eq!(r.settings.keepalive, Some(16));
+        assert_eq!(r.settings.keepalive_timeout_s, Some(60.0));
+        assert_eq!(r.settings.read_timeout_s, Some(30.0), "inherited from http");
+        assert_eq!(r.settings.host_header.as_deref(), Some("shop.example.com"));
+        assert_eq!(
+            r.access_log.as_deref(),
+            Some("/var/log/nginx/shop.access.log")
+        );
+        assert!(r.error_log.unwrap().ends_with("logs/main-error.log"));
+        assert_eq!(c.user().as_deref(), Some("www-data"));
+    }
+
+    #[test]
+    fn proxy_pass_uri_rewriting_and_location_timeout() {
+        let (_d, c) = config(SHOP);
+        let r = route(&c, &req("shop.example.com", "/api/orders"), &no_dns).unwrap();
+        assert_eq!(r.upstream_uri.as_deref(), Some("/v1/orders"));
+        assert_eq!(r.settings.read_timeout_s, Some(5.0));
+        assert_eq!(r.upstreams[0].address, "127.0.0.1:4000");
+        assert_eq!(r.settings.host_header.as_deref(), Some("shop.example.com"));
+    }
+
+    #[test]
+    fn fastcgi_to_unix_socket_and_default_server() {
+        let (_d, c) = config(SHOP);
+        let r = route(&c, &req("shop.example.com", "/index.php"), &no_dns).unwrap();
+        assert_eq!(r.directive.as_deref(), Some("fastcgi_pass"));
+        assert_eq!(r.upstreams[0].address, "unix:/run/php/php8.2-fpm.sock");
+        let r = route(&c, &req("unknown.example.org", "/"), &no_dns).unwrap();
+        assert_eq!(r.server.line, 11);
+        assert!(r.notes[0].contains("default server"), "{:?}", r.notes);
+        assert_eq!(r.directive, None);
+    }
+
+    #[test]
+    fn site_on_two_ports_prefers_80_or_443_for_https() {
+        let (_d, c) = config(SHOP);
+        let mut q = req("shop.example.com", "/");
+        let r = route(&c, &q, &no_dns).unwrap();
+        assert_eq!(r.server.listen, ["0.0.0.0:80"]);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("also served on port 443")),
+            "{:?}",
+            r.notes
+        );
+        q.scheme = Some("https".into());
+        assert_eq!(
+            route(&c, &q, &no_dns).unwrap().server.listen,
+            ["0.0.0.0:443"]
+        );
+        q.port = Some(8080);
+        assert!(route(&c, &q, &no_dns)
+            .unwrap_err()
+            .contains("no server block listens on port 8080"));
+    }
+
+    #[test]
+    fn variable_target_is_dynamic() {
+        let (_d, c) = config("http { server { listen 80; server_name a; location / { set $b 127.0.0.1:5000; proxy_pass http://$b; } } }");
+        let r = route(&c, &req("a", "/"), &no_dns).unwrap();
+        assert!(r
+            .dynamic
+            .as_deref()
+            .unwrap()
+            .contains("no `resolver` is defined"));
+        assert_eq!(r.upstreams[0].address, "127.0.0.1:5000");
+    }
+
+    #[test]
+    fn other_servers_targets() {
+        let (_d, c) = config(SHOP);
+        let r = route(&c, &req("shop.example.com", "/"), &no_dns).unwrap();
+        assert!(other_targets(&c, &r, &no_dns).is_empty());
+        let (_d2, c2) = config("http { server { server_name a; location / { proxy_pass http://127.0.0.1:1; } } server { server_name b; location / { proxy_pass http://127.0.0.1:2; } } }");
+        let r = route(&c2, &req("a", "/"), &no_dns).unwrap();
+        let o = other_targets(&c2, &r, &no_dns);
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].address, "127.0.0.1:2");
+    }
 }

@@ -144,8 +144,8 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
         };
         writeln!(
             out,
-            "{} {}: {} ({sev}, {:.0}% sure)",
-            p.bold(&format!("{}. {heading}", i + 1)),
+            "{} {} — {} ({sev}, {:.0}% sure)",
+            p.bold(&format!("{}. {heading}:", i + 1)),
             p.cyan(f.finding.cause.id()),
             esc(&f.finding.title),
             f.confidence_score * 100.0

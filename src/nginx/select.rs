@@ -1,0 +1,353 @@
+//! Server and location selection, by nginx's own rules.
+//!
+//! Server (ngx_http_find_virtual_server): among the servers listening on the port, the
+//! exact `server_name`, then the longest leading wildcard (`*.example.com`, `.example.com`),
+//! then the longest trailing wildcard (`www.*`), then the first matching regex in config
+//! order; otherwise the port's `default_server`, else its first server. Host names compare
+//! case-insensitively, with a trailing dot ignored.
+//!
+//! Location (ngx_http_core_find_location): an `=` match wins; otherwise the longest prefix,
+//! searched again among its nested locations; `^~` on that prefix skips regexes; otherwise
+//! regexes nested in the matched prefix, then the regexes of the level, in config order;
+//! a matching regex location is itself searched for nested locations.
+
+use regex::Regex;
+
+use super::tree::Directive;
+use super::values::{parse_listen, Listen};
+
+/// A server block with what selection needs.
+pub struct Server<'a> {
+    pub dir: &'a Directive,
+    pub listens: Vec<Listen>,
+    pub names: Vec<String>,
+}
+
+impl<'a> Server<'a> {
+    pub fn new(dir: &'a Directive) -> Self {
+        let mut listens: Vec<Listen> = dir
+            .children()
+            .iter()
+            .filter(|d| d.name == "listen")
+            .filter_map(|d| parse_listen(&d.args))
+            .collect();
+        if listens.is_empty() {
+            // nginx's default: *:80 (or *:8000 when not run as root; configs served on a
+            // real host run as root).
+            listens = parse_listen(&["80".to_string()]).into_iter().collect();
+        }
+        let names = dir
+            .children()
+            .iter()
+            .filter(|d| d.name == "server_name")
+            .flat_map(|d| d.args.iter().cloned())
+            .collect();
+        Server {
+            dir,
+            listens,
+            names,
+        }
+    }
+
+    pub fn ports(&self) -> Vec<u16> {
+        self.listens
+            .iter()
+            .filter(|l| l.unix.is_none())
+            .map(|l| l.port)
+            .collect()
+    }
+}
+
+/// How a server matched the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameMatch {
+    Exact,
+    LeadingWildcard(usize),
+    TrailingWildcard(usize),
+    Regex,
+}
+
+/// A PCRE pattern as a Rust regex, or why it cannot be one.
+pub fn translate_regex(pcre: &str, case_insensitive: bool) -> Result<Regex, String> {
+    // Named groups `(?<n>…)` and `(?P<n>…)` are accepted by the regex crate as is;
+    // lookaround and backreferences are not, and must not be guessed at.
+    for unsupported in ["(?=", "(?!", "(?<=", "(?<!", "(?>"] {
+        if pcre.contains(unsupported) {
+            return Err(format!(
+                "the regex {pcre:?} uses {unsupported}…) which badgw cannot evaluate"
+            ));
+        }
+    }
+    let pattern = if case_insensitive {
+        format!("(?i){pcre}")
+    } else {
+        pcre.to_string()
+    };
+    Regex::new(&pattern).map_err(|e| {
+        format!(
+            "the regex {pcre:?} cannot be evaluated: {}",
+            e.to_string().lines().last().unwrap_or("")
+        )
+    })
+}
+
+/// How `name` (a server_name value) matches `host` (lower-case, no trailing dot).
+pub fn name_match(name: &str, host: &str, notes: &mut Vec<String>) -> Option<NameMatch> {
+    if let Some(re) = name.strip_prefix('~') {
+        return match translate_regex(re, false) {
+            Ok(r) => r.is_match(host).then_some(NameMatch::Regex),
+            Err(e) => {
+                notes.push(e);
+                None
+            }
+        };
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(suffix) = name.strip_prefix("*.") {
+        return host
+            .ends_with(&format!(".{suffix}"))
+            .then_some(NameMatch::LeadingWildcard(suffix.len()));
+    }
+    if let Some(suffix) = name.strip_prefix('.') {
+        return (host == suffix || host.ends_with(&format!(".{suffix}")))
+            .then_some(NameMatch::LeadingWildcard(suffix.len()));
+    }
+    if let Some(prefix) = name.strip_suffix(".*") {
+        return host
+            .starts_with(&format!("{prefix}."))
+            .then_some(NameMatch::TrailingWildcard(prefix.len()));
+    }
+    (name == host).then_some(NameMatch::Exact)
+}
+
+/// The best name match of `host` among `servers` (indices), by nginx's precedence.
+pub fn best_by_name(
+    servers: &[&Server],
+    host: &str,
+    notes: &mut Vec<String>,
+) -> Option<(usize, NameMatch)> {
+    let mut best: Option<(usize, NameMatch)> = None;
+    for (i, s) in servers.iter().enumerate() {
+        for n in &s.names {
+            let Some(m) = name_match(n, host, notes) else {
+                continue;
+            };
+            let better = match (best, m) {
+                (None, _) => true,
+                (Some((_, NameMatch::Exact)), _) => false,
+                (Some(_), NameMatch::Exact) => true,
+                (Some((_, NameMatch::LeadingWildcard(a))), NameMatch::LeadingWildcard(b)) => b > a,
+                (Some((_, NameMatch::LeadingWildcard(_))), _) => false,
+                (Some(_), NameMatch::LeadingWildcard(_)) => true,
+                (Some((_, NameMatch::TrailingWildcard(a))), NameMatch::TrailingWildcard(b)) => {
+                    b > a
+                }
+                (Some((_, NameMatch::TrailingWildcard(_))), _) => false,
+                (Some(_), NameMatch::TrailingWildcard(_)) => true,
+                // Regexes: the first in config order wins.
+                (Some((_, NameMatch::Regex)), NameMatch::Regex) => false,
+            };
+            if better {
+                best = Some((i, m));
+            }
+        }
+    }
+    best
+}
+
+/// The default server of a port: the one marked `default_server`, else the first.
+pub fn default_for_port<'s>(servers: &[&'s Server<'s>], port: u16) -> Option<usize> {
+    let on_port: Vec<usize> = (0..servers.len())
+        .filter(|&i| servers[i].ports().contains(&port))
+        .collect();
+    on_port
+        .iter()
+        .copied()
+        .find(|&i| {
+            servers[i]
+                .listens
+                .iter()
+                .any(|l| l.port == port && l.default_server)
+        })
+        .or_else(|| on_port.first().copied())
+}
+
+/// A location block's modifier and pattern.
+pub fn location_spec(d: &Directive) -> (String, String) {
+    match d.args.as_slice() {
+        [m, p, ..] if ["=", "^~", "~", "~*"].contains(&m.as_str()) => (m.clone(), p.clone()),
+        [p, ..] if p.starts_with('@') => ("@".into(), p.clone()),
+        [p, ..] if p.starts_with('=') && p.len() > 1 => ("=".into(), p[1..].to_string()),
+        [p, ..] if p.starts_with("^~") && p.len() > 2 => ("^~".into(), p[2..].to_string()),
+        [p, ..] if p.starts_with("~*") && p.len() > 2 => ("~*".into(), p[2..].to_string()),
+        [p, ..] if p.starts_with('~') && p.len() > 1 => ("~".into(), p[1..].to_string()),
+        [p, ..] => (String::new(), p.clone()),
+        [] => (String::new(), String::new()),
+    }
+}
+
+/// Location nesting deeper than this is not followed (nginx configs nest two or three).
+const MAX_LOCATION_DEPTH: usize = 32;
+
+/// The chain of locations (outermost first) that serves `uri` among `children`.
+pub fn find_location<'a>(
+    children: &'a [Directive],
+    uri: &str,
+    notes: &mut Vec<String>,
+) -> Vec<&'a Directive> {
+    let mut chain = Vec::new();
+    find_in(children, uri, notes, &mut chain, 0);
+    chain
+}
+
+/// Returns true when the search is final (exact, ^~, or a regex matched).
+fn find_in<'a>(
+    children: &'a [Directive],
+    uri: &str,
+    notes: &mut Vec<String>,
+    chain: &mut Vec<&'a Directive>,
+    depth: usize,
+) -> bool {
+    if depth > MAX_LOCATION_DEPTH {
+        return true;
+    }
+    let locations: Vec<(&Directive, String, String)> = children
+        .iter()
+        .filter(|d| d.name == "location")
+        .map(|d| {
+            let (m, p) = location_spec(d);
+            (d, m, p)
+        })
+        .collect();
+    // 1. Exact match.
+    if let Some((d, _, _)) = locations.iter().find(|(_, m, p)| m == "=" && p == uri) {
+        chain.push(d);
+        return true;
+    }
+    // 2. Longest prefix.
+    let prefix = locations
+        .iter()
+        .filter(|(_, m, p)| (m.is_empty() || m == "^~") && uri.starts_with(p.as_str()))
+        .max_by_key(|(_, _, p)| p.len());
+    let mut noregex = false;
+    if let Some((d, m, _)) = prefix {
+        chain.push(d);
+        noregex = m == "^~";
+        // Nested locations of the matched prefix (their regexes come before this level's).
+        if find_in(d.children(), uri, notes, chain, depth + 1) {
+            return true;
+        }
+    }
+    if noregex {
+        return prefix.is_some();
+    }
+    // 3. Regexes of this level, in config order.
+    for (d, m, p) in &locations {
+        if m != "~" && m != "~*" {
+            continue;
+        }
+        match translate_regex(p, m == "~*") {
+            Ok(re) if re.is_match(uri) => {
+                // A regex match replaces the prefix match of this level.
+                if let Some(pos) =
+                    prefix.and_then(|(pd, _, _)| chain.iter().position(|c| std::ptr::eq(*c, *pd)))
+                {
+                    chain.truncate(pos);
+                }
+                chain.push(d);
+                find_in(d.children(), uri, notes, chain, depth + 1);
+                return true;
+            }
+            Ok(_) => {}
+            Err(e) => notes.push(format!(
+                "location {m} {p}: {e}; badgw treats it as not matching"
+            )),
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nginx::tree::Tree;
+
+    fn parse(src: &str) -> Vec<Directive> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.conf");
+        std::fs::write(&p, src).unwrap();
+        let t: Tree = crate::nginx::tree::load(&p, &crate::nginx::tree::Source::Disk).unwrap();
+        assert!(t.issues.is_empty(), "{:?}", t.issues);
+        t.root
+    }
+
+    fn loc(src: &str, uri: &str) -> String {
+        let root = parse(src);
+        let mut notes = Vec::new();
+        let chain = find_location(&root, uri, &mut notes);
+        chain
+            .iter()
+            .map(|d| {
+                let (m, p) = location_spec(d);
+                format!("{m}{p}")
+            })
+            .collect::<Vec<_>>()
+            .join(">")
+    }
+
+    const LOCS: &str = r#"
+        location / { }
+        location = /exact { }
+        location /images/ { location ~ \.png$ { } }
+        location ^~ /static/ { }
+        location ~* \.(gif|jpg)$ { }
+        location ~ ^/api/v[0-9]+/ { }
+        location /api/ { }
+    "#;
+
+    #[test]
+    fn nginx_location_rules() {
+        assert_eq!(loc(LOCS, "/exact"), "=/exact");
+        assert_eq!(loc(LOCS, "/exact/more"), "/");
+        assert_eq!(loc(LOCS, "/static/a.gif"), "^~/static/");
+        assert_eq!(loc(LOCS, "/x/a.GIF"), "~*\\.(gif|jpg)$");
+        assert_eq!(loc(LOCS, "/api/v2/users"), "~^/api/v[0-9]+/");
+        assert_eq!(loc(LOCS, "/api/users"), "/api/");
+        assert_eq!(loc(LOCS, "/images/a.png"), "/images/>~\\.png$");
+        assert_eq!(loc(LOCS, "/images/a.jpg"), "~*\\.(gif|jpg)$");
+        assert_eq!(loc("location /a/ { }", "/b"), "");
+    }
+
+    #[test]
+    fn server_name_precedence() {
+        let root = parse(
+            r#"server { server_name ~^www\.(?<d>.+)$; } server { server_name *.example.com; }
+               server { server_name www.example.com; } server { server_name .example.com; }
+               server { server_name www.*; } server { server_name *.shop.example.com; }"#,
+        );
+        let servers: Vec<Server> = root.iter().map(Server::new).collect();
+        let refs: Vec<&Server> = servers.iter().collect();
+        let mut notes = Vec::new();
+        let pick = |h: &str, notes: &mut Vec<String>| best_by_name(&refs, h, notes).map(|(i, _)| i);
+        assert_eq!(pick("www.example.com", &mut notes), Some(2));
+        assert_eq!(
+            pick("a.shop.example.com", &mut notes),
+            Some(5),
+            "longest leading wildcard"
+        );
+        assert_eq!(pick("example.com", &mut notes), Some(3));
+        assert_eq!(
+            pick("www.other.org", &mut notes),
+            Some(4),
+            "trailing wildcard before regex"
+        );
+        assert_eq!(pick("nomatch.org", &mut notes), None);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn lookaround_is_reported_not_guessed() {
+        assert!(translate_regex("^/(?!admin)", false).is_err());
+        assert!(translate_regex("^/(?<id>[0-9]+)$", false).is_ok());
+    }
+}
