@@ -56,10 +56,10 @@ fn every_check_file_has_the_header_sections() {
             .collect::<Vec<_>>()
             .join("\n");
         for section in [
-            "Detects:",
+            "Detects",
             "Why nginx returns 5",
-            "Evidence used:",
-            "False positives avoided:",
+            "Evidence used",
+            "False positives avoided",
         ] {
             assert!(
                 header.contains(section),
