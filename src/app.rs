@@ -86,10 +86,17 @@ fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
         config::gather_options(&args.target, None).map_err(|e| fail(ExitStatus::Usage, e))?;
     let found = gather::nginx_only(&opts)?;
     let Some(route) = &found.route else {
+        // The configuration problems usually say why there is no route: show them all.
+        let problems: String = found.issues.iter().map(|i| format!("\n  {i}")).collect();
+        let problems = if problems.is_empty() {
+            problems
+        } else {
+            format!("; configuration problems:{problems}")
+        };
         return Err(fail(
             ExitStatus::Incomplete,
             anyhow!(
-                "no route for {}{}: {}",
+                "no route for {}{}: {}{problems}",
                 opts.request.site,
                 opts.request.path,
                 found.route_error.as_deref().unwrap_or("unknown")
