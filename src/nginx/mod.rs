@@ -360,12 +360,28 @@ fn resolve_pass(
                 None => "; no `resolver` is defined, so a host name in it fails (\"no resolver defined to resolve …\")".into(),
             }
         ));
-        if let [value] = sets.as_slice() {
+        // One static value per variable: substitute it (`http://$backend:3000` with
+        // `set $backend app.internal` → app.internal:3000).
+        let vars: Vec<(&str, &str)> = chain
+            .iter()
+            .flat_map(|s| s.children())
+            .filter(|d| d.name == "set" && d.args.len() == 2 && !d.args[1].contains('$'))
+            .map(|d| (d.args[0].as_str(), d.args[1].as_str()))
+            .collect();
+        let mut authority = target.authority.clone();
+        for (var, value) in vars.iter().rev() {
             let inner = parse_target(&pass.name, value);
-            target.authority = inner.authority;
-        } else {
+            let braced = format!("${{{}}}", var.trim_start_matches('$'));
+            authority = authority
+                .replace(&braced, &inner.authority)
+                .replace(var, &inner.authority);
+        }
+        if authority.contains('$') || sets.is_empty() {
             return;
         }
+        target.explicit_port = authority.starts_with('[') && authority.contains("]:")
+            || !authority.starts_with('[') && authority.contains(':');
+        target.authority = authority;
     }
     // proxy_pass URI rewriting: with a URI part, the matched prefix is replaced by it.
     route.upstream_uri = Some(match (&target.uri, &route.location) {

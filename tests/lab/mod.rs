@@ -696,7 +696,13 @@ impl Nginx {
     /// words when it rejected it (nginx itself would keep running on the old one).
     pub fn reload(&mut self, http_body: &str) {
         let conf = nginx_conf(&self.prefix, http_body);
-        std::fs::write(&self.conf_path, &conf).expect("write nginx.conf");
+        self.reload_conf(&conf);
+        self.ports = listen_ports(http_body);
+    }
+
+    /// Writes a whole nginx.conf (main context included) and reloads nginx with it.
+    pub fn reload_conf(&mut self, conf: &str) {
+        std::fs::write(&self.conf_path, conf).expect("write nginx.conf");
         let count = |log: &str, what: &str| log.matches(what).count();
         let before = self.error_log_text();
         let (workers, emergs) = (
@@ -712,7 +718,6 @@ impl Nginx {
                 panic!("nginx rejected the new configuration:\n{log}\n--- nginx.conf ---\n{conf}");
             }
             if count(&log, "start worker process ") > workers {
-                self.ports = listen_ports(http_body);
                 return;
             }
             if Instant::now() > deadline {
