@@ -380,3 +380,34 @@ fn human_output_shows_the_route_the_cause_and_the_fix() {
         "no escape codes when stdout is not a terminal"
     );
 }
+
+/// Several nginx masters on one host: with no flag but --site, badgw picks the instance
+/// whose configuration names the site, and says when more than one does.
+#[test]
+fn discovery_picks_the_master_that_serves_the_site_and_reports_ambiguity() {
+    let (a, b) = (Lab::new("multi-a"), Lab::new("multi-b"));
+    let (pa, pb, dead) = (free_port(), free_port(), free_port());
+    let site_a = format!("alpha-{pa}.example.test");
+    let site_b = format!("beta-{pb}.example.test");
+    let shared = format!("shared-{pa}.example.test");
+    let na = a.nginx(&format!(
+        "{}{}",
+        lab::proxy_server(pa, &site_a, &format!("http://127.0.0.1:{dead}"), ""),
+        lab::proxy_server(pa, &shared, &format!("http://127.0.0.1:{dead}"), "")
+    ));
+    let nb = b.nginx(&format!(
+        "{}{}",
+        lab::proxy_server(pb, &site_b, &format!("http://127.0.0.1:{dead}"), ""),
+        lab::proxy_server(pb, &shared, &format!("http://127.0.0.1:{dead}"), "")
+    ));
+    let (_, ra) = lab::diagnose_json(&["--site", &site_a]);
+    assert_eq!(ra["nginx"]["master_pid"], na.pid, "{ra:#}");
+    let (_, rb) = lab::diagnose_json(&["--site", &site_b]);
+    assert_eq!(rb["nginx"]["master_pid"], nb.pid, "{rb:#}");
+    let (_, rs) = lab::diagnose_json(&["--site", &shared]);
+    let notes = rs["notes"].to_string();
+    assert!(
+        notes.contains("running nginx instances serve"),
+        "ambiguity must be said: {notes}"
+    );
+}
