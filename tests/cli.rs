@@ -143,3 +143,87 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(status.success(), "exit {status:?}, stderr {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn explain_log_reads_stdin_gzip_and_exits_by_what_it_found() {
+    use std::io::Write;
+    let refused = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/logs/lab/refused.log");
+    let text = std::fs::read(refused).unwrap();
+    let out = badgw()
+        .args(["explain-log", "--json", "-"])
+        .write_stdin(text.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "an upstream failure was seen");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    let summary = v["summary"].as_array().unwrap();
+    assert_eq!(summary[0]["category"], "upstream-refused", "{v:#}");
+    assert!(summary[0]["count"].as_u64().unwrap() >= 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("error.log.1.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&text).unwrap();
+    enc.finish().unwrap();
+    let out = badgw()
+        .args(["explain-log", "--json", gz.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v2["summary"], v["summary"], "gzip reads the same as plain");
+
+    let quiet = dir.path().join("quiet.log");
+    std::fs::write(
+        &quiet,
+        "2026/11/22 10:00:00 [notice] 1#1: signal process started\n",
+    )
+    .unwrap();
+    badgw()
+        .args(["explain-log", quiet.to_str().unwrap()])
+        .assert()
+        .code(0);
+    badgw()
+        .args(["explain-log", "/nonexistent/error.log"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/error.log"));
+    badgw()
+        .args(["explain-log", dir.path().to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("directory"));
+}
+
+#[test]
+fn explain_log_escapes_terminal_control_characters_in_human_output() {
+    let line = "2026/11/22 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: x, request: \"GET /\u{1b}[2J\u{202e}evil HTTP/1.1\", upstream: \"http://127.0.0.1:1/\", host: \"x\"\n";
+    let out = badgw()
+        .args(["explain-log", "--events", "-"])
+        .write_stdin(line)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!out.stdout.contains(&0x1b), "raw ESC reached the terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{202e}'),
+        "raw bidi override reached the terminal"
+    );
+    let json = badgw()
+        .args(["explain-log", "--json", "--events", "-"])
+        .write_stdin(line)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(
+        v["events"][0]["request"]
+            .as_str()
+            .unwrap()
+            .contains('\u{1b}'),
+        "JSON keeps the bytes faithfully"
+    );
+}
