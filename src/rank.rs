@@ -110,10 +110,9 @@ fn merge(lead: &mut RankedFinding, mut other: RankedFinding) {
             lead.finding.evidence.push(e);
         }
     }
-    for f in other.finding.fixes {
-        if !lead.finding.fixes.iter().any(|x| x.command == f.command) {
-            lead.finding.fixes.push(f);
-        }
+    // The lead's fixes are the ones to run; another check's only fill a gap.
+    if lead.finding.fixes.is_empty() {
+        lead.finding.fixes = other.finding.fixes;
     }
     lead.corroborated_by.push(other.check);
     lead.corroborated_by.extend(other.corroborated_by);

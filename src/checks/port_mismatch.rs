@@ -226,7 +226,9 @@ fn best_candidate<'a>(
             c.reasons
                 .push("its arguments or environment name a listen port".into());
         }
-        if unique {
+        // "The only app listener" says something only about a process we can see is an
+        // application; an owner hidden from us (run as root) could be anything.
+        if unique && c.process.is_some() {
             c.score += 0.4;
             c.reasons
                 .push("it is the only application listener no server block uses".into());
@@ -318,9 +320,15 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
     } else {
         "/proc/net/tcp"
     };
+    // A guess below 0.6 is worth showing, not worth paging on.
+    let severity = if c.score >= 0.6 {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
     let mut f = Finding::new(
         Cause::PortMismatch,
-        Severity::Critical,
+        severity,
         Strength::Circumstantial,
         title,
     )
@@ -396,7 +404,8 @@ mod tests {
             panic!()
         };
         let c = f[0].confidence.unwrap();
-        assert!((0.45..0.8).contains(&c), "{c}");
+        assert!((0.45..0.6).contains(&c), "{c}");
+        assert_eq!(f[0].severity, Severity::Warning, "a guess is not critical");
         assert!(f[0].fixes[0].command.contains("127.0.0.1:8080"));
     }
 
@@ -427,6 +436,22 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .listen(SocketKind::Tcp6, "[::1]:3000", "node")
             .build();
+        assert!(matches!(PortMismatch.run(&facts), Verdict::Pass { .. }));
+    }
+
+    #[test]
+    fn a_listener_whose_owner_is_hidden_is_not_a_guess_on_uniqueness_alone() {
+        let mut facts = FactsBuilder::proxy("127.0.0.1:3000").build();
+        if let crate::facts::Fact::Collected { value } = &mut facts.listeners {
+            value.push(crate::facts::Listener {
+                kind: SocketKind::Tcp,
+                address: "0.0.0.0:2024".into(),
+                port: Some(2024),
+                inode: 77,
+                pid: None,
+                process: None,
+            });
+        }
         assert!(matches!(PortMismatch.run(&facts), Verdict::Pass { .. }));
     }
 

@@ -186,6 +186,10 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
     if !color {
         table.force_no_tty();
     }
+    // Off a terminal the width is unknown: wrap long details at a readable width.
+    if table.width().is_none() {
+        table.set_width(110);
+    }
     table.set_header(vec!["check", "status", "detail", "ms"]);
     for c in &report.checks {
         let status = match c.status {
