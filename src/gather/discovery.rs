@@ -216,8 +216,12 @@ pub fn nginx_binary(explicit: Option<&str>) -> Option<PathBuf> {
 /// `nginx -V` prints to stderr.
 fn nginx_v_output(binary: Option<&str>, timeout: Duration) -> Option<String> {
     let bin = nginx_binary(binary)?;
-    let out = command::run(&bin, &["-V"], timeout).ok()?;
-    Some(format!("{}{}", out.stdout, out.stderr))
+    let out = command::run_command(bin.to_str()?, &["-V"], timeout).ok()?;
+    Some(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 #[cfg(test)]

@@ -7,11 +7,10 @@
 //! otherwise would start one); nothing is ever restarted, written or killed except a
 //! command that overran its timeout.
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use crate::facts::{
     Fact, FpmChildMemory, PathStat, PhpFpmFacts, Pm2App, ProcLimits, ProcLook, ProcRole,
@@ -19,95 +18,7 @@ use crate::facts::{
 };
 use crate::parse;
 
-/// Output of a finished command.
-#[derive(Debug, Clone)]
-pub struct CmdOutput {
-    pub success: bool,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-impl CmdOutput {
-    /// First line of stderr, for a skip reason.
-    pub fn stderr_text(&self) -> String {
-        let s = String::from_utf8_lossy(&self.stderr);
-        let s = s.lines().next().unwrap_or("").trim();
-        if s.is_empty() {
-            "failed without a message".into()
-        } else {
-            s.to_string()
-        }
-    }
-}
-
-/// Most bytes kept from one command's stdout.
-const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
-
-/// Runs `program args` with `timeout`, reading stdout and stderr concurrently (a full
-/// stderr pipe never blocks it); kills it when it overruns.
-pub fn run_command(program: &str, args: &[&str], timeout: Duration) -> Result<CmdOutput, String> {
-    run_command_env(program, args, &[], timeout)
-}
-
-/// [`run_command`] with extra environment variables.
-pub fn run_command_env(
-    program: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-    timeout: Duration,
-) -> Result<CmdOutput, String> {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("LC_ALL", "C")
-        .env("SYSTEMD_PAGER", "")
-        .env("SYSTEMD_COLORS", "0");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().map_err(|e| format!("{program}: {e}"))?;
-    let drain = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(r) = r {
-                let _ = r.take(MAX_OUTPUT).read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out_t = drain(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err_t = drain(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{program}: no answer within {timeout:?}"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("{program}: {e}")),
-        }
-    };
-    Ok(CmdOutput {
-        success: status.success(),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    })
-}
+pub use super::command::{run_command, run_command_env, CmdOutput};
 
 /// Whether systemd is PID 1 here (systemctl answers only then).
 pub fn systemd_is_pid1() -> bool {
