@@ -124,6 +124,17 @@ mod tests {
     }
 
     #[test]
+    fn a_command_flooding_stderr_does_not_deadlock() {
+        let o = run_command(
+            "sh",
+            &["-c", "head -c 1000000 /dev/zero >&2; echo done"],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(o.stdout, b"done\n");
+    }
+
+    #[test]
     fn a_missing_program_is_an_error_naming_it() {
         let e = run_command("/nonexistent/prog", &[], Duration::from_secs(1))
             .err()
