@@ -553,6 +553,10 @@ mod tests {
                 message: "Connection refused".into(),
             }),
             note: None,
+            speaks: None,
+            timeout_ms: None,
+            idle_close_ms: None,
+            idle_open_after_ms: None,
         });
         let Verdict::Found(found) = OomKilledCheck.run(&f) else {
             panic!()

@@ -400,6 +400,10 @@ pub mod test_facts {
                     .into(),
                 }),
                 note: None,
+                speaks: None,
+                timeout_ms: None,
+                idle_close_ms: None,
+                idle_open_after_ms: None,
             });
             self
         }

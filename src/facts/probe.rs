@@ -54,4 +54,17 @@ pub struct ProbeResult {
     /// "response is not HTTP (first bytes 15 03 01)".
     #[serde(default)]
     pub note: Option<String>,
+    /// What the upstream was seen to speak: "http", "tls", "fastcgi", or "unknown".
+    #[serde(default)]
+    pub speaks: Option<String>,
+    /// The probe's own timeout, in ms (a response slower than this was not seen).
+    #[serde(default)]
+    pub timeout_ms: Option<f64>,
+    /// Keep-alive: after a complete HTTP/1.1 response, how long the upstream kept the
+    /// idle connection open before closing it; None when not measured.
+    #[serde(default)]
+    pub idle_close_ms: Option<f64>,
+    /// Keep-alive: the idle connection was still open when the measurement stopped.
+    #[serde(default)]
+    pub idle_open_after_ms: Option<f64>,
 }

@@ -429,6 +429,12 @@ fn probe_all(route: &Route, opts: &GatherOptions) -> Vec<ProbeResult> {
                     host_header: host.clone(),
                     uri: uri.clone(),
                     timeout: opts.timeout,
+                    // Hold an idle keep-alive connection only where nginx keeps them, and
+                    // no longer than 10 s (twice --timeout by default: 6 s).
+                    keepalive_budget: route
+                        .settings
+                        .keepalive
+                        .map(|_| (opts.timeout * 2).min(Duration::from_secs(10))),
                 };
                 s.spawn(move || probe::probe(&req))
             })

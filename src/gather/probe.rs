@@ -23,13 +23,29 @@ pub struct ProbeRequest {
     pub host_header: String,
     pub uri: String,
     pub timeout: Duration,
+    /// When the route's group keeps idle connections (`keepalive`), how long to hold one
+    /// idle to see when the upstream closes it.
+    pub keepalive_budget: Option<Duration>,
 }
 
 /// Largest response head read; nginx's own proxy_buffer_size limit is far below.
 const MAX_HEAD: usize = 256 * 1024;
 
-trait Conn: Read + Write + Send {}
-impl<T: Read + Write + Send> Conn for T {}
+trait Conn: Read + Write + Send {
+    fn set_read_timeout_to(&self, d: Duration) -> std::io::Result<()>;
+}
+
+impl Conn for TcpStream {
+    fn set_read_timeout_to(&self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))
+    }
+}
+
+impl Conn for UnixStream {
+    fn set_read_timeout_to(&self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))
+    }
+}
 
 pub fn probe(req: &ProbeRequest) -> ProbeResult {
     let speaks_http = req.scheme == "http";
@@ -50,6 +66,10 @@ pub fn probe(req: &ProbeRequest) -> ProbeResult {
         phase: ProbePhase::Connect,
         error: None,
         note: None,
+        speaks: None,
+        timeout_ms: Some(ms(req.timeout)),
+        idle_close_ms: None,
+        idle_open_after_ms: None,
     };
     let start = Instant::now();
     let conn = match connect(req) {
@@ -61,18 +81,163 @@ pub fn probe(req: &ProbeRequest) -> ProbeResult {
     };
     result.connected = true;
     result.connect_ms = Some(ms(start.elapsed()));
-    if !speaks_http {
-        // Protocol-aware probes for FastCGI, uwsgi, TLS and gRPC come with the wire checks;
-        // the transport alone already tells "nothing listens" from "something listens".
-        result.phase = ProbePhase::Done;
-        result.note = Some(format!(
-            "{} upstream: only the connection was tested",
-            req.scheme
-        ));
-        return result;
+    match req.scheme.as_str() {
+        "http" => {}
+        // nginx would start a TLS handshake: a plain-HTTP answer to a plain request means
+        // the handshake fails ("wrong version number").
+        "https" | "grpcs" => {
+            read_response(conn, req, &mut result);
+            result.speaks = Some(if result.status_line.as_deref().is_some_and(|l| l.starts_with("HTTP/")) { "http" } else { "tls" }.into());
+            if result.speaks.as_deref() == Some("tls") {
+                // A TLS server rejecting a plain request is the expected, healthy answer.
+                result.error = None;
+                result.note = Some("answers like a TLS server (as nginx expects)".into());
+                result.status = None;
+                result.phase = ProbePhase::Done;
+            }
+            return result;
+        }
+        "fastcgi" => {
+            fastcgi_get_values(conn, req, &mut result);
+            return result;
+        }
+        other => {
+            result.phase = ProbePhase::Done;
+            result.note = Some(format!("{other} upstream: only the connection was tested"));
+            return result;
+        }
     }
     read_response(conn, req, &mut result);
+    if let (Some(budget), ProbePhase::Done) = (req.keepalive_budget, result.phase) {
+        measure_idle_close(req, budget, &mut result);
+    }
     result
+}
+
+/// FastCGI `FCGI_GET_VALUES` (type 9, request id 0): a FastCGI server (PHP-FPM) answers
+/// with `FCGI_GET_VALUES_RESULT` (type 10); an HTTP server answers "HTTP/1.1 400", which
+/// nginx reports as "upstream sent unsupported FastCGI protocol version: 72" ('H').
+fn fastcgi_get_values(mut conn: Box<dyn Conn>, req: &ProbeRequest, result: &mut ProbeResult) {
+    let mut body = Vec::new();
+    for name in ["FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"] {
+        body.push(name.len() as u8);
+        body.push(0);
+        body.extend_from_slice(name.as_bytes());
+    }
+    let mut record = vec![1, 9, 0, 0, 0, body.len() as u8, 0, 0];
+    record.extend_from_slice(&body);
+    result.request = "FastCGI FCGI_GET_VALUES".into();
+    result.phase = ProbePhase::Send;
+    let sent = Instant::now();
+    if let Err(e) = conn.write_all(&record) {
+        result.error = Some(os_error(&e));
+        return;
+    }
+    result.phase = ProbePhase::ReadHeader;
+    let mut buf = [0u8; 512];
+    match conn.read(&mut buf) {
+        Ok(0) => {
+            result.speaks = Some("unknown".into());
+            result.note = Some("the upstream closed the connection without answering FastCGI".into());
+        }
+        Ok(n) => {
+            result.ttfb_ms = Some(ms(sent.elapsed()));
+            result.phase = ProbePhase::Done;
+            let reply = &buf[..n];
+            if reply.starts_with(b"HTTP/") {
+                result.speaks = Some("http".into());
+                let line = reply.split(|&b| b == b'\n').next().unwrap_or(&[]);
+                result.status_line = Some(String::from_utf8_lossy(line).trim_end().to_string());
+                result.note = Some("an HTTP server answered the FastCGI request".into());
+            } else if reply.len() >= 2 && reply[0] == 1 && reply[1] == 10 {
+                result.speaks = Some("fastcgi".into());
+                result.note = Some("a FastCGI server answered (FCGI_GET_VALUES_RESULT)".into());
+            } else {
+                result.speaks = Some("unknown".into());
+                let first: Vec<String> = reply.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                result.note = Some(format!("neither FastCGI nor HTTP answered (first bytes: {})", first.join(" ")));
+            }
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            result.note = Some(format!("no FastCGI answer within {}", human(req.timeout)));
+        }
+        Err(e) => result.error = Some(os_error(&e)),
+    }
+}
+
+/// Sends one HTTP/1.1 keep-alive request on a new connection, reads the whole response,
+/// then holds the connection idle to time when the upstream closes it.
+fn measure_idle_close(req: &ProbeRequest, budget: Duration, result: &mut ProbeResult) {
+    let Ok(mut conn) = connect(req) else { return };
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nUser-Agent: badgw-probe/{}\r\n\r\n",
+        req.uri,
+        req.host_header,
+        env!("CARGO_PKG_VERSION")
+    );
+    if conn.write_all(request.as_bytes()).is_err() {
+        return;
+    }
+    // Read the head, then exactly Content-Length bytes of body.
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = Instant::now() + req.timeout;
+    let (head_end, body_len) = loop {
+        if Instant::now() > deadline {
+            return;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+        if let Some(end) = memchr::memmem::find(&data, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            if head.contains("connection: close") || head.starts_with("http/1.0") {
+                result.idle_close_ms = Some(0.0);
+                return;
+            }
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            match len {
+                Some(len) => break (end + 4, len),
+                // Chunked or unknown length: the end of the body cannot be told apart
+                // from an idle pause; do not guess.
+                None => return,
+            }
+        }
+    };
+    while data.len() < head_end + body_len {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+    let idle_since = Instant::now();
+    let _ = conn.set_read_timeout_to(budget);
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                result.idle_close_ms = Some(ms(idle_since.elapsed()));
+                return;
+            }
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                result.idle_open_after_ms = Some(ms(idle_since.elapsed()));
+                return;
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                result.idle_close_ms = Some(ms(idle_since.elapsed()));
+                return;
+            }
+            Err(_) => return,
+        }
+        if idle_since.elapsed() > budget {
+            result.idle_open_after_ms = Some(ms(idle_since.elapsed()));
+            return;
+        }
+    }
 }
 
 fn connect(req: &ProbeRequest) -> Result<Box<dyn Conn>, OsError> {
@@ -223,6 +388,7 @@ fn parse_head(head: &[u8], result: &mut ProbeResult) {
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(head) {
         Ok(_) => {
+            result.speaks = Some("http".into());
             result.status = resp.code;
             let line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
             result.status_line = Some(
@@ -270,6 +436,7 @@ mod tests {
             host_header: "shop.example.test".into(),
             uri: "/api/x".into(),
             timeout: Duration::from_millis(800),
+            keepalive_budget: None,
         }
     }
 
@@ -353,6 +520,51 @@ mod tests {
         ));
         assert_eq!(r.error.as_ref().and_then(|e| e.errno), Some(2));
         assert_eq!(r.error.unwrap().message, "No such file or directory");
+    }
+
+    #[test]
+    fn keepalive_idle_close_is_measured() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for conn in l.incoming().take(2) {
+                let mut s = conn.unwrap();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 2048];
+                    let _ = s.read(&mut buf);
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                    // Like Node's server.keepAliveTimeout: close 300 ms after going idle.
+                    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+                    let _ = s.read(&mut buf);
+                });
+            }
+        });
+        let mut r = req(addr, SocketKind::Tcp);
+        r.keepalive_budget = Some(Duration::from_secs(2));
+        let p = probe(&r);
+        let idle = p.idle_close_ms.expect("measured");
+        assert!((250.0..1500.0).contains(&idle), "{idle}");
+        assert_eq!(p.speaks.as_deref(), Some("http"));
+    }
+
+    #[test]
+    fn fastcgi_probe_tells_http_from_fastcgi() {
+        // An HTTP server behind fastcgi_pass answers the FastCGI record with a 400.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).unwrap();
+            assert_eq!(&buf[..2], &[1, 9], "FCGI_GET_VALUES record");
+            assert!(n > 8);
+            s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+        });
+        let mut r = req(addr, SocketKind::Tcp);
+        r.scheme = "fastcgi".into();
+        let p = probe(&r);
+        t.join().unwrap();
+        assert_eq!(p.speaks.as_deref(), Some("http"));
     }
 
     #[test]
