@@ -131,7 +131,21 @@ struct Request {
 
 /// Reads one request (head and Content-Length body). `Ok(None)` means the peer closed (or,
 /// with a read timeout set, stayed idle) before sending a byte of a new request.
+/// The error a non-HTTP first byte gives.
+const NOT_HTTP: &str = "not an HTTP request";
+
 fn read_request(conn: &mut io::BufReader<Conn>) -> io::Result<Option<Request>> {
+    // Like real HTTP servers, reject bytes that cannot start a request line (a TLS
+    // ClientHello, a FastCGI record) at once instead of waiting for a line end.
+    match conn.fill_buf() {
+        Ok([]) => return Ok(None),
+        Ok(buf) if !buf[0].is_ascii_uppercase() => {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, NOT_HTTP));
+        }
+        Ok(_) => {}
+        Err(e) if is_timeout(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    }
     let mut first = Vec::new();
     match conn.read_until(b'\n', &mut first) {
         Ok(0) => return Ok(None),
@@ -231,7 +245,15 @@ fn serve(conn: Conn, cfg: &Config) -> io::Result<()> {
                 Mode::BigHeader(n) => Some(format!("X-Big: {}", "a".repeat(n.saturating_sub(7)))),
                 _ => None,
             };
-            while let Some(req) = read_request(&mut conn)? {
+            let first = match read_request(&mut conn) {
+                Err(e) if e.to_string() == NOT_HTTP => {
+                    conn.get_mut().write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+                    return Ok(());
+                }
+                other => other?,
+            };
+            let mut next = first;
+            while let Some(req) = next.take() {
                 if let Mode::Slow(ms) = cfg.mode {
                     thread::sleep(Duration::from_millis(ms));
                 }
@@ -243,6 +265,7 @@ fn serve(conn: Conn, cfg: &Config) -> io::Result<()> {
                 if !req.keep_alive {
                     break;
                 }
+                next = read_request(&mut conn)?;
             }
             Ok(())
         }

@@ -22,18 +22,24 @@ pub use selinux_denied::SelinuxDeniedCheck;
 pub use socket_permission::SocketPermissionCheck;
 
 mod address_family_mismatch;
+mod keepalive_race;
 mod port_mismatch;
+mod protocol_mismatch;
 mod route_resolved;
 mod socket_missing;
 mod upstream_down;
+mod wire_response;
 
 pub mod util;
 
 pub use address_family_mismatch::AddressFamilyMismatch;
+pub use keepalive_race::KeepaliveRace;
 pub use port_mismatch::PortMismatch;
+pub use protocol_mismatch::ProtocolMismatch;
 pub use route_resolved::RouteResolved;
 pub use socket_missing::SocketMissing;
 pub use upstream_down::UpstreamDown;
+pub use wire_response::WireResponse;
 
 use serde::Serialize;
 use std::time::Instant;

@@ -408,6 +408,23 @@ pub mod test_facts {
             self
         }
 
+        /// A probe that got an HTTP answer `status` after `ttfb_ms`.
+        pub fn probe_ok(mut self, address: &str, status: u16, ttfb_ms: u64) -> Self {
+            self = self.probe_refused(address);
+            let p = self.0.probes.last_mut().expect("probe");
+            p.connected = true;
+            p.error = None;
+            p.connect_ms = Some(0.2);
+            p.ttfb_ms = Some(ttfb_ms as f64);
+            p.status = Some(status);
+            p.status_line = Some(format!("HTTP/1.1 {status} X"));
+            p.header_bytes = Some(120);
+            p.phase = ProbePhase::Done;
+            p.speaks = Some("http".into());
+            p.timeout_ms = Some(3000.0);
+            self
+        }
+
         pub fn socket_file(mut self, path: &str, exists: bool) -> Self {
             let Fact::Collected { value } = &mut self.0.unix_sockets else {
                 panic!()

@@ -87,7 +87,18 @@ pub fn probe(req: &ProbeRequest) -> ProbeResult {
         // the handshake fails ("wrong version number").
         "https" | "grpcs" => {
             read_response(conn, req, &mut result);
-            result.speaks = Some(if result.status_line.as_deref().is_some_and(|l| l.starts_with("HTTP/")) { "http" } else { "tls" }.into());
+            result.speaks = Some(
+                if result
+                    .status_line
+                    .as_deref()
+                    .is_some_and(|l| l.starts_with("HTTP/"))
+                {
+                    "http"
+                } else {
+                    "tls"
+                }
+                .into(),
+            );
             if result.speaks.as_deref() == Some("tls") {
                 // A TLS server rejecting a plain request is the expected, healthy answer.
                 result.error = None;
@@ -138,7 +149,8 @@ fn fastcgi_get_values(mut conn: Box<dyn Conn>, req: &ProbeRequest, result: &mut 
     match conn.read(&mut buf) {
         Ok(0) => {
             result.speaks = Some("unknown".into());
-            result.note = Some("the upstream closed the connection without answering FastCGI".into());
+            result.note =
+                Some("the upstream closed the connection without answering FastCGI".into());
         }
         Ok(n) => {
             result.ttfb_ms = Some(ms(sent.elapsed()));
@@ -155,7 +167,10 @@ fn fastcgi_get_values(mut conn: Box<dyn Conn>, req: &ProbeRequest, result: &mut 
             } else {
                 result.speaks = Some("unknown".into());
                 let first: Vec<String> = reply.iter().take(8).map(|b| format!("{b:02x}")).collect();
-                result.note = Some(format!("neither FastCGI nor HTTP answered (first bytes: {})", first.join(" ")));
+                result.note = Some(format!(
+                    "neither FastCGI nor HTTP answered (first bytes: {})",
+                    first.join(" ")
+                ));
             }
         }
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -333,6 +348,9 @@ fn read_response(mut conn: Box<dyn Conn>, req: &ProbeRequest, result: &mut Probe
                 }
                 head.extend_from_slice(&buf[..n]);
                 if !head.starts_with(b"HTTP/") && head.len() >= 5 {
+                    // A TLS record (alert 0x15 or handshake 0x16, version 3.x).
+                    let tls = matches!(head[0], 0x15 | 0x16) && head[1] == 0x03;
+                    result.speaks = Some(if tls { "tls" } else { "unknown" }.into());
                     let first: Vec<String> =
                         head.iter().take(8).map(|b| format!("{b:02x}")).collect();
                     result.note = Some(format!(
@@ -534,7 +552,8 @@ mod tests {
                     let _ = s.read(&mut buf);
                     let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
                     // Like Node's server.keepAliveTimeout: close 300 ms after going idle.
-                    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+                    s.set_read_timeout(Some(Duration::from_millis(300)))
+                        .unwrap();
                     let _ = s.read(&mut buf);
                 });
             }
@@ -572,6 +591,7 @@ mod tests {
         let (addr, h) = serve_once(b"\x15\x03\x01\x00\x02\x02\x28");
         let r = probe(&req(addr, SocketKind::Tcp));
         h.join().unwrap();
+        assert_eq!(r.speaks.as_deref(), Some("tls"));
         assert!(r.note.unwrap().contains("not HTTP (first bytes: 15 03 01"));
     }
 }

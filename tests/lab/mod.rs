@@ -222,9 +222,9 @@ pub fn labapp_binary() -> PathBuf {
         .and_then(Path::parent)
         .map(|d| d.join("examples").join("labapp"))
         .unwrap_or_else(|| PathBuf::from("labapp"));
-    if !path.is_file() {
-        build_labapp();
-    }
+    // `cargo test --test X` neither builds examples nor rebuilds a stale one: ask cargo
+    // once per test process (a no-op when labapp is up to date).
+    build_labapp();
     if !path.is_file() {
         panic!(
             "labapp not found at {}: run the lab tests with `cargo test` (it builds examples/labapp), \
@@ -235,8 +235,7 @@ pub fn labapp_binary() -> PathBuf {
     path
 }
 
-/// `cargo test --test X` does not build examples (a plain `cargo test` does): build labapp
-/// once, with the cargo that runs the tests.
+/// Builds labapp once per test process, with the cargo that runs the tests.
 fn build_labapp() {
     static BUILD: std::sync::Once = std::sync::Once::new();
     BUILD.call_once(|| {

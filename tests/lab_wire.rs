@@ -1,0 +1,229 @@
+//! What the upstream does on the wire, against real nginx and real upstream processes:
+//! each scenario makes nginx fail for one reason and asserts badgw ranks that cause first.
+
+mod lab;
+
+use lab::{free_port, Lab};
+use serde_json::Value;
+
+fn top(report: &Value) -> String {
+    report["findings"][0]["cause"]
+        .as_str()
+        .unwrap_or("(none)")
+        .to_string()
+}
+
+/// Starts an app in `mode` and nginx with `pass` (`{back}` is replaced by the app's
+/// address) plus `extra` directives in the location; returns the diagnosis.
+fn scenario(
+    name: &str,
+    mode: &str,
+    pass: &str,
+    extra: &str,
+    upstream_block: &str,
+    timeout: &str,
+) -> (i32, Value, u16) {
+    let lab = Lab::new(name);
+    let (front, back) = (free_port(), free_port());
+    let _app = lab.app(name, &[&format!("127.0.0.1:{back}")], mode);
+    let site = format!("{name}.example.test");
+    let body = format!(
+        "{}{}",
+        upstream_block.replace("{back}", &format!("127.0.0.1:{back}")),
+        lab::proxy_server(
+            front,
+            &site,
+            &pass.replace("{back}", &format!("127.0.0.1:{back}")),
+            extra
+        )
+    )
+    .replace("proxy_pass fastcgi://", "fastcgi_pass ");
+    let nginx = lab.nginx(&body);
+    // A TLS-speaking app makes nginx relay raw bytes (HTTP/0.9): read the status raw.
+    let raw = lab.get_raw(front, &site, "/");
+    let status = std::str::from_utf8(raw.get(9..12).unwrap_or(b"000"))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        nginx.conf_path.to_str().unwrap(),
+        "--timeout",
+        timeout,
+    ]);
+    (code, report, status)
+}
+
+#[test]
+fn slow_app_beyond_proxy_read_timeout_is_upstream_timeout() {
+    let (code, r, status) = scenario(
+        "slow",
+        "slow=3000",
+        "http://{back}",
+        "proxy_read_timeout 1s;",
+        "",
+        "2s",
+    );
+    assert_eq!(status, 504);
+    assert_eq!(top(&r), "upstream-timeout", "{r:#}");
+    assert_eq!(code, 1);
+    assert!(
+        r["findings"][0]["evidence"]
+            .to_string()
+            .contains("proxy_read_timeout 1s"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn app_closing_without_answer_is_premature_close() {
+    let (code, r, status) = scenario("close", "close", "http://{back}", "", "", "2s");
+    assert_eq!(status, 502);
+    assert_eq!(top(&r), "premature-close", "{r:#}");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn headers_beyond_the_buffer_are_header_too_big() {
+    let (code, r, status) = scenario("bighdr", "big-header=16000", "http://{back}", "", "", "2s");
+    assert_eq!(status, 502);
+    assert_eq!(top(&r), "header-too-big", "{r:#}");
+    assert_eq!(code, 1);
+    let fix = r["findings"][0]["fixes"][0]["command"].as_str().unwrap();
+    assert!(
+        fix.starts_with("proxy_buffer_size 16k;") || fix.starts_with("proxy_buffer_size 32k;"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn an_app_answering_502_itself_is_upstream_502() {
+    let (code, r, status) = scenario("app502", "status=502", "http://{back}", "", "", "2s");
+    assert_eq!(status, 502);
+    assert_eq!(top(&r), "upstream-502", "{r:#}");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn https_to_a_plain_http_app_is_protocol_mismatch() {
+    let (code, r, status) = scenario("tlsplain", "ok", "https://{back}", "", "", "2s");
+    assert_eq!(status, 502);
+    assert_eq!(top(&r), "protocol-mismatch", "{r:#}");
+    assert_eq!(code, 1);
+    assert!(
+        r["findings"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("plain-HTTP server"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn http_to_a_tls_speaking_app_is_protocol_mismatch() {
+    let (code, r, _) = scenario("plaintls", "tls-garbage", "http://{back}", "", "", "2s");
+    assert_eq!(top(&r), "protocol-mismatch", "{r:#}");
+    assert_eq!(code, 1);
+    assert!(
+        r["findings"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("answers with TLS"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn fastcgi_pass_to_an_http_server_is_protocol_mismatch() {
+    let (code, r, status) = scenario("fcgihttp", "ok", "fastcgi://{back}", "", "", "2s");
+    assert_eq!(status, 502);
+    assert_eq!(top(&r), "protocol-mismatch", "{r:#}");
+    assert_eq!(code, 1);
+    assert!(
+        r["findings"][0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("not FastCGI"),
+        "{r:#}"
+    );
+}
+
+const KEEPALIVE_GROUP: &str = "upstream app { server {back}; keepalive 8; }\n";
+const KEEPALIVE_LOCATION: &str = "proxy_http_version 1.1; proxy_set_header Connection \"\";";
+
+#[test]
+fn app_closing_idle_connections_before_nginx_is_keepalive_race() {
+    let (code, r, status) = scenario(
+        "karace",
+        "idle-close=1000",
+        "http://app",
+        KEEPALIVE_LOCATION,
+        KEEPALIVE_GROUP,
+        "1s",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(top(&r), "keepalive-race", "{r:#}");
+    assert_eq!(code, 1);
+    let title = r["findings"][0]["title"].as_str().unwrap();
+    assert!(
+        title.contains("after 1.0s") || title.contains("after 1.1s"),
+        "{title}"
+    );
+    assert!(r["findings"][0]["fixes"][0]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("keepalive_timeout "));
+}
+
+#[test]
+fn keepalive_aligned_app_has_no_finding() {
+    let (code, r, status) = scenario(
+        "kaok",
+        "ok",
+        "http://app",
+        KEEPALIVE_LOCATION,
+        KEEPALIVE_GROUP,
+        "1s",
+    );
+    assert_eq!(status, 200);
+    let problems: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(problems.is_empty(), "{r:#}");
+    assert_eq!(code, 0);
+    let ka = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "keepalive-alignment")
+        .unwrap();
+    assert_eq!(ka["status"], "pass", "{ka:#}");
+}
+
+#[test]
+fn probes_of_black_hole_and_reset_targets_end_within_the_timeout() {
+    for mode in ["blackhole", "reset"] {
+        let start = std::time::Instant::now();
+        let (_, r, _) = scenario(
+            mode,
+            mode,
+            "http://{back}",
+            "proxy_read_timeout 1s;",
+            "",
+            "1s",
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(8),
+            "{mode}: {:?}",
+            start.elapsed()
+        );
+        assert_ne!(top(&r), "(none)", "{mode}: a finding is expected: {r:#}");
+    }
+}
