@@ -227,3 +227,45 @@ fn explain_log_escapes_terminal_control_characters_in_human_output() {
         "JSON keeps the bytes faithfully"
     );
 }
+
+/// When the configuration files cannot be read, badgw asks the nginx binary for `nginx -T`.
+/// Reading files as one user and running a privileged binary needs two users and sudo, so
+/// a stand-in `nginx` (a script printing a real-format dump) plays the binary here.
+#[test]
+fn unreadable_config_falls_back_to_nginx_dash_t() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let script = bin.join("nginx");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = -T ] || exit 1\ncat <<'DUMP'\n# configuration file /etc/hidden/nginx.conf:\nhttp {\n  server {\n    listen 80;\n    server_name hidden.example.test;\n    location / { proxy_pass http://127.0.0.1:3999; }\n  }\n}\nDUMP\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = badgw()
+        .env("PATH", path)
+        .args([
+            "route",
+            "--json",
+            "--site",
+            "hidden.example.test",
+            "--nginx-conf",
+            "/etc/hidden/nginx.conf",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        v["route"]["upstreams"][0]["address"], "127.0.0.1:3999",
+        "{v:#}"
+    );
+    assert_eq!(v["route"]["server"]["file"], "/etc/hidden/nginx.conf");
+}

@@ -303,7 +303,18 @@ fn nginx_facts(
             prefix: inst.prefix.clone(),
             dump: dump_text.clone(),
         };
-        match nginx::load(&load) {
+        // Files this user cannot read may still be dumped by the nginx binary (`nginx -T`).
+        let loaded = nginx::load(&load).or_else(|e| {
+            match (&load.dump, dump_with_binary(&inst, opts.timeout)) {
+                (None, Some(dump)) => nginx::load(&nginx::LoadOptions {
+                    dump: Some(dump),
+                    ..load.clone()
+                })
+                .map_err(|e2| anyhow!("{e:#}; `nginx -T` did not help either: {e2:#}")),
+                _ => Err(e),
+            }
+        });
+        match loaded {
             Ok(config) => {
                 let route = nginx::route(&config, &opts.request, &os_resolve);
                 candidates.push((inst, config, route));
@@ -383,6 +394,23 @@ fn nginx_facts(
         listens: config.listens(),
     };
     Ok((facts, Some(config)))
+}
+
+/// `nginx -T` output of the instance's own binary, when it runs and dumps a configuration.
+fn dump_with_binary(inst: &discovery::Instance, timeout: Duration) -> Option<String> {
+    let bin = discovery::nginx_binary(inst.master.as_ref().and_then(|m| m.binary.as_deref()))?;
+    let conf = inst.conf_path.to_str()?;
+    let mut args = vec!["-T", "-c", conf];
+    let prefix = inst
+        .prefix
+        .as_ref()
+        .and_then(|p| p.to_str().map(str::to_string));
+    if let Some(p) = &prefix {
+        args.extend(["-p", p.as_str()]);
+    }
+    let out = command::run_command(bin.to_str()?, &args, timeout).ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.contains("# configuration file ").then_some(text)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
