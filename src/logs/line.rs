@@ -395,6 +395,14 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
     {
         return Some(DnsResolution);
     }
+    // accept() failing with EMFILE/ENFILE is the worker out of descriptors: it logs this on
+    // the listening socket (no client, no upstream), and the same worker's next socket()
+    // to an upstream fails too — often the first sign of exhaustion in the log.
+    if (m.starts_with(b"accept4() failed") || m.starts_with(b"accept() failed"))
+        && matches!(r.errno, Some(23 | 24 | 10024))
+    {
+        return Some(FdExhaustion);
+    }
     let action = r.action.unwrap_or(&[]);
     let upstream_ctx =
         r.upstream.is_some() || m.starts_with(b"upstream ") || contains(action, b"upstream");
@@ -617,6 +625,14 @@ mod tests {
                 "{p}socket() failed (24: Too many open files) while connecting to upstream{c}"
             )),
             Some("fd-exhaustion")
+        );
+        assert_eq!(
+            cat("2026/11/22 10:00:05 [crit] 7#7: accept4() failed (24: Too many open files)"),
+            Some("fd-exhaustion")
+        );
+        assert_eq!(
+            cat("2026/11/22 10:00:05 [alert] 7#7: accept4() failed (22: Invalid argument)"),
+            None
         );
     }
 

@@ -54,6 +54,11 @@ impl WindowFilter {
         if eq(&e.host, &self.site) || eq(&e.server, &self.site) {
             return true;
         }
+        // A line tied to no request (accept() out of descriptors, an emerg at start-up)
+        // concerns the whole nginx instance, so every site it serves.
+        if e.host.is_none() && e.server.is_none() && e.upstream.is_none() {
+            return true;
+        }
         if self
             .server_names
             .iter()
