@@ -34,6 +34,10 @@ enum Match<'a> {
     ListenerPid,
     SameProgram(String),
     FpmPool,
+    /// Nothing listens at the upstream now and its first failure in the error log came
+    /// this many seconds after the kill: the app died with the kill and left no trace in
+    /// any manager (a plain process, `nohup`, a shell loop, a container without systemd).
+    Timing(i64),
 }
 
 impl Check for OomKilledCheck {
@@ -151,7 +155,56 @@ fn match_kill<'a>(facts: &'a Facts, kill: &OomKill) -> Option<Match<'a>> {
     if fastcgi && kill.comm.starts_with("php-fpm") {
         return Some(Match::FpmPool);
     }
-    None
+    timing_match(facts, kill).map(Match::Timing)
+}
+
+/// Error-log categories that start when the app behind the upstream disappears.
+const GONE_CATEGORIES: &[&str] = &[
+    "upstream-refused",
+    "socket-missing",
+    "premature-close",
+    "connection-reset",
+    "no-live-upstreams",
+];
+
+/// Longest gap between the kill and the upstream's first failure that still ties them: a
+/// supervisor-less app stays dead, so the first request after the kill fails; sites with
+/// little traffic may take a while to send one.
+const TIMING_WINDOW_SECS: i64 = 120;
+
+/// Seconds from the kill to the upstream's first failure, when that ties the kill to the
+/// upstream by time alone: nothing listens at the upstream now (the victim's socket died
+/// with it), the error log's window began before the kill (so the first failure in it is
+/// the first after the kill, not just the window's edge), and the first failure follows the
+/// kill within [`TIMING_WINDOW_SECS`]. nginx's own processes are never the upstream.
+fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
+    if kill.comm == "nginx" || facts.route_upstreams().is_empty() {
+        return None;
+    }
+    // Unknown listeners (not collected) cannot show that the upstream is gone.
+    facts.listeners.value()?;
+    if !facts.upstream_listener_owners().is_empty() {
+        return None;
+    }
+    let at = wall_time(kill.time.as_deref()?)?;
+    let window = facts.error_log.value()?;
+    if let Some(since) = window.since.as_deref().and_then(wall_time) {
+        if since > at {
+            return None;
+        }
+    }
+    let first = window
+        .categories
+        .iter()
+        .filter(|c| c.count > 0 && GONE_CATEGORIES.contains(&c.category.as_str()))
+        .filter_map(|c| c.first_seen.as_deref().and_then(wall_time))
+        .min()?;
+    // Both clocks print whole seconds: a request cut by the kill may log in the same
+    // second, or the one before when the kill's stamp was rounded up.
+    let gap = (first - at).num_seconds();
+    (-1..=TIMING_WINDOW_SECS)
+        .contains(&gap)
+        .then_some(gap.max(0))
 }
 
 /// Kills at least this many hours before the snapshot are reported as old.
@@ -186,6 +239,12 @@ fn finding(facts: &Facts, kill: &OomKill, m: Match) -> Finding {
         Match::FpmPool => (
             Strength::Strong,
             "a PHP-FPM child of the upstream pool".to_string(),
+        ),
+        Match::Timing(gap) => (
+            Strength::Strong,
+            format!(
+                "the upstream's process (matched by time: nothing listens at the upstream now, and its first failure came {gap} s after the kill)"
+            ),
         ),
     };
     let memcg = kill.constraint.as_deref() == Some("CONSTRAINT_MEMCG") || kill.memcg_oom;
@@ -238,7 +297,7 @@ fn finding(facts: &Facts, kill: &OomKill, m: Match) -> Finding {
                 "lower pm.max_children or memory_limit so children fit in RAM (see `badgw explain pool-exhausted` for sizing)",
                 "sudo grep -Hn 'pm.max_children\\|memory_limit' /etc/php/*/fpm/pool.d/*.conf /etc/php-fpm.d/*.conf",
             )),
-        Match::ListenerPid | Match::SameProgram(_) => f
+        Match::ListenerPid | Match::SameProgram(_) | Match::Timing(_) => f
             .fix(Fix::safe(
                 "see what uses memory now",
                 "ps -eo pid,user,rss,comm --sort=-rss | head -15",
@@ -565,6 +624,60 @@ mod tests {
             found[0].severity,
             Severity::Warning,
             "the upstream is down: maybe the victim"
+        );
+    }
+
+    /// A plain process (no unit, no PM2 app) killed at 03:12:01 whose upstream has been
+    /// refusing since 03:12:04 and where nothing listens now: tied by time. The same kill
+    /// is not tied when something listens, when the first failure is minutes later, or
+    /// when the log window starts after the kill (its first line proves nothing).
+    #[test]
+    fn unmanaged_victim_is_matched_by_time_only_when_everything_agrees() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        f.kernel_log = kernel(include_bytes!(
+            "../../fixtures/host/kernel/journalctl-k-short-iso.txt"
+        ));
+        f.listeners = Fact::collected(vec![]);
+        let refused = |first: &str| {
+            error_log_with(
+                "upstream-refused",
+                9,
+                first,
+                "connect() failed (111: Connection refused) while connecting to upstream",
+            )
+        };
+        f.error_log = refused("2026/11/22 03:12:04");
+        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].strength, Strength::Strong, "{:?}", found[0]);
+        assert!(
+            found[0].title.contains("node (pid 777)"),
+            "{}",
+            found[0].title
+        );
+
+        f.error_log = refused("2026/11/22 03:20:00");
+        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(
+            found[0].strength,
+            Strength::Circumstantial,
+            "8 minutes later"
+        );
+
+        f.error_log = refused("2026/11/22 03:12:04");
+        if let Fact::Collected { value } = &mut f.error_log {
+            value.since = Some("2026/11/22 03:12:03".into());
+        }
+        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(
+            found[0].strength,
+            Strength::Circumstantial,
+            "window after the kill"
         );
     }
 

@@ -65,19 +65,57 @@ impl Check for PoolExhaustedCheck {
                 f = f.evidence(format!("{file}:{}", s.line), s.text.clone());
             }
             if let Some(p) = pool {
-                let at = p
-                    .listen_backlog
-                    .as_ref()
-                    .map_or(format!("{}:{}", p.file, p.line), |b| {
-                        format!("{}:{}", b.file, b.line)
-                    });
-                f = f.fix(Fix::review(
-                    format!("raise listen.backlog of pool [{}] ({at}) and the kernel's cap", p.name),
-                    format!(
-                        "sudo sysctl -w net.core.somaxconn=4096 && echo 'listen.backlog = 4096' | sudo tee -a {} && sudo systemctl reload {}",
-                        p.file,
-                        fpm_unit(fpm, p)
+                // A full backlog means every child was busy long enough for the queue to
+                // fill: the pool's size is the usual culprit, the backlog only the buffer.
+                if let Some(mc) = &p.max_children {
+                    f = f.evidence(
+                        format!("{}:{}", mc.file, mc.line),
+                        format!(
+                            "pool [{}] has pm.max_children = {}{}",
+                            p.name,
+                            mc.value,
+                            p.pm.as_ref()
+                                .map_or(String::new(), |pm| format!(" (pm = {})", pm.value))
+                        ),
+                    );
+                }
+                if let Some(b) = &p.listen_backlog {
+                    f = f.evidence(
+                        format!("{}:{}", b.file, b.line),
+                        format!("listen.backlog = {}", b.value),
+                    );
+                }
+                if let Some(fpm) = fpm {
+                    f = sizing_fix(f, fpm, p);
+                }
+                // Edit the pool's own line (appending to the file could land in another
+                // pool's section).
+                let (at, cmd) = match &p.listen_backlog {
+                    Some(b) => (
+                        format!("{}:{}", b.file, b.line),
+                        format!(
+                            "sudo sysctl -w net.core.somaxconn=4096 && sudo sed -i '{}s/.*/listen.backlog = 4096/' {} && sudo systemctl reload {}",
+                            b.line,
+                            b.file,
+                            fpm_unit(fpm, p)
+                        ),
                     ),
+                    None => (
+                        format!("{}:{}", p.file, p.line),
+                        format!(
+                            "sudo sysctl -w net.core.somaxconn=4096  # then add 'listen.backlog = 4096' under [{}] in {} and: sudo systemctl reload {}",
+                            p.name,
+                            p.file,
+                            fpm_unit(fpm, p)
+                        ),
+                    ),
+                };
+                f = f.fix(Fix::review(
+                    format!(
+                        "raise listen.backlog of pool [{}] ({at}) and the kernel's cap",
+                        p.name
+                    ),
+                    cmd,
                 ));
             } else {
                 f = f.fix(Fix::review(

@@ -1,0 +1,540 @@
+//! "Why the upstream is gone" against real processes: real nginx, real upstream apps that die
+//! the way apps die on hosts (OOM kill, crash loop under a supervisor, a unix socket the nginx
+//! workers may not open, a saturated PHP-FPM pool), and badgw run as root and as `nobody`.
+//!
+//! Each scenario asserts `findings[0].cause`, the exit code and that the evidence names the
+//! right thing (the kernel log file:line, the pids, the socket's owner and mode, the pool).
+//! What cannot happen here for real (the kernel's OOM killer) is written in the kernel's own
+//! recorded format (see fixtures/host/kernel/) around a real kill of a real app.
+//!
+//! Every scenario is bounded (a few seconds) and cleans up what it started: the lab kills its
+//! apps and nginx; the supervisor loop and PHP-FPM are killed by their guards, even when an
+//! assertion fails.
+
+mod lab;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lab::{free_port, Lab, Nginx};
+use serde_json::Value;
+
+fn conf_arg(nginx: &Nginx) -> String {
+    nginx.conf_path.to_str().unwrap().to_string()
+}
+
+fn evidence(report: &Value, i: usize) -> Vec<String> {
+    report["findings"][i]["evidence"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no findings[{i}] in {report:#}"))
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn top_cause(report: &Value) -> &str {
+    report["findings"][0]["cause"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no finding in {report:#}"))
+}
+
+/// A check's row in `checks[]`.
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in {report:#}"))
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Kills a whole process group (a supervisor loop, a PHP-FPM master and its children) when
+/// dropped, so a failed assertion leaves nothing running.
+struct GroupGuard(Child);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let pgid = self.0.id() as libc::pid_t;
+        // SAFETY: kill on our own child's process group.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` in a process group of its own, dying with this test process.
+fn spawn_group(mut cmd: Command) -> GroupGuard {
+    cmd.process_group(0);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl, getppid and _exit are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    GroupGuard(cmd.spawn().expect("spawn"))
+}
+
+/// 1. The app is killed by SIGKILL, and the kernel log (journalctl -k short-iso, the format
+///    of fixtures/host/kernel/journalctl-k-short-iso.txt) says the OOM killer did it to that
+///    pid just before the first 502: oom-killed leads, and explains upstream-down.
+#[test]
+fn oom_killed_app_leads_over_upstream_down() {
+    let lab = Lab::new("oom");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.oom.test");
+    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://127.0.0.1:{back}"),
+        "",
+    ));
+    assert_eq!(lab.get(front, &site, "/").0, 200);
+    let killed_at = chrono::Local::now();
+    app.kill();
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    nginx.wait_log("connect() failed (111: Connection refused)");
+
+    let stamp = killed_at.format("%Y-%m-%dT%H:%M:%S%z").to_string();
+    let pid = app.pid;
+    let kern = lab.path("kern.log");
+    let lines = [
+        "-- Boot 6c1e7d0b8f2a4b7d9c0e1f2a3b4c5d6e --".to_string(),
+        format!("{stamp} web1 kernel: labapp invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0"),
+        format!("{stamp} web1 kernel: CPU: 1 PID: {pid} Comm: labapp Not tainted 6.1.0-26-amd64 #1 Debian 6.1.112-1"),
+        format!("{stamp} web1 kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/user.slice/user-0.slice/session-3.scope,task=labapp,pid={pid},uid=0"),
+        format!("{stamp} web1 kernel: Out of memory: Killed process {pid} (labapp) total-vm:2117484kB, anon-rss:1843200kB, file-rss:1024kB, shmem-rss:0kB, UID:0 pgtables:3712kB oom_score_adj:0"),
+    ];
+    std::fs::write(&kern, lines.join("\n") + "\n").unwrap();
+    let kill_line = lines
+        .iter()
+        .position(|l| l.contains("Out of memory: Killed process"))
+        .unwrap()
+        + 1;
+
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        &conf_arg(&nginx),
+        "--kernel-log",
+        kern.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(top_cause(&report), "oom-killed", "{report:#}");
+    let title = report["findings"][0]["title"].as_str().unwrap();
+    assert!(title.contains(&format!("labapp (pid {pid})")), "{title}");
+    let ev = evidence(&report, 0);
+    let origin = format!("{}:{kill_line}", kern.display());
+    assert!(
+        ev.iter().any(|e| e.starts_with(&origin)),
+        "no {origin} in {ev:#?}"
+    );
+    // The symptom is still reported, below its root, and says what explains it.
+    let down = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == "upstream-down")
+        .unwrap_or_else(|| panic!("no upstream-down in {report:#}"));
+    assert_eq!(down["explained_by"], "oom-killed", "{report:#}");
+}
+
+/// The same kill with an unrelated victim (a different pid and program, minutes before the
+/// outage) must not be blamed: the symptom leads.
+#[test]
+fn unrelated_oom_kill_does_not_lead() {
+    let lab = Lab::new("oom-other");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.oom-other.test");
+    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://127.0.0.1:{back}"),
+        "",
+    ));
+    assert_eq!(lab.get(front, &site, "/").0, 200);
+    app.kill();
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    nginx.wait_log("connect() failed (111: Connection refused)");
+    let stamp = (chrono::Local::now() - chrono::Duration::minutes(10))
+        .format("%Y-%m-%dT%H:%M:%S%z")
+        .to_string();
+    let kern = lab.path("kern.log");
+    std::fs::write(
+        &kern,
+        format!(
+            "{stamp} web1 kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/postgresql.service,task=postgres,pid=4242,uid=113\n\
+             {stamp} web1 kernel: Out of memory: Killed process 4242 (postgres) total-vm:912344kB, anon-rss:611200kB, file-rss:0kB, shmem-rss:0kB, UID:113 pgtables:1400kB oom_score_adj:0\n"
+        ),
+    )
+    .unwrap();
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        &conf_arg(&nginx),
+        "--kernel-log",
+        kern.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(top_cause(&report), "upstream-down", "{report:#}");
+}
+
+/// 2. A supervisor loop that keeps replacing the app: each labapp lives ~60 ms, shorter than
+///    badgw's two looks (150 ms apart), so the pid behind the address always changes (or the
+///    listener appears or vanishes) between them.
+#[test]
+fn crash_loop_under_a_supervisor_loop() {
+    let lab = Lab::new("crashloop");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.crash.test");
+    let bin = lab::labapp_binary();
+    // Bounded: the loop ends by itself after 400 rounds even if the guard never runs.
+    let script = format!(
+        "i=0; while [ $i -lt 400 ]; do i=$((i+1)); \
+         {} --name crashy --listen 127.0.0.1:{back} --mode ok >/dev/null 2>&1 & pid=$!; \
+         sleep 0.06; kill -9 $pid; wait $pid 2>/dev/null; done",
+        bin.display()
+    );
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _loop = spawn_group(cmd);
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://127.0.0.1:{back}"),
+        "",
+    ));
+    // Some requests fail while the app is between lives.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut failed = 0;
+    while failed < 1 && Instant::now() < deadline {
+        if lab.get(front, &site, "/").0 == 502 {
+            failed += 1;
+        }
+    }
+    assert!(failed >= 1, "no 502 from a crash-looping upstream");
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        &conf_arg(&nginx),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(top_cause(&report), "crash-loop", "{report:#}");
+    let title = report["findings"][0]["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("127.0.0.1:{back}")),
+        "title names the address: {title}"
+    );
+    let ev = evidence(&report, 0).join("\n");
+    assert!(ev.contains("(labapp)"), "evidence names the program: {ev}");
+    assert!(
+        ev.contains("parent sh"),
+        "evidence names the supervisor: {ev}"
+    );
+}
+
+/// 3. A unix socket owned by root with mode 0600 while nginx's workers run as nobody: nginx
+///    logs (13: Permission denied) and socket-permission leads with the owner and the mode.
+#[test]
+fn socket_permission_root_0600_against_nobody_workers() {
+    if !is_root() {
+        panic!("this scenario needs root: nginx workers must run as another user (nobody) than the socket's owner");
+    }
+    let lab = Lab::new("sockperm");
+    let front = free_port();
+    let site = format!("php-{front}.perm.test");
+    let sock = lab.sock("app.sock");
+    let path = sock.strip_prefix("unix:").unwrap().to_string();
+    let _app = lab.app_args("app", &["--listen", &sock, "--socket-mode", "0600"]);
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://{sock}:"),
+        "",
+    ));
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    nginx.wait_log("(13: Permission denied)");
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        &conf_arg(&nginx),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(top_cause(&report), "socket-permission", "{report:#}");
+    let ev = evidence(&report, 0).join("\n");
+    assert!(ev.contains(&path), "evidence names the socket: {ev}");
+    assert!(ev.contains("root"), "evidence names the owner: {ev}");
+    assert!(
+        ev.contains("0600") || ev.contains("srw-------"),
+        "evidence names the mode: {ev}"
+    );
+    assert!(
+        ev.contains("nobody"),
+        "evidence names the worker user: {ev}"
+    );
+}
+
+/// The PHP-FPM binary of Debian's php-fpm package. Panics with an install hint when there is
+/// none, so the pool scenario never passes silently.
+fn php_fpm_binary() -> PathBuf {
+    for name in [
+        "php-fpm",
+        "php-fpm8.4",
+        "php-fpm8.3",
+        "php-fpm8.2",
+        "php-fpm8.1",
+        "php-fpm7.4",
+    ] {
+        if let Ok(p) = which::which(name) {
+            return p;
+        }
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/sbin")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("php-fpm"))
+        })
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!("php-fpm not found: install it with `sudo apt-get install php-fpm` (the pool-exhausted lab scenario needs a real PHP-FPM)")
+    })
+}
+
+/// Sends one raw request and does not wait for the answer beyond `limit`.
+fn fire(port: u16, host: &str, path: &str) -> Option<TcpStream> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(8))).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .ok()?;
+    Some(s)
+}
+
+fn wait_for(path: &Path, limit: Duration) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// 4. A real PHP-FPM pool with one child and no backlog behind real nginx: slow requests fill
+///    it, nginx logs `(11: Resource temporarily unavailable)` on the pool's socket, and
+///    pool-exhausted leads, naming the pool's pm.max_children line.
+#[test]
+fn pool_exhausted_real_php_fpm() {
+    let fpm = php_fpm_binary();
+    if !is_root() {
+        panic!("this scenario needs root (PHP-FPM workers run as nobody like nginx's)");
+    }
+    let lab = Lab::new("fpm");
+    let front = free_port();
+    let site = format!("php-{front}.fpm.test");
+    let fpm_dir = lab.path("fpm");
+    let www = lab.path("www");
+    std::fs::create_dir_all(&fpm_dir).unwrap();
+    std::fs::create_dir_all(&www).unwrap();
+    for d in [&fpm_dir, &www] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        www.join("slow.php"),
+        "<?php usleep(3000000); echo \"slow done\\n\";\n",
+    )
+    .unwrap();
+    let sock = fpm_dir.join("www.sock");
+    let conf = fpm_dir.join("php-fpm.conf");
+    let conf_text = format!(
+        "[global]\n\
+         pid = {dir}/php-fpm.pid\n\
+         error_log = {dir}/php-fpm.log\n\
+         log_level = notice\n\
+         daemonize = no\n\
+         \n\
+         [www]\n\
+         user = nobody\n\
+         group = nogroup\n\
+         listen = {sock}\n\
+         listen.owner = nobody\n\
+         listen.group = nogroup\n\
+         listen.mode = 0666\n\
+         listen.backlog = 0\n\
+         pm = static\n\
+         pm.max_children = 1\n\
+         request_terminate_timeout = 8s\n\
+         catch_workers_output = yes\n",
+        dir = fpm_dir.display(),
+        sock = sock.display()
+    );
+    std::fs::write(&conf, &conf_text).unwrap();
+    let max_children_line = conf_text
+        .lines()
+        .position(|l| l.starts_with("pm.max_children"))
+        .unwrap()
+        + 1;
+    let mut cmd = Command::new(&fpm);
+    cmd.arg("-F")
+        .arg("-y")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&fpm_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _fpm = spawn_group(cmd);
+    assert!(
+        wait_for(&sock, Duration::from_secs(5)),
+        "php-fpm did not create {}: {}",
+        sock.display(),
+        std::fs::read_to_string(fpm_dir.join("php-fpm.log")).unwrap_or_default()
+    );
+    let nginx = lab.nginx(&format!(
+        "server {{ listen 127.0.0.1:{front}; server_name {site}; root {www};
+           location ~ \\.php$ {{
+             fastcgi_pass unix:{sock};
+             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+             fastcgi_param REQUEST_METHOD $request_method;
+             fastcgi_param QUERY_STRING $query_string;
+           }}
+         }}",
+        www = www.display(),
+        sock = sock.display()
+    ));
+    // One request occupies the only child, one waits in the backlog, the rest are refused.
+    let mut inflight = Vec::new();
+    for _ in 0..4 {
+        inflight.extend(fire(front, &site, "/slow.php"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nginx.wait_log("(11: Resource temporarily unavailable)");
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--path",
+        "/slow.php",
+        "--nginx-conf",
+        &conf_arg(&nginx),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(top_cause(&report), "pool-exhausted", "{report:#}");
+    let ev = evidence(&report, 0).join("\n");
+    assert!(
+        ev.contains(&sock.display().to_string()),
+        "evidence names the pool socket: {ev}"
+    );
+    // A full backlog means the only child was busy: the pool's size is named, file:line.
+    let where_ = format!("{}:{max_children_line}", conf.display());
+    assert!(ev.contains(&where_), "evidence names {where_}: {ev}");
+    assert!(ev.contains("pm.max_children = 1"), "{ev}");
+    // The first slow request is still served once the child is free.
+    drop(inflight);
+}
+
+/// 5. badgw as `nobody`: diagnose completes against a lab, and the checks whose facts need
+///    root (the kernel log, other users' processes) say so instead of passing.
+#[test]
+fn unprivileged_diagnose_completes_and_says_what_needs_root() {
+    if !is_root() {
+        panic!("this scenario switches to user nobody, which needs root");
+    }
+    let lab = Lab::new("unpriv");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.unpriv.test");
+    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://127.0.0.1:{back}"),
+        "",
+    ));
+    assert_eq!(lab.get(front, &site, "/").0, 200);
+    app.kill();
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    nginx.wait_log("connect() failed (111: Connection refused)");
+    // nobody may not reach the build directory: run a copy from the world-readable prefix.
+    let bin = lab.path("badgw");
+    std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args([
+            "diagnose",
+            "--json",
+            "--site",
+            &site,
+            "--port",
+            &front.to_string(),
+        ])
+        .arg("--nginx-conf")
+        .arg(&nginx.conf_path)
+        .env_remove("PM2_HOME")
+        .env("HOME", "/nonexistent")
+        .current_dir("/");
+    let started = Instant::now();
+    let out = lab::run_with_timeout(cmd, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report as nobody ({e}): {stderr}"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{report:#}\n{stderr}");
+    assert_eq!(top_cause(&report), "upstream-down", "{report:#}");
+    let oom = check(&report, "oom-killed");
+    assert_eq!(oom["status"], "skipped", "{oom:#}");
+    assert!(
+        oom["detail"].as_str().unwrap_or("").contains("run as root"),
+        "{oom:#}"
+    );
+    // nginx's master is root's: as nobody its limits and fds cannot be read, and the report
+    // must say that rather than pass the fd check.
+    let fd = check(&report, "fd-exhaustion");
+    let notes = report["notes"].to_string();
+    assert!(
+        (fd["status"] == "skipped" && fd["detail"].as_str().unwrap_or("").contains("root"))
+            || notes.contains("run as root"),
+        "fd-exhaustion: {fd:#}\nnotes: {notes}"
+    );
+}
