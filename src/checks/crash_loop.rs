@@ -62,7 +62,8 @@ impl Check for CrashLoopCheck {
                     "{} upstream process(es) looked at twice",
                     looks.len()
                 ));
-                found.extend(looks.iter().filter_map(liveness_finding));
+                let churn = error_log_churn(facts);
+                found.extend(looks.iter().filter_map(|l| liveness_finding(l, churn)));
             }
             Err(e) => skipped.push(e),
         }
@@ -252,9 +253,17 @@ fn pm2_finding(facts: &Facts, a: &Pm2App) -> Option<Finding> {
     Some(f)
 }
 
-fn liveness_finding(l: &UpstreamLiveness) -> Option<Finding> {
-    let first = l.first.as_ref()?;
-    let sup = first.supervisor.as_deref();
+/// Error-log lines of the site where the app vanished (refused) or died mid-request
+/// (prematurely closed, reset): what a crash loop leaves behind.
+fn error_log_churn(facts: &Facts) -> u64 {
+    ["upstream-refused", "premature-close", "connection-reset"]
+        .iter()
+        .filter_map(|c| facts.error_category(c))
+        .map(|c| c.count)
+        .sum()
+}
+
+fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
     let who = |p: &crate::facts::ProcLook| {
         format!(
             "pid {} ({}), {} s old, parent {}",
@@ -264,6 +273,34 @@ fn liveness_finding(l: &UpstreamLiveness) -> Option<Finding> {
             p.parent_comm.as_deref().unwrap_or("?")
         )
     };
+    let Some(first) = l.first.as_ref() else {
+        // Nothing listened at the first look and a process did at the second: a (re)start
+        // caught in the act. Under a supervisor, or with the error log showing the app
+        // vanish, that is a restart loop; otherwise it may be a deploy.
+        let s = l.second.as_ref()?;
+        if s.supervisor.is_none() && churn == 0 {
+            return None;
+        }
+        let f = Finding::new(
+            Cause::CrashLoop,
+            if churn > 0 {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            Strength::Strong,
+            format!(
+                "nothing listened at {}, then pid {} ({}) did {} ms later: the app is restarting",
+                l.address, s.pid, s.comm, l.interval_ms
+            ),
+        )
+        .evidence(format!("/proc/{}", s.pid), format!("second look: {}", who(s)));
+        return Some(f.fix(Fix::safe(
+            "see the process tree",
+            format!("ps -o pid,ppid,etimes,cmd --ppid {}", s.ppid.unwrap_or(1)),
+        )));
+    };
+    let sup = first.supervisor.as_deref();
     let (severity, strength, title) = match &l.second {
         Some(s) if s.pid != first.pid => (
             Severity::Critical,
@@ -281,14 +318,25 @@ fn liveness_finding(l: &UpstreamLiveness) -> Option<Finding> {
                 l.address, first.pid, l.interval_ms
             ),
         ),
+        // Both looks caught the same young life: a restart just happened. With the error
+        // log showing the app vanishing or dying mid-request, that is the loop itself.
         Some(_) if sup.is_some() && first.age_secs.is_some_and(|a| a < 10.0) => (
-            Severity::Warning,
+            if churn > 0 {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
             Strength::Strong,
             format!(
-                "the process behind {} is only {:.0} s old under {}",
+                "the process behind {} is only {:.1} s old under {}{}",
                 l.address,
                 first.age_secs.unwrap_or(0.0),
-                sup.unwrap_or("a supervisor")
+                sup.unwrap_or("a supervisor"),
+                if churn > 0 {
+                    format!(", and the error log shows it vanishing or dying mid-request ({churn} line(s))")
+                } else {
+                    String::new()
+                }
             ),
         ),
         Some(_) => return None,
@@ -437,6 +485,43 @@ mod tests {
             second: Some(look(48390, 3600.2)),
         }]);
         assert!(matches!(CrashLoopCheck.run(&f), Verdict::Pass { .. }));
+    }
+
+    /// Both looks catch the same 0.3 s old life under a shell loop: a warning alone, critical
+    /// once the error log shows the app vanishing or dying mid-request.
+    #[test]
+    fn young_process_under_a_shell_loop_with_error_log_churn() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let look = ProcLook {
+            pid: 9001,
+            comm: "labapp".into(),
+            age_secs: Some(0.3),
+            ppid: Some(9000),
+            parent_comm: Some("sh".into()),
+            supervisor: Some("a shell loop".into()),
+            unit: None,
+        };
+        f.liveness = Fact::collected(vec![UpstreamLiveness {
+            address: "127.0.0.1:3000".into(),
+            interval_ms: 150,
+            first: Some(look.clone()),
+            second: Some(look),
+        }]);
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].severity, Severity::Warning);
+        f.error_log = error_log_with(
+            "premature-close",
+            1,
+            "2026/11/22 03:12:04",
+            "upstream prematurely closed connection while reading response header from upstream",
+        );
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].severity, Severity::Critical, "{}", found[0].title);
+        assert!(found[0].title.contains("under a shell loop"), "{}", found[0].title);
     }
 
     #[test]

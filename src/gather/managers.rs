@@ -527,6 +527,14 @@ fn supervisor_of(parent_comm: &str, parent_cmdline: &str) -> Option<String> {
         "runit"
     } else if c.starts_with("s6-supervise") {
         "s6"
+    } else if matches!(c, "sh" | "bash" | "dash" | "zsh" | "ash")
+        && (parent_cmdline.contains("while ") || parent_cmdline.contains("until "))
+    {
+        // `sh -c 'while true; do app; done'`: the hand-made supervisor of containers,
+        // screen sessions and start scripts.
+        "a shell loop"
+    } else if matches!(c, "tini" | "dumb-init") {
+        "container init"
     } else if c.starts_with("php-fpm") {
         "php-fpm"
     } else if c == "gunicorn" || c == "uwsgi" || c == "node" && parent_cmdline.contains("cluster") {
