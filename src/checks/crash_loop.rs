@@ -59,13 +59,18 @@ impl Check for CrashLoopCheck {
         match facts.liveness.get() {
             Ok(looks) => {
                 looked.push(format!(
-                    "{} upstream process(es) looked at twice",
+                    "{} upstream address(es) looked at repeatedly",
                     looks.len()
                 ));
                 let churn = error_log_churn(facts);
-                found.extend(looks.iter().filter_map(|l| liveness_finding(l, churn)));
+                found.extend(looks.iter().filter_map(|l| {
+                    liveness_finding(l, initial_listener_pid(facts, &l.address), churn)
+                }));
             }
             Err(e) => skipped.push(e),
+        }
+        if let Some(f) = alternating_log_finding(facts) {
+            found.push(f);
         }
         if !found.is_empty() {
             return Verdict::Found(found);
@@ -253,6 +258,18 @@ fn pm2_finding(facts: &Facts, a: &Pm2App) -> Option<Finding> {
     Some(f)
 }
 
+/// The pid that listened at `address` in the listener scan at the start of the diagnosis.
+fn initial_listener_pid(facts: &Facts, address: &str) -> Option<u32> {
+    let listeners = facts.listeners.value()?;
+    match address.strip_prefix("unix:") {
+        Some(path) => listeners.iter().find(|l| l.address == path)?.pid,
+        None => {
+            let a: std::net::SocketAddr = address.parse().ok()?;
+            listeners.iter().find(|l| l.accepts(&a))?.pid
+        }
+    }
+}
+
 /// Error-log lines of the site where the app vanished (refused) or died mid-request
 /// (prematurely closed, reset): what a crash loop leaves behind.
 fn error_log_churn(facts: &Facts) -> u64 {
@@ -263,7 +280,69 @@ fn error_log_churn(facts: &Facts) -> u64 {
         .sum()
 }
 
-fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
+/// The error log alternates "Connection refused" with "prematurely closed"/"reset" for the
+/// site: the app keeps coming up (accepts, starts the request) and dying (cuts it, then
+/// nothing listens). Alternation means the two kinds interleave in time, not one after the
+/// other (a single crash gives cut-then-refused once; a deploy gives refused-then-fine).
+fn alternating_log_finding(facts: &Facts) -> Option<Finding> {
+    let w = facts.error_log.value()?;
+    let refused = facts.error_category("upstream-refused")?;
+    let cut = facts
+        .error_category("premature-close")
+        .or_else(|| facts.error_category("connection-reset"))?;
+    let t = |s: &Option<String>| s.as_deref().and_then(crate::parse::wall_time);
+    let (rf, rl, cf, cl) = (
+        t(&refused.first_seen)?,
+        t(&refused.last_seen)?,
+        t(&cut.first_seen)?,
+        t(&cut.last_seen)?,
+    );
+    // Interleaved: each kind was seen both before and after (or at) the other's first.
+    let interleaved =
+        rf <= cl && cf <= rl && (rl > cf || cl > rf) && refused.count + cut.count >= 3;
+    if !interleaved {
+        return None;
+    }
+    let mut f = Finding::new(
+        Cause::CrashLoop,
+        Severity::Critical,
+        Strength::Strong,
+        format!(
+            "the error log alternates refused connections ({}) with connections cut mid-request ({}): the app keeps restarting",
+            refused.count, cut.count
+        ),
+    );
+    for s in refused
+        .samples
+        .iter()
+        .take(1)
+        .chain(cut.samples.iter().take(1))
+    {
+        f = f.evidence(
+            format!("{}:{}", w.file, s.line),
+            crate::render::sanitize::escape_for_terminal(&s.text).into_owned(),
+        );
+    }
+    Some(f.fix(Fix::safe(
+        "find the process manager restarting it (the parent of whatever listens now)",
+        "ps -eo pid,ppid,etimes,cmd --sort=etimes | head -20",
+    )))
+}
+
+/// The listener's pid at each look, oldest first: the listener scan at the start of the
+/// diagnosis, then the liveness looks (first and last only in snapshots that predate them).
+fn pid_sequence(l: &UpstreamLiveness, initial: Option<u32>) -> Vec<Option<u32>> {
+    let mut seq: Vec<Option<u32>> = initial.into_iter().map(Some).collect();
+    if l.samples.is_empty() {
+        seq.push(l.first.as_ref().map(|p| p.pid));
+        seq.push(l.second.as_ref().map(|p| p.pid));
+    } else {
+        seq.extend(l.samples.iter().copied());
+    }
+    seq
+}
+
+fn liveness_finding(l: &UpstreamLiveness, initial: Option<u32>, churn: u64) -> Option<Finding> {
     let who = |p: &crate::facts::ProcLook| {
         format!(
             "pid {} ({}), {} s old, parent {}",
@@ -273,16 +352,59 @@ fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
             p.parent_comm.as_deref().unwrap_or("?")
         )
     };
-    let Some(first) = l.first.as_ref() else {
-        // Nothing listened at the first look and a process did at the second: a (re)start
+    let seq = pid_sequence(l, initial);
+    let mut pids: Vec<u32> = Vec::new();
+    for p in seq.iter().flatten() {
+        if !pids.contains(p) {
+            pids.push(*p);
+        }
+    }
+    let gaps = seq.iter().filter(|p| p.is_none()).count();
+    let changes = seq.windows(2).filter(|w| w[0] != w[1]).count();
+    let subject = l.first.as_ref().or(l.second.as_ref());
+    let sup = subject.and_then(|p| p.supervisor.as_deref());
+    let young = subject.is_some_and(|p| p.age_secs.is_some_and(|a| a < 10.0));
+    let looks = format!(
+        "{} looks in {} ms: {}",
+        seq.len(),
+        l.interval_ms,
+        seq.iter()
+            .map(|p| p.map_or("-".to_string(), |p| p.to_string()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (severity, strength, title) = if pids.len() >= 2 {
+        (
+            Severity::Critical,
+            Strength::Direct,
+            format!(
+                "the process behind {} changed {} time(s) within {} ms (pids {})",
+                l.address,
+                pids.len() - 1,
+                l.interval_ms,
+                pids.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    } else if pids.len() == 1 && changes > 0 && seq.last() == Some(&None) && gaps == 1 {
+        (
+            Severity::Critical,
+            Strength::Direct,
+            format!(
+                "the process behind {} (pid {}) died while badgw looked ({} ms)",
+                l.address, pids[0], l.interval_ms
+            ),
+        )
+    } else if pids.len() == 1 && changes > 0 {
+        // A listener that comes and goes (or appears) with the same pid in view: a (re)start
         // caught in the act. Under a supervisor, or with the error log showing the app
         // vanish, that is a restart loop; otherwise it may be a deploy.
-        let s = l.second.as_ref()?;
-        if s.supervisor.is_none() && churn == 0 {
+        if sup.is_none() && churn == 0 {
             return None;
         }
-        let f = Finding::new(
-            Cause::CrashLoop,
+        (
             if churn > 0 {
                 Severity::Critical
             } else {
@@ -290,37 +412,14 @@ fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
             },
             Strength::Strong,
             format!(
-                "nothing listened at {}, then pid {} ({}) did {} ms later: the app is restarting",
-                l.address, s.pid, s.comm, l.interval_ms
+                "the listener at {} came and went while badgw looked ({} ms): the app is restarting",
+                l.address, l.interval_ms
             ),
         )
-        .evidence(format!("/proc/{}", s.pid), format!("second look: {}", who(s)));
-        return Some(f.fix(Fix::safe(
-            "see the process tree",
-            format!("ps -o pid,ppid,etimes,cmd --ppid {}", s.ppid.unwrap_or(1)),
-        )));
-    };
-    let sup = first.supervisor.as_deref();
-    let (severity, strength, title) = match &l.second {
-        Some(s) if s.pid != first.pid => (
-            Severity::Critical,
-            Strength::Direct,
-            format!(
-                "the process behind {} changed from pid {} to {} within {} ms",
-                l.address, first.pid, s.pid, l.interval_ms
-            ),
-        ),
-        None => (
-            Severity::Critical,
-            Strength::Direct,
-            format!(
-                "the process behind {} (pid {}) died within {} ms",
-                l.address, first.pid, l.interval_ms
-            ),
-        ),
-        // Both looks caught the same young life: a restart just happened. With the error
+    } else if pids.len() == 1 && sup.is_some() && young {
+        // Every look caught the same young life: a restart just happened. With the error
         // log showing the app vanishing or dying mid-request, that is the loop itself.
-        Some(_) if sup.is_some() && first.age_secs.is_some_and(|a| a < 10.0) => (
+        (
             if churn > 0 {
                 Severity::Critical
             } else {
@@ -330,7 +429,7 @@ fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
             format!(
                 "the process behind {} is only {:.1} s old under {}{}",
                 l.address,
-                first.age_secs.unwrap_or(0.0),
+                subject.and_then(|p| p.age_secs).unwrap_or(0.0),
                 sup.unwrap_or("a supervisor"),
                 if churn > 0 {
                     format!(", and the error log shows it vanishing or dying mid-request ({churn} line(s))")
@@ -338,20 +437,19 @@ fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
                     String::new()
                 }
             ),
-        ),
-        Some(_) => return None,
+        )
+    } else {
+        return None;
     };
-    let mut f = Finding::new(Cause::CrashLoop, severity, strength, title).evidence(
-        format!("/proc/{}", first.pid),
-        format!("first look: {}", who(first)),
-    );
-    if let Some(s) = &l.second {
-        f = f.evidence(
-            format!("/proc/{}", s.pid),
-            format!("second look: {}", who(s)),
-        );
+    let mut f = Finding::new(Cause::CrashLoop, severity, strength, title)
+        .evidence(format!("listener at {}", l.address), looks);
+    for (n, p) in [("first", l.first.as_ref()), ("last", l.second.as_ref())] {
+        if let Some(p) = p {
+            f = f.evidence(format!("/proc/{}", p.pid), format!("{n} look: {}", who(p)));
+        }
     }
-    let fix = match (first.unit.as_deref(), sup) {
+    let unit = subject.and_then(|p| p.unit.as_deref());
+    let fix = match (unit, sup) {
         (Some(unit), _) => Fix::safe(
             format!("read why {unit} exits"),
             format!("sudo journalctl -u {unit} -n 100 --no-pager"),
@@ -366,7 +464,7 @@ fn liveness_finding(l: &UpstreamLiveness, churn: u64) -> Option<Finding> {
             "see the process tree",
             format!(
                 "ps -o pid,ppid,etimes,cmd --ppid {}",
-                first.ppid.unwrap_or(1)
+                subject.and_then(|p| p.ppid).unwrap_or(1)
             ),
         ),
     };
@@ -465,13 +563,14 @@ mod tests {
             interval_ms: 200,
             first: Some(look(48390, 0.4)),
             second: Some(look(48402, 0.1)),
+            samples: vec![],
         }]);
         let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(
             found[0].title,
-            "the process behind 127.0.0.1:3000 changed from pid 48390 to 48402 within 200 ms"
+            "the process behind 127.0.0.1:3000 changed 1 time(s) within 200 ms (pids 48390, 48402)"
         );
         assert_eq!(
             found[0].fixes[0].command,
@@ -483,6 +582,7 @@ mod tests {
             interval_ms: 200,
             first: Some(look(48390, 3600.0)),
             second: Some(look(48390, 3600.2)),
+            samples: vec![Some(48390); 6],
         }]);
         assert!(matches!(CrashLoopCheck.run(&f), Verdict::Pass { .. }));
     }
@@ -505,7 +605,8 @@ mod tests {
             address: "127.0.0.1:3000".into(),
             interval_ms: 150,
             first: Some(look.clone()),
-            second: Some(look),
+            second: Some(look.clone()),
+            samples: vec![Some(9001); 6],
         }]);
         let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
             panic!("expected a finding");
@@ -521,7 +622,71 @@ mod tests {
             panic!("expected a finding");
         };
         assert_eq!(found[0].severity, Severity::Critical, "{}", found[0].title);
-        assert!(found[0].title.contains("under a shell loop"), "{}", found[0].title);
+        assert!(
+            found[0].title.contains("under a shell loop"),
+            "{}",
+            found[0].title
+        );
+        // Lives shorter than the looks: the listener comes and goes.
+        f.liveness = Fact::collected(vec![UpstreamLiveness {
+            address: "127.0.0.1:3000".into(),
+            interval_ms: 150,
+            first: None,
+            second: Some(look),
+            samples: vec![None, Some(9001), None, None, Some(9001), Some(9001)],
+        }]);
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert!(
+            found[0].title.contains("came and went"),
+            "{}",
+            found[0].title
+        );
+        assert_eq!(found[0].severity, Severity::Critical);
+        assert_eq!(
+            found[0].evidence[0].text,
+            "6 looks in 150 ms: - 9001 - - 9001 9001"
+        );
+    }
+
+    /// Refused and cut lines interleaved in time: a loop. Cut once, then refused: not.
+    #[test]
+    fn error_log_alternating_refused_and_cut_is_a_loop() {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        f.liveness = Fact::collected(vec![]);
+        let window = |cut_first: &str, cut_last: &str| {
+            let mut w = error_log_with(
+                "upstream-refused",
+                4,
+                "2026/11/22 03:12:04",
+                "connect() failed (111: Connection refused) while connecting to upstream",
+            );
+            if let Fact::Collected { value } = &mut w {
+                value.categories[0].last_seen = Some("2026/11/22 03:12:40".into());
+                value.categories.push(LogCategoryCount {
+                    category: "premature-close".into(),
+                    count: 3,
+                    first_seen: Some(cut_first.into()),
+                    last_seen: Some(cut_last.into()),
+                    samples: vec![],
+                });
+            }
+            w
+        };
+        f.error_log = window("2026/11/22 03:12:10", "2026/11/22 03:12:30");
+        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert!(
+            found[0].title.starts_with("the error log alternates"),
+            "{}",
+            found[0].title
+        );
+        assert_eq!(found[0].severity, Severity::Critical);
+        // One crash: cut at 03:12:00, refused from 03:12:04 on.
+        f.error_log = window("2026/11/22 03:12:00", "2026/11/22 03:12:00");
+        assert!(matches!(CrashLoopCheck.run(&f), Verdict::Pass { .. }));
     }
 
     #[test]

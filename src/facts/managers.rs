@@ -500,11 +500,15 @@ pub struct UpstreamLiveness {
     pub address: String,
     /// Milliseconds between the looks.
     pub interval_ms: u64,
-    /// The process behind the listener at the first look (None: no listener then).
+    /// The first process seen behind the listener (None: no listener at any look).
     #[serde(default)]
     pub first: Option<ProcLook>,
+    /// The last look.
     #[serde(default)]
     pub second: Option<ProcLook>,
+    /// The listener's pid at every look in between, in order (None: no listener then).
+    #[serde(default)]
+    pub samples: Vec<Option<u32>>,
 }
 
 /// SELinux mode and the booleans that matter to nginx.

@@ -577,26 +577,51 @@ pub fn look_at(pid: u32) -> Option<ProcLook> {
     })
 }
 
-/// Looks at the process behind each address twice, `interval` apart. `owner` finds the
-/// pid listening at an address now (the caller's listener scan).
+/// Looks at the process behind each address repeatedly for `interval` (at least twice):
+/// a restart loop shows as a pid that changes or a listener that comes and goes, and a
+/// loop whose lives are shorter than the interval would slip between two looks only.
+/// `owner` finds the pid listening at an address now (a fresh listener scan).
 pub fn gather_liveness(
     addresses: &[String],
     owner: &dyn Fn(&str) -> Option<u32>,
     interval: Duration,
 ) -> Fact<Vec<UpstreamLiveness>> {
-    let first: Vec<Option<ProcLook>> = addresses
-        .iter()
-        .map(|a| owner(a).and_then(look_at))
-        .collect();
-    std::thread::sleep(interval);
+    const LOOKS: u32 = 6;
+    let start = std::time::Instant::now();
+    let mut samples: Vec<Vec<Option<u32>>> = vec![Vec::new(); addresses.len()];
+    let mut first: Vec<Option<ProcLook>> = vec![None; addresses.len()];
+    let mut last: Vec<Option<ProcLook>> = vec![None; addresses.len()];
+    let mut round = 0;
+    loop {
+        for (i, a) in addresses.iter().enumerate() {
+            let pid = owner(a);
+            let look = pid.and_then(look_at);
+            // The first life seen, so the report can name its program and parent.
+            if first[i].is_none() {
+                first[i] = look.clone();
+            }
+            last[i] = look;
+            samples[i].push(pid);
+        }
+        round += 1;
+        let elapsed = start.elapsed();
+        if round >= 2 && elapsed >= interval {
+            break;
+        }
+        let left = interval.saturating_sub(elapsed);
+        std::thread::sleep((interval / LOOKS).min(left).max(Duration::from_millis(1)));
+    }
+    let interval_ms = start.elapsed().as_millis() as u64;
     let out = addresses
         .iter()
-        .zip(first)
-        .map(|(a, first)| UpstreamLiveness {
+        .zip(first.into_iter().zip(last))
+        .zip(samples)
+        .map(|((a, (first, second)), samples)| UpstreamLiveness {
             address: a.clone(),
-            interval_ms: interval.as_millis() as u64,
+            interval_ms,
             first,
-            second: owner(a).and_then(look_at),
+            second,
+            samples,
         })
         .collect();
     Fact::collected(out)
