@@ -149,9 +149,25 @@ pub struct Route {
     pub error_log: Option<String>,
     #[serde(default)]
     pub access_log: Option<String>,
+    /// The `log_format` the access log is written with.
+    #[serde(default)]
+    pub access_log_format: Option<LogFormatRef>,
     /// Other observations worth showing, e.g. "site also served by …:40 on port 443".
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// A `log_format` as nginx assembles it: the name, its strings concatenated, the escaping.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LogFormatRef {
+    pub name: String,
+    /// nginx's built-in text for `combined`; else the directive's strings joined.
+    pub template: String,
+    /// "default", "json" or "none" (`escape=`).
+    pub escape: String,
+    /// Where `log_format NAME` is defined (None for the built-in `combined`).
+    #[serde(default)]
+    pub defined_at: Option<SourceRef>,
 }
 
 /// An upstream address another server block (not the selected one) targets; such a

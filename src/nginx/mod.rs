@@ -17,8 +17,8 @@ use tree::{Directive, Source, Tree};
 use upstream::{default_port, parse_target, PASS_DIRECTIVES};
 
 use crate::facts::{
-    ConfigIssue, OtherTarget, RequestSpec, Route, RouteLocation, RouteServer, RouteSettings,
-    SourceRef, UpstreamAddr,
+    ConfigIssue, LogFormatRef, OtherTarget, RequestSpec, Route, RouteLocation, RouteServer,
+    RouteSettings, SourceRef, UpstreamAddr,
 };
 
 /// Where to read the configuration from.
@@ -181,8 +181,16 @@ pub fn route(config: &Config, req: &RequestSpec, resolve: Resolver) -> Result<Ro
     }
     route.error_log =
         nearest(config, &chain, "error_log").and_then(|d| log_path(config, d.arg(0)?));
-    route.access_log =
-        nearest(config, &chain, "access_log").and_then(|d| log_path(config, d.arg(0)?));
+    let access = nearest(config, &chain, "access_log");
+    route.access_log = access.and_then(|d| log_path(config, d.arg(0)?));
+    if route.access_log.is_some() {
+        // `access_log PATH [FORMAT [buffer=…] [gzip…] [flush=…] [if=…]]`
+        let name = access
+            .and_then(|d| d.arg(1))
+            .filter(|a| !a.contains('=') && *a != "gzip")
+            .unwrap_or("combined");
+        route.access_log_format = log_format(config, name);
+    }
     notes.dedup();
     route.notes.extend(notes);
     Ok(route)
@@ -280,6 +288,45 @@ fn list(ports: &[u16]) -> String {
         .map(u16::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// nginx's predefined format.
+pub const COMBINED_FORMAT: &str = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"";
+
+/// The `log_format NAME [escape=…] STRING…` of the http context, or the built-in combined.
+fn log_format(config: &Config, name: &str) -> Option<LogFormatRef> {
+    let found = config
+        .http()
+        .flat_map(|h| h.children())
+        .find(|d| d.name == "log_format" && d.arg(0) == Some(name));
+    match found {
+        Some(d) => {
+            let mut escape = "default".to_string();
+            let mut template = String::new();
+            for (i, a) in d.args.iter().enumerate().skip(1) {
+                match a.strip_prefix("escape=") {
+                    Some(e) if i == 1 => escape = e.to_string(),
+                    _ => template.push_str(a),
+                }
+            }
+            Some(LogFormatRef {
+                name: name.to_string(),
+                template,
+                escape,
+                defined_at: Some(SourceRef {
+                    file: config.tree.file(d.file).to_string(),
+                    line: d.line,
+                }),
+            })
+        }
+        None if name == "combined" => Some(LogFormatRef {
+            name: name.to_string(),
+            template: COMBINED_FORMAT.to_string(),
+            escape: "default".into(),
+            defined_at: None,
+        }),
+        None => None,
+    }
 }
 
 /// The innermost directive `name` along the chain (http → server → locations).
@@ -697,6 +744,9 @@ http {
             Some("/var/log/nginx/shop.access.log")
         );
         assert!(r.error_log.unwrap().ends_with("logs/main-error.log"));
+        let f = r.access_log_format.expect("combined by default");
+        assert_eq!((f.name.as_str(), f.defined_at), ("combined", None));
+        assert_eq!(f.template, COMBINED_FORMAT);
         assert_eq!(c.user().as_deref(), Some("www-data"));
     }
 
@@ -720,6 +770,39 @@ http {
         assert_eq!(r.server.line, 11);
         assert!(r.notes[0].contains("default server"), "{:?}", r.notes);
         assert_eq!(r.directive, None);
+    }
+
+    /// `access_log PATH NAME buffer=…` uses the named format, its strings joined as nginx
+    /// joins them; `escape=json` is kept; an unknown name has no format (nginx -t refuses it).
+    #[test]
+    fn access_log_format_by_name() {
+        let (_d, c) = config(
+            "http {
+    log_format upstream escape=json '$remote_addr [$time_local] \"$request\" $status '
+                        'us=$upstream_status uht=$upstream_header_time';
+    server { listen 80; server_name a;
+        access_log /var/log/a.log upstream buffer=32k flush=5s;
+        location / { proxy_pass http://127.0.0.1:3000; } }
+    server { listen 80; server_name b; access_log /var/log/b.log nosuch;
+        location / { proxy_pass http://127.0.0.1:3001; } }
+    server { listen 80; server_name c; access_log off;
+        location / { proxy_pass http://127.0.0.1:3002; } }
+}",
+        );
+        let r = route(&c, &req("a", "/"), &no_dns).unwrap();
+        let f = r.access_log_format.expect("named format");
+        assert_eq!(f.name, "upstream");
+        assert_eq!(f.escape, "json");
+        assert_eq!(
+            f.template,
+            "$remote_addr [$time_local] \"$request\" $status us=$upstream_status uht=$upstream_header_time"
+        );
+        assert_eq!(f.defined_at.map(|s| s.line), Some(2));
+        let r = route(&c, &req("b", "/"), &no_dns).unwrap();
+        assert_eq!(r.access_log.as_deref(), Some("/var/log/b.log"));
+        assert_eq!(r.access_log_format, None);
+        let r = route(&c, &req("c", "/"), &no_dns).unwrap();
+        assert_eq!((r.access_log, r.access_log_format), (None, None));
     }
 
     #[test]

@@ -317,7 +317,10 @@ pub fn route(r: &Route, color: bool, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "  error_log {}", esc(e))?;
     }
     if let Some(a) = &r.access_log {
-        writeln!(out, "  access_log {}", esc(a))?;
+        match &r.access_log_format {
+            Some(f) => writeln!(out, "  access_log {} {}", esc(a), esc(&f.name))?,
+            None => writeln!(out, "  access_log {}", esc(a))?,
+        }
     }
     for n in &r.notes {
         writeln!(out, "  {} {}", p.dim("note:"), esc(n))?;
