@@ -176,14 +176,16 @@ fn tiny_file_descriptor_limit_is_fd_exhaustion() {
     assert_eq!(
         causes(&report).first().map(String::as_str),
         Some("fd-exhaustion"),
-        "{report:#}"
+        "{report:#}\n--- error log:\n{}",
+        nginx.error_log_text()
     );
     assert_eq!(code, 1);
     assert!(
         report["findings"][0]["evidence"]
             .to_string()
             .contains("Too many open files"),
-        "{report:#}"
+        "{report:#}\n--- error log:\n{}",
+        nginx.error_log_text()
     );
 }
 
