@@ -67,6 +67,8 @@ pub struct Report {
     pub upstream_states: Vec<UpstreamState>,
     pub findings: Vec<RankedFinding>,
     pub checks: Vec<CheckRow>,
+    /// Every timeout on the request's path, client to app, with where each is set.
+    pub timeouts: Vec<crate::checks::TimeoutRow>,
     /// What badgw could not see, and why.
     pub notes: Vec<String>,
     #[serde(skip)]
@@ -140,6 +142,7 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
             .as_ref()
             .map(|r| upstream_states(facts, r))
             .unwrap_or_default(),
+        timeouts: crate::checks::timeout_table(facts),
         route,
         findings,
         checks,

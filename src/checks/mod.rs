@@ -27,6 +27,7 @@ mod port_mismatch;
 mod protocol_mismatch;
 mod route_resolved;
 mod socket_missing;
+mod timeout_alignment;
 mod upstream_down;
 mod wire_response;
 
@@ -38,6 +39,7 @@ pub use port_mismatch::PortMismatch;
 pub use protocol_mismatch::ProtocolMismatch;
 pub use route_resolved::RouteResolved;
 pub use socket_missing::SocketMissing;
+pub use timeout_alignment::{timeout_table, TimeoutAlignment, TimeoutRow};
 pub use upstream_down::UpstreamDown;
 pub use wire_response::WireResponse;
 

@@ -17,6 +17,7 @@
 //!
 //! See: docs/causes/pool-exhausted.md.
 
+use super::util::route_pools;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, FpmEventKind, FpmPool, PhpFpmFacts};
@@ -133,28 +134,6 @@ impl Check for PoolExhaustedCheck {
         }
         Verdict::Found(found)
     }
-}
-
-/// Pools whose `listen` is one of the route's upstream addresses.
-fn route_pools<'a>(facts: &Facts, fpm: &'a PhpFpmFacts) -> Vec<&'a FpmPool> {
-    let ups = facts.route_upstreams();
-    fpm.pools
-        .iter()
-        .filter(|p| {
-            let Some(l) = p.listen.as_ref().map(|l| l.value.as_str()) else {
-                return false;
-            };
-            ups.iter().any(|u| match u.address.strip_prefix("unix:") {
-                Some(path) => path == l,
-                None => {
-                    u.address == l
-                        // "9000" alone listens on every address.
-                        || (l.bytes().all(|b| b.is_ascii_digit()) && u.address.rsplit(':').next() == Some(l))
-                        || l.strip_prefix("0.0.0.0:").is_some_and(|p| u.address.rsplit(':').next() == Some(p))
-                }
-            })
-        })
-        .collect()
 }
 
 /// The systemd unit that runs FPM: known from facts, or by the Debian/RHEL naming.

@@ -13,6 +13,7 @@ pub const CHECKS: &[&dyn Check] = &[
     &ProtocolMismatch,
     &WireResponse,
     &KeepaliveRace,
+    &TimeoutAlignment,
     &SocketPermissionCheck,
     &SelinuxDeniedCheck,
     &OomKilledCheck,

@@ -110,6 +110,17 @@ pub struct RouteSettings {
     /// Other effective settings as name → value, for the route report.
     #[serde(default)]
     pub other: Vec<(String, String)>,
+    /// Client side, seconds: `client_body_timeout` (default 60), `send_timeout` (60) and
+    /// the client `keepalive_timeout` (75).
+    #[serde(default)]
+    pub client_body_timeout_s: Option<f64>,
+    #[serde(default)]
+    pub client_send_timeout_s: Option<f64>,
+    #[serde(default)]
+    pub client_keepalive_timeout_s: Option<f64>,
+    /// Where each timeout above was set, by directive name (absent: nginx's default).
+    #[serde(default)]
+    pub set_at: Vec<(String, SourceRef)>,
 }
 
 /// The answer to "where does nginx send this request?".

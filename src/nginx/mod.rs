@@ -450,19 +450,32 @@ fn resolve_pass(
         "memcached_pass" => "memcached",
         _ => "proxy",
     };
-    let time = |name: &str| -> Option<f64> {
-        nearest(config, chain, &format!("{prefix}_{name}"))
-            .and_then(|d| values::parse_time(d.arg(0)?))
+    let mut set_at = Vec::new();
+    let mut time = |name: &str| -> Option<f64> {
+        let d = nearest(config, chain, name)?;
+        let v = values::parse_time(d.arg(0)?)?;
+        set_at.push((
+            name.to_string(),
+            SourceRef {
+                file: config.tree.file(d.file).to_string(),
+                line: d.line,
+            },
+        ));
+        Some(v)
     };
     let mut settings = RouteSettings {
-        connect_timeout_s: time("connect_timeout").or(Some(60.0)),
-        read_timeout_s: time("read_timeout").or(Some(60.0)),
-        send_timeout_s: time("send_timeout").or(Some(60.0)),
+        connect_timeout_s: time(&format!("{prefix}_connect_timeout")).or(Some(60.0)),
+        read_timeout_s: time(&format!("{prefix}_read_timeout")).or(Some(60.0)),
+        send_timeout_s: time(&format!("{prefix}_send_timeout")).or(Some(60.0)),
+        client_body_timeout_s: time("client_body_timeout").or(Some(60.0)),
+        client_send_timeout_s: time("send_timeout").or(Some(60.0)),
+        client_keepalive_timeout_s: time("keepalive_timeout").or(Some(75.0)),
         buffer_size: nearest(config, chain, &format!("{prefix}_buffer_size"))
             .and_then(|d| values::parse_size(d.arg(0)?))
             .or(Some(4096)),
         ..Default::default()
     };
+    settings.set_at = set_at;
     if prefix == "proxy" {
         settings.http_version = Some(
             nearest(config, chain, "proxy_http_version")
@@ -555,9 +568,17 @@ fn resolve_pass(
             .find(|d| d.name == "keepalive")
             .and_then(|d| d.arg(0)?.parse().ok());
         if settings.keepalive.is_some() {
-            settings.keepalive_timeout_s = kids
-                .iter()
-                .find(|d| d.name == "keepalive_timeout")
+            let kt = kids.iter().find(|d| d.name == "keepalive_timeout");
+            if let Some(d) = kt {
+                settings.set_at.push((
+                    "upstream keepalive_timeout".into(),
+                    SourceRef {
+                        file: tree.file(d.file).to_string(),
+                        line: d.line,
+                    },
+                ));
+            }
+            settings.keepalive_timeout_s = kt
                 .and_then(|d| values::parse_time(d.arg(0)?))
                 .or(Some(60.0));
         }
@@ -738,6 +759,18 @@ http {
         assert_eq!(r.settings.keepalive, Some(16));
         assert_eq!(r.settings.keepalive_timeout_s, Some(60.0));
         assert_eq!(r.settings.read_timeout_s, Some(30.0), "inherited from http");
+        assert_eq!(
+            r.settings.client_keepalive_timeout_s,
+            Some(75.0),
+            "nginx default"
+        );
+        let set: Vec<(&str, u32)> = r
+            .settings
+            .set_at
+            .iter()
+            .map(|(n, at)| (n.as_str(), at.line))
+            .collect();
+        assert_eq!(set, [("proxy_read_timeout", 5)]);
         assert_eq!(r.settings.host_header.as_deref(), Some("shop.example.com"));
         assert_eq!(
             r.access_log.as_deref(),

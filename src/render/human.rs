@@ -179,17 +179,21 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
         )?;
         writeln!(out)?;
     }
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !color {
-        table.force_no_tty();
+    if !report.timeouts.is_empty() {
+        let mut table = new_table(color);
+        table.set_header(vec!["hop", "setting", "seconds", "set at"]);
+        for t in &report.timeouts {
+            table.add_row(vec![
+                Cell::new(t.hop),
+                Cell::new(esc(&t.setting)),
+                Cell::new(t.seconds.map_or("off".to_string(), |s| format!("{s}"))),
+                Cell::new(esc(&t.source)),
+            ]);
+        }
+        writeln!(out, "{}", p.bold("Timeouts"))?;
+        writeln!(out, "{table}")?;
     }
-    // Off a terminal the width is unknown: wrap long details at a readable width.
-    if table.width().is_none() {
-        table.set_width(110);
-    }
+    let mut table = new_table(color);
     table.set_header(vec!["check", "status", "detail", "ms"]);
     for c in &report.checks {
         let status = match c.status {
@@ -212,6 +216,21 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
         writeln!(out, "{} {}", p.dim("note:"), esc(n))?;
     }
     Ok(())
+}
+
+fn new_table(color: bool) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !color {
+        table.force_no_tty();
+    }
+    // Off a terminal the width is unknown: wrap long details at a readable width.
+    if table.width().is_none() {
+        table.set_width(110);
+    }
+    table
 }
 
 /// The route as `site → server → location → directive target`.

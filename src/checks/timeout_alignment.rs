@@ -1,0 +1,554 @@
+//! Check `timeout-alignment`: nginx's timeouts against the upstream app's own limits.
+//!
+//! Detects: an app that kills a request before nginx stops waiting for it (gunicorn's
+//! worker `--timeout`, PHP-FPM's `request_terminate_timeout` shorter than
+//! `proxy_read_timeout`/`fastcgi_read_timeout`), and nginx giving up before the app does
+//! (read timeout shorter than FPM's limit, so PHP runs on after the 504).
+//!
+//! Why nginx returns 502: the app's supervisor kills the worker mid-request, the connection
+//! closes without a response, and nginx logs "upstream prematurely closed connection"
+//! (502). The reverse order gives 504s while the app keeps working on abandoned requests.
+//!
+//! Evidence used: the route's effective timeouts and where they are set
+//! (`route.settings`), the probe's time to first byte and idle close, the listener owner's
+//! command line (`facts.processes`) for app recognition, the PHP-FPM pool on the route
+//! (`facts.php_fpm`), and the error log's premature-close/reset/read-timeout counts.
+//!
+//! False positives avoided: a misalignment alone is information (most requests are fast);
+//! it becomes a warning only when the error log shows the failure it produces. Known app
+//! defaults are used only when the app is recognised from its command line.
+//!
+//! The same facts build the report's timeout table ([`timeout_table`]).
+//!
+//! See: docs/causes/upstream-timeout.md, docs/causes/premature-close.md.
+
+use serde::Serialize;
+
+use super::util::{route, route_pools};
+use super::{Check, Finding, Fix, Severity, Strength, Verdict};
+use crate::cause::Cause;
+use crate::facts::{Facts, ProcInfo, Route};
+
+pub struct TimeoutAlignment;
+
+/// One row of the report's timeout table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimeoutRow {
+    /// "client → nginx", "nginx → upstream" or "upstream app".
+    pub hop: &'static str,
+    pub setting: String,
+    /// Seconds; None when off (no limit) or unknown.
+    pub seconds: Option<f64>,
+    /// `file:line`, "nginx default", "measured", or "gunicorn default", ….
+    pub source: String,
+}
+
+/// An app limit after which the app itself ends a request.
+struct AppLimit {
+    app: &'static str,
+    setting: String,
+    seconds: f64,
+    source: String,
+    /// What to run to raise it.
+    fix: String,
+}
+
+impl Check for TimeoutAlignment {
+    fn id(&self) -> &'static str {
+        "timeout-alignment"
+    }
+
+    fn causes(&self) -> &'static [Cause] {
+        &[Cause::PrematureClose, Cause::UpstreamTimeout]
+    }
+
+    fn run(&self, facts: &Facts) -> Verdict {
+        let r = match route(facts) {
+            Ok(r) if r.directive.is_some() => r,
+            Ok(_) => return Verdict::skipped("the location has no upstream"),
+            Err(e) => return Verdict::skipped(e),
+        };
+        let Some(read) = r.settings.read_timeout_s else {
+            return Verdict::skipped("no read timeout known for the route");
+        };
+        let read_name = format!("{}_read_timeout", prefix(r));
+        let read_at = set_at(r, &read_name);
+        let cut_lines = log_count(facts, &["premature-close", "connection-reset"]);
+        let timeout_lines = log_count(facts, &["read-timeout"]);
+        let mut found = Vec::new();
+        for limit in app_limits(facts, r) {
+            if limit.seconds > 0.0 && limit.seconds < read {
+                let (severity, strength) = if cut_lines > 0 {
+                    (Severity::Warning, Strength::Strong)
+                } else {
+                    (Severity::Info, Strength::Circumstantial)
+                };
+                let mut f = Finding::new(
+                    Cause::PrematureClose,
+                    severity,
+                    strength,
+                    format!(
+                        "{} ends a request after {} s ({}), before nginx's {read_name} of {} s: slower requests end in 502",
+                        limit.app,
+                        secs(limit.seconds),
+                        limit.setting,
+                        secs(read)
+                    ),
+                )
+                .evidence(limit.source.clone(), format!("{} = {} s", limit.setting, secs(limit.seconds)))
+                .evidence(read_at.clone(), format!("{read_name} {}s", secs(read)));
+                if cut_lines > 0 {
+                    f = f.evidence(
+                        "error log",
+                        format!("{cut_lines} line(s) of connections cut mid-request"),
+                    );
+                }
+                found.push(f.fix(Fix::review(
+                    format!(
+                        "let {} run at least as long as nginx waits (or lower {read_name} to {} s)",
+                        limit.app,
+                        secs(limit.seconds)
+                    ),
+                    limit.fix.clone(),
+                )));
+            } else if limit.seconds == 0.0 || limit.seconds > read {
+                // nginx gives up first: a 504 while the app runs on.
+                let (severity, strength) = if timeout_lines > 0 {
+                    (Severity::Warning, Strength::Strong)
+                } else {
+                    (Severity::Info, Strength::Circumstantial)
+                };
+                let app_side = if limit.seconds == 0.0 {
+                    "no limit".to_string()
+                } else {
+                    format!("{} s", secs(limit.seconds))
+                };
+                found.push(
+                    Finding::new(
+                        Cause::UpstreamTimeout,
+                        severity,
+                        strength,
+                        format!(
+                            "nginx stops waiting after {} s ({read_name}) while {} allows {app_side} ({}): slow requests get 504 and keep running",
+                            secs(read),
+                            limit.app,
+                            limit.setting
+                        ),
+                    )
+                    .evidence(read_at.clone(), format!("{read_name} {}s", secs(read)))
+                    .evidence(limit.source.clone(), format!("{} = {app_side}", limit.setting))
+                    .fix(Fix::review(
+                        format!("make {read_name} the longest wait: raise it to the app's limit, or cap the app below it"),
+                        format!("# in the location at {read_at}: {read_name} {}s;  then: sudo nginx -t && sudo nginx -s reload", secs(limit.seconds.max(read))),
+                    )),
+                );
+            }
+        }
+        if found.is_empty() {
+            let rows = timeout_table(facts);
+            let app = rows.iter().filter(|r| r.hop == "upstream app").count();
+            return Verdict::pass(format!(
+                "nginx waits {} s for a response; {} app-side limit(s) known, none shorter",
+                secs(read),
+                app
+            ));
+        }
+        Verdict::Found(found)
+    }
+}
+
+/// The timeout table of the report: client → nginx, nginx → upstream, the app.
+pub fn timeout_table(facts: &Facts) -> Vec<TimeoutRow> {
+    let Ok(r) = route(facts) else {
+        return Vec::new();
+    };
+    let s = &r.settings;
+    let mut rows = Vec::new();
+    let mut add = |hop, name: &str, v: Option<f64>, default: &str| {
+        if let Some(v) = v {
+            let source = r
+                .settings
+                .set_at
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(default.to_string(), |(_, at)| at.to_string());
+            rows.push(TimeoutRow {
+                hop,
+                setting: name.to_string(),
+                seconds: Some(v),
+                source,
+            });
+        }
+    };
+    add(
+        "client → nginx",
+        "client_body_timeout",
+        s.client_body_timeout_s,
+        "nginx default",
+    );
+    add(
+        "client → nginx",
+        "send_timeout",
+        s.client_send_timeout_s,
+        "nginx default",
+    );
+    add(
+        "client → nginx",
+        "keepalive_timeout",
+        s.client_keepalive_timeout_s,
+        "nginx default",
+    );
+    if r.directive.is_some() {
+        let p = prefix(r);
+        add(
+            "nginx → upstream",
+            &format!("{p}_connect_timeout"),
+            s.connect_timeout_s,
+            "nginx default",
+        );
+        add(
+            "nginx → upstream",
+            &format!("{p}_send_timeout"),
+            s.send_timeout_s,
+            "nginx default",
+        );
+        add(
+            "nginx → upstream",
+            &format!("{p}_read_timeout"),
+            s.read_timeout_s,
+            "nginx default",
+        );
+        add(
+            "nginx → upstream",
+            "upstream keepalive_timeout",
+            s.keepalive_timeout_s,
+            "nginx default",
+        );
+    }
+    for p in &facts.probes {
+        if let Some(ms) = p.ttfb_ms {
+            rows.push(TimeoutRow {
+                hop: "upstream app",
+                setting: format!("time to first byte at {}", p.address),
+                seconds: Some(ms / 1000.0),
+                source: "measured".into(),
+            });
+        }
+        if let Some(ms) = p.idle_close_ms {
+            rows.push(TimeoutRow {
+                hop: "upstream app",
+                setting: format!("idle keep-alive close at {}", p.address),
+                seconds: Some(ms / 1000.0),
+                source: "measured".into(),
+            });
+        }
+    }
+    for k in known_app_defaults(facts) {
+        rows.push(k);
+    }
+    for l in app_limits(facts, r) {
+        rows.push(TimeoutRow {
+            hop: "upstream app",
+            setting: format!("{} {}", l.app, l.setting),
+            seconds: (l.seconds > 0.0).then_some(l.seconds),
+            source: l.source,
+        });
+    }
+    rows
+}
+
+fn prefix(r: &Route) -> &'static str {
+    match r.directive.as_deref() {
+        Some("fastcgi_pass") => "fastcgi",
+        Some("uwsgi_pass") => "uwsgi",
+        Some("scgi_pass") => "scgi",
+        Some("grpc_pass") => "grpc",
+        Some("memcached_pass") => "memcached",
+        _ => "proxy",
+    }
+}
+
+fn set_at(r: &Route, name: &str) -> String {
+    r.settings
+        .set_at
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or("nginx default".to_string(), |(_, at)| at.to_string())
+}
+
+fn log_count(facts: &Facts, categories: &[&str]) -> u64 {
+    categories
+        .iter()
+        .filter_map(|c| facts.error_category(c))
+        .map(|c| c.count)
+        .sum()
+}
+
+/// Whole seconds without a fraction, else one decimal.
+fn secs(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The processes listening at the route's upstream addresses.
+fn app_processes(facts: &Facts) -> Vec<&ProcInfo> {
+    let owners = facts.upstream_listener_owners();
+    facts
+        .processes
+        .value()
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| owners.iter().any(|(pid, _)| *pid == p.pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The value of `--name N`, `--name=N` or `-s N` in a command line.
+fn flag(cmdline: &str, long: &str, short: Option<&str>) -> Option<f64> {
+    let words: Vec<&str> = cmdline.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        if let Some(v) = w.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
+            return v.parse().ok();
+        }
+        if *w == long || short == Some(*w) {
+            return words.get(i + 1)?.parse().ok();
+        }
+    }
+    None
+}
+
+/// Limits after which the app itself ends a request: gunicorn's worker timeout and
+/// PHP-FPM's request_terminate_timeout (0 = none).
+fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
+    let mut out = Vec::new();
+    for p in app_processes(facts) {
+        if p.cmdline.contains("gunicorn") {
+            let (seconds, source) = match flag(&p.cmdline, "--timeout", Some("-t")) {
+                Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
+                None => (30.0, "gunicorn default".to_string()),
+            };
+            out.push(AppLimit {
+                app: "gunicorn",
+                setting: "--timeout (worker timeout)".into(),
+                seconds,
+                source,
+                fix: "# start gunicorn with --timeout above nginx's read timeout (e.g. in its systemd unit's ExecStart), then restart it".into(),
+            });
+        }
+    }
+    if let Some(fpm) = facts.php_fpm.value() {
+        for pool in route_pools(facts, fpm) {
+            let (seconds, source) = match &pool.request_terminate_timeout {
+                Some(s) => (
+                    crate::nginx::values::parse_time(s.value.trim()).unwrap_or(0.0),
+                    format!("{}:{}", s.file, s.line),
+                ),
+                None => (
+                    0.0,
+                    format!("{}:{} (unset: no limit)", pool.file, pool.line),
+                ),
+            };
+            let at = pool
+                .request_terminate_timeout
+                .as_ref()
+                .map_or(pool.file.clone(), |s| s.file.clone());
+            out.push(AppLimit {
+                app: "PHP-FPM",
+                setting: format!("pool [{}] request_terminate_timeout", pool.name),
+                seconds,
+                source,
+                fix: format!(
+                    "sudo sed -i 's/^;\\?request_terminate_timeout = .*/request_terminate_timeout = 300s/' {at}  # then reload PHP-FPM"
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Idle and request limits of recognised app servers, as their documentation states them.
+fn known_app_defaults(facts: &Facts) -> Vec<TimeoutRow> {
+    let mut rows = Vec::new();
+    for p in app_processes(facts) {
+        let row = |setting: &str, v: f64, source: String| TimeoutRow {
+            hop: "upstream app",
+            setting: setting.to_string(),
+            seconds: Some(v),
+            source,
+        };
+        if p.comm == "node" || p.cmdline.starts_with("node ") {
+            rows.push(row(
+                "Node server.keepAliveTimeout",
+                5.0,
+                "Node default".into(),
+            ));
+            rows.push(row(
+                "Node server.headersTimeout",
+                60.0,
+                "Node default".into(),
+            ));
+        } else if p.cmdline.contains("gunicorn") {
+            let (v, src) = match flag(&p.cmdline, "--keep-alive", None) {
+                Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
+                None => (2.0, "gunicorn default".into()),
+            };
+            rows.push(row("gunicorn --keep-alive", v, src));
+        } else if p.cmdline.contains("uvicorn") {
+            let (v, src) = match flag(&p.cmdline, "--timeout-keep-alive", None) {
+                Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
+                None => (5.0, "uvicorn default".into()),
+            };
+            rows.push(row("uvicorn --timeout-keep-alive", v, src));
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::test_support::*;
+    use crate::facts::*;
+
+    fn with_gunicorn(cmdline: &str) -> Facts {
+        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        if let Fact::Collected { value } = &mut f.nginx {
+            let r = value.route.as_mut().expect("route");
+            r.directive = Some("proxy_pass".into());
+            r.settings.read_timeout_s = Some(60.0);
+            r.settings.set_at = vec![(
+                "proxy_read_timeout".into(),
+                SourceRef {
+                    file: "/etc/nginx/sites-enabled/shop".into(),
+                    line: 9,
+                },
+            )];
+        }
+        f.listeners = Fact::collected(vec![Listener {
+            kind: SocketKind::Tcp,
+            address: "127.0.0.1:3000".into(),
+            port: Some(3000),
+            inode: 1,
+            pid: Some(4242),
+            process: Some("gunicorn".into()),
+        }]);
+        f.processes = Fact::collected(vec![ProcInfo {
+            pid: 4242,
+            ppid: Some(1),
+            comm: "gunicorn".into(),
+            cmdline: cmdline.into(),
+            user: None,
+            age_secs: Some(100),
+            env_ports: vec![],
+            listen_inodes: vec![1],
+        }]);
+        f
+    }
+
+    #[test]
+    fn gunicorn_worker_timeout_below_nginx_read_timeout() {
+        let mut f = with_gunicorn("/usr/bin/python3 /usr/bin/gunicorn -w 4 app:app");
+        let Verdict::Found(found) = TimeoutAlignment.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].cause, Cause::PrematureClose);
+        assert_eq!(found[0].severity, Severity::Info, "no failures logged yet");
+        assert!(
+            found[0]
+                .title
+                .starts_with("gunicorn ends a request after 30 s"),
+            "{}",
+            found[0].title
+        );
+        assert_eq!(
+            found[0].evidence[1].source,
+            "/etc/nginx/sites-enabled/shop:9"
+        );
+        f.error_log = error_log_with(
+            "premature-close",
+            7,
+            "2026/11/22 03:12:04",
+            "upstream prematurely closed connection while reading response header from upstream",
+        );
+        let Verdict::Found(found) = TimeoutAlignment.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].severity, Severity::Warning);
+        // Aligned: --timeout 120 > 60 is nginx giving up first (information only).
+        let f = with_gunicorn("/usr/bin/gunicorn --timeout=120 app:app");
+        let Verdict::Found(found) = TimeoutAlignment.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].cause, Cause::UpstreamTimeout);
+        assert_eq!(found[0].severity, Severity::Info);
+        let f = with_gunicorn("/usr/bin/gunicorn --timeout 60 app:app");
+        assert!(matches!(TimeoutAlignment.run(&f), Verdict::Pass { .. }));
+    }
+
+    #[test]
+    fn table_lists_every_hop_with_sources() {
+        let mut f = with_gunicorn("/usr/bin/gunicorn --keep-alive 5 app:app");
+        if let Fact::Collected { value } = &mut f.nginx {
+            let s = &mut value.route.as_mut().expect("route").settings;
+            s.client_body_timeout_s = Some(60.0);
+            s.client_keepalive_timeout_s = Some(75.0);
+            s.connect_timeout_s = Some(60.0);
+        }
+        let rows = timeout_table(&f);
+        let names: Vec<(&str, &str, Option<f64>, &str)> = rows
+            .iter()
+            .map(|r| (r.hop, r.setting.as_str(), r.seconds, r.source.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "client → nginx",
+                    "client_body_timeout",
+                    Some(60.0),
+                    "nginx default"
+                ),
+                (
+                    "client → nginx",
+                    "keepalive_timeout",
+                    Some(75.0),
+                    "nginx default"
+                ),
+                (
+                    "nginx → upstream",
+                    "proxy_connect_timeout",
+                    Some(60.0),
+                    "nginx default"
+                ),
+                (
+                    "nginx → upstream",
+                    "proxy_read_timeout",
+                    Some(60.0),
+                    "/etc/nginx/sites-enabled/shop:9"
+                ),
+                (
+                    "upstream app",
+                    "gunicorn --keep-alive",
+                    Some(5.0),
+                    "/proc/4242/cmdline"
+                ),
+                (
+                    "upstream app",
+                    "gunicorn --timeout (worker timeout)",
+                    Some(30.0),
+                    "gunicorn default"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn skipped_without_a_route() {
+        let f = Facts::new(RequestSpec::default());
+        assert!(matches!(TimeoutAlignment.run(&f), Verdict::Skipped { .. }));
+    }
+}
