@@ -6,6 +6,7 @@
 //! turns into a `skipped` verdict. A snapshot never carries secrets: no header values, no
 //! passwords, no query strings, no raw configuration text.
 
+pub mod access;
 pub mod logs;
 pub mod managers;
 pub mod net;
@@ -15,6 +16,7 @@ pub mod process;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::*;
 pub use logs::*;
 pub use managers::*;
 pub use net::*;
@@ -114,6 +116,9 @@ pub struct Facts {
     /// Recent error-log window for the selected site, classified.
     #[serde(default)]
     pub error_log: Fact<ErrorLogWindow>,
+    /// Recent access-log window of the selected server: 502/504 per minute and their origin.
+    #[serde(default)]
+    pub access_log: Fact<AccessLogWindow>,
     /// What gathering could not see or had to guess, shown in the report.
     #[serde(default)]
     pub notes: Vec<String>,
