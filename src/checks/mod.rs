@@ -22,6 +22,7 @@ pub use selinux_denied::SelinuxDeniedCheck;
 pub use socket_permission::SocketPermissionCheck;
 
 mod address_family_mismatch;
+mod app_answers_5xx;
 mod keepalive_race;
 mod port_mismatch;
 mod protocol_mismatch;
@@ -34,6 +35,7 @@ mod wire_response;
 pub mod util;
 
 pub use address_family_mismatch::AddressFamilyMismatch;
+pub use app_answers_5xx::AppAnswers5xx;
 pub use keepalive_race::KeepaliveRace;
 pub use port_mismatch::PortMismatch;
 pub use protocol_mismatch::ProtocolMismatch;

@@ -20,5 +20,6 @@ pub const CHECKS: &[&dyn Check] = &[
     &CrashLoopCheck,
     &PoolExhaustedCheck,
     &FdExhaustionCheck,
+    &AppAnswers5xx,
     &ErrorLogCauses,
 ];
