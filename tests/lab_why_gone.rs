@@ -16,11 +16,10 @@ mod lab;
 use std::io::Write;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lab::fpm::{self, is_root, spawn_group};
 use lab::{free_port, Lab, Nginx};
 use serde_json::Value;
 
@@ -51,43 +50,6 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
         .iter()
         .find(|c| c["id"] == id)
         .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Kills a whole process group (a supervisor loop, a PHP-FPM master and its children) when
-/// dropped, so a failed assertion leaves nothing running.
-struct GroupGuard(Child);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        let pgid = self.0.id() as libc::pid_t;
-        // SAFETY: kill on our own child's process group.
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `cmd` in a process group of its own, dying with this test process.
-fn spawn_group(mut cmd: Command) -> GroupGuard {
-    cmd.process_group(0);
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: prctl, getppid and _exit are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-    GroupGuard(cmd.spawn().expect("spawn"))
 }
 
 /// 1. The app is killed by SIGKILL, and the kernel log (journalctl -k short-iso, the format
@@ -317,36 +279,6 @@ fn socket_permission_root_0600_against_nobody_workers() {
 
 /// The PHP-FPM binary of Debian's php-fpm package. Panics with an install hint when there is
 /// none, so the pool scenario never passes silently.
-fn php_fpm_binary() -> PathBuf {
-    for name in [
-        "php-fpm",
-        "php-fpm8.4",
-        "php-fpm8.3",
-        "php-fpm8.2",
-        "php-fpm8.1",
-        "php-fpm7.4",
-    ] {
-        if let Ok(p) = which::which(name) {
-            return p;
-        }
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/sbin")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("php-fpm"))
-        })
-        .collect();
-    found.sort();
-    found.pop().unwrap_or_else(|| {
-        panic!("php-fpm not found: install it with `sudo apt-get install php-fpm` (the pool-exhausted lab scenario needs a real PHP-FPM)")
-    })
-}
-
 /// Sends one raw request and does not wait for the answer beyond `limit`.
 fn fire(port: u16, host: &str, path: &str) -> Option<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -356,98 +288,30 @@ fn fire(port: u16, host: &str, path: &str) -> Option<TcpStream> {
     Some(s)
 }
 
-fn wait_for(path: &Path, limit: Duration) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if path.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 /// 4. A real PHP-FPM pool with one child and no backlog behind real nginx: slow requests fill
 ///    it, nginx logs `(11: Resource temporarily unavailable)` on the pool's socket, and
 ///    pool-exhausted leads, naming the pool's pm.max_children line.
 #[test]
 fn pool_exhausted_real_php_fpm() {
-    let fpm = php_fpm_binary();
-    if !is_root() {
-        panic!("this scenario needs root (PHP-FPM workers run as nobody like nginx's)");
-    }
     let lab = Lab::new("fpm");
     let front = free_port();
     let site = format!("php-{front}.fpm.test");
-    let fpm_dir = lab.path("fpm");
-    let www = lab.path("www");
-    std::fs::create_dir_all(&fpm_dir).unwrap();
-    std::fs::create_dir_all(&www).unwrap();
-    for d in [&fpm_dir, &www] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::write(
-        www.join("slow.php"),
-        "<?php usleep(3000000); echo \"slow done\\n\";\n",
-    )
-    .unwrap();
-    let sock = fpm_dir.join("www.sock");
-    let conf = fpm_dir.join("php-fpm.conf");
-    let conf_text = format!(
-        "[global]\n\
-         pid = {dir}/php-fpm.pid\n\
-         error_log = {dir}/php-fpm.log\n\
-         log_level = notice\n\
-         daemonize = no\n\
-         \n\
-         [www]\n\
-         user = nobody\n\
-         group = nogroup\n\
-         listen = {sock}\n\
-         listen.owner = nobody\n\
-         listen.group = nogroup\n\
-         listen.mode = 0666\n\
-         listen.backlog = 0\n\
-         pm = static\n\
-         pm.max_children = 1\n\
-         request_terminate_timeout = 8s\n\
-         catch_workers_output = yes\n",
-        dir = fpm_dir.display(),
-        sock = sock.display()
+    let fpm = fpm::start(
+        &lab,
+        &[(
+            "slow.php",
+            "<?php usleep(3000000); echo \"slow done\\n\";\n",
+        )],
+        "listen.backlog = 0\npm = static\npm.max_children = 1\nrequest_terminate_timeout = 8s",
     );
-    std::fs::write(&conf, &conf_text).unwrap();
-    let max_children_line = conf_text
-        .lines()
-        .position(|l| l.starts_with("pm.max_children"))
-        .unwrap()
-        + 1;
-    let mut cmd = Command::new(&fpm);
-    cmd.arg("-F")
-        .arg("-y")
-        .arg(&conf)
-        .arg("-p")
-        .arg(&fpm_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _fpm = spawn_group(cmd);
-    assert!(
-        wait_for(&sock, Duration::from_secs(5)),
-        "php-fpm did not create {}: {}",
-        sock.display(),
-        std::fs::read_to_string(fpm_dir.join("php-fpm.log")).unwrap_or_default()
-    );
+    let (sock, conf) = (&fpm.sock, &fpm.conf);
+    let max_children_line = fpm.line_of("pm.max_children");
     let nginx = lab.nginx(&format!(
         "server {{ listen 127.0.0.1:{front}; server_name {site}; root {www};
-           location ~ \\.php$ {{
-             fastcgi_pass unix:{sock};
-             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
-             fastcgi_param REQUEST_METHOD $request_method;
-             fastcgi_param QUERY_STRING $query_string;
-           }}
+           {location}
          }}",
-        www = www.display(),
-        sock = sock.display()
+        www = fpm.www.display(),
+        location = fpm.location("")
     ));
     // One request occupies the only child, one waits in the backlog, the rest are refused.
     let mut inflight = Vec::new();

@@ -227,3 +227,86 @@ fn probes_of_black_hole_and_reset_targets_end_within_the_timeout() {
         assert_ne!(top(&r), "(none)", "{mode}: a finding is expected: {r:#}");
     }
 }
+
+/// A real PHP-FPM pool whose request_terminate_timeout (1 s) is shorter than nginx's
+/// fastcgi_read_timeout (60 s by default): FPM kills the worker of a 3 s script, nginx gets
+/// a reset connection and answers 502. timeout-alignment names both settings, file:line,
+/// and the report's timeout table lists every hop.
+#[test]
+fn php_fpm_killing_requests_before_nginx_gives_up_is_timeout_misalignment() {
+    let lab = Lab::new("fpmterm");
+    let front = free_port();
+    let site = format!("php-{front}.term.test");
+    let fpm = lab::fpm::start(
+        &lab,
+        &[("slow.php", "<?php usleep(3000000); echo \"done\\n\";\n")],
+        "pm = static\npm.max_children = 2\nrequest_terminate_timeout = 1s",
+    );
+    let nginx = lab.nginx(&format!(
+        "server {{ listen 127.0.0.1:{front}; server_name {site}; root {www};
+           {location}
+         }}",
+        www = fpm.www.display(),
+        location = fpm.location("")
+    ));
+    assert_eq!(lab.get(front, &site, "/slow.php").0, 502);
+    nginx.wait_log("while reading response header from upstream");
+    let (code, r) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--path",
+        "/slow.php",
+        "--nginx-conf",
+        nginx.conf_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(top(&r), "premature-close", "{r:#}");
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "timeout-alignment")
+        .unwrap_or_else(|| panic!("no timeout-alignment finding: {r:#}"));
+    // FPM's own log says it killed the script: the cause itself, so it leads and the
+    // error log's "closed mid-request" corroborates it.
+    assert_eq!(f, &r["findings"][0], "{r:#}");
+    assert_eq!(f["severity"], "critical", "{f:#}");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("PHP-FPM ends a request after 1 s"),
+        "{f:#}"
+    );
+    assert!(
+        f["evidence"].to_string().contains("execution timed out"),
+        "{f:#}"
+    );
+    assert!(
+        f["fixes"][0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("request_terminate_timeout = 60s"),
+        "{f:#}"
+    );
+    let ev = f["evidence"].to_string();
+    let at = format!(
+        "{}:{}",
+        fpm.conf.display(),
+        fpm.line_of("request_terminate_timeout")
+    );
+    assert!(ev.contains(&at), "evidence names {at}: {ev}");
+    assert!(ev.contains("fastcgi_read_timeout 60s"), "{ev}");
+    let rows = r["timeouts"].as_array().unwrap();
+    let setting = |name: &str| {
+        rows.iter()
+            .find(|t| t["setting"].as_str().unwrap_or("").contains(name))
+            .unwrap_or_else(|| panic!("no {name} row: {rows:#?}"))
+    };
+    assert_eq!(setting("fastcgi_read_timeout")["seconds"], 60.0);
+    assert_eq!(setting("fastcgi_read_timeout")["source"], "nginx default");
+    assert_eq!(setting("request_terminate_timeout")["seconds"], 1.0);
+    assert_eq!(setting("client_body_timeout")["hop"], "client → nginx");
+}

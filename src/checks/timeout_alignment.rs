@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::util::{route, route_pools};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, ProcInfo, Route};
+use crate::facts::{Facts, FpmEventKind, ProcInfo, Route};
 
 pub struct TimeoutAlignment;
 
@@ -49,8 +49,10 @@ struct AppLimit {
     setting: String,
     seconds: f64,
     source: String,
-    /// What to run to raise it.
+    /// What to run to raise it; `{READ}` stands for nginx's read timeout in seconds.
     fix: String,
+    /// The app's own log saying it ended a request at this limit (`source`, text).
+    proof: Option<(String, String)>,
 }
 
 impl Check for TimeoutAlignment {
@@ -78,10 +80,12 @@ impl Check for TimeoutAlignment {
         let mut found = Vec::new();
         for limit in app_limits(facts, r) {
             if limit.seconds > 0.0 && limit.seconds < read {
-                let (severity, strength) = if cut_lines > 0 {
-                    (Severity::Warning, Strength::Strong)
-                } else {
-                    (Severity::Info, Strength::Circumstantial)
+                // The app's log saying it killed a request is the cause itself; cut
+                // connections in nginx's log without it are likely but not proven.
+                let (severity, strength) = match (&limit.proof, cut_lines) {
+                    (Some(_), n) if n > 0 => (Severity::Critical, Strength::Direct),
+                    (_, n) if n > 0 => (Severity::Warning, Strength::Strong),
+                    _ => (Severity::Info, Strength::Circumstantial),
                 };
                 let mut f = Finding::new(
                     Cause::PrematureClose,
@@ -103,13 +107,20 @@ impl Check for TimeoutAlignment {
                         format!("{cut_lines} line(s) of connections cut mid-request"),
                     );
                 }
+                if let Some((source, text)) = &limit.proof {
+                    f = f.evidence(source.clone(), text.clone());
+                    if cut_lines > 0 {
+                        // More specific than the error log's "closed mid-request": lead.
+                        f = f.confidence(0.97);
+                    }
+                }
                 found.push(f.fix(Fix::review(
                     format!(
                         "let {} run at least as long as nginx waits (or lower {read_name} to {} s)",
                         limit.app,
                         secs(limit.seconds)
                     ),
-                    limit.fix.clone(),
+                    limit.fix.replace("{READ}", &secs(read)),
                 )));
             } else if limit.seconds == 0.0 || limit.seconds > read {
                 // nginx gives up first: a 504 while the app runs on.
@@ -337,6 +348,7 @@ fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
                 seconds,
                 source,
                 fix: "# start gunicorn with --timeout above nginx's read timeout (e.g. in its systemd unit's ExecStart), then restart it".into(),
+                proof: None,
             });
         }
     }
@@ -356,13 +368,20 @@ fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
                 .request_terminate_timeout
                 .as_ref()
                 .map_or(pool.file.clone(), |s| s.file.clone());
+            let log = fpm.log_file.as_deref().unwrap_or("PHP-FPM log");
+            let proof = fpm
+                .log_events
+                .iter()
+                .rfind(|e| e.kind == FpmEventKind::ExecutionTimedOut && e.pool == pool.name)
+                .map(|e| (format!("{log}:{}", e.line), e.text.clone()));
             out.push(AppLimit {
+                proof,
                 app: "PHP-FPM",
                 setting: format!("pool [{}] request_terminate_timeout", pool.name),
                 seconds,
                 source,
                 fix: format!(
-                    "sudo sed -i 's/^;\\?request_terminate_timeout = .*/request_terminate_timeout = 300s/' {at}  # then reload PHP-FPM"
+                    "sudo sed -i 's/^;\\?request_terminate_timeout = .*/request_terminate_timeout = {{READ}}s/' {at}  # then reload PHP-FPM"
                 ),
             });
         }

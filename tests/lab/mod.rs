@@ -83,6 +83,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the lab
 
+pub mod fpm;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
