@@ -127,6 +127,7 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
         nginx_conf: t.nginx_conf.clone(),
         nginx_dump: t.nginx_dump.clone(),
         error_log: source(|s| &s.error_log),
+        access_log: source(|s| &s.access_log),
         kernel_log: source(|s| &s.kernel_log),
         journal: source(|s| &s.journal),
         unit_status: source(|s| &s.unit_status),

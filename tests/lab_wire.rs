@@ -310,3 +310,110 @@ fn php_fpm_killing_requests_before_nginx_gives_up_is_timeout_misalignment() {
     assert_eq!(setting("request_terminate_timeout")["seconds"], 1.0);
     assert_eq!(setting("client_body_timeout")["hop"], "client → nginx");
 }
+
+/// The log_format of the access-log scenarios: nginx's upstream variables, as an SRE adds
+/// them to tell who made a 502.
+const UPSTREAM_LOG_FORMAT: &str = "log_format upstreamlog '$remote_addr [$time_local] \"$request\" $status us=$upstream_status uht=$upstream_header_time urt=$upstream_response_time ua=$upstream_addr rid=$request_id host=$host';\n";
+
+/// Starts nginx with the upstream log format on the site's server, sends `n` requests, and
+/// returns the diagnosis once the access log has them.
+fn access_log_scenario(
+    lab: &Lab,
+    site: &str,
+    front: u16,
+    back: u16,
+    n: usize,
+) -> (lab::Nginx, i32, Value) {
+    let nginx = lab.nginx(&format!(
+        "{UPSTREAM_LOG_FORMAT}{}",
+        lab::proxy_server(
+            front,
+            site,
+            &format!("http://127.0.0.1:{back}"),
+            &format!(
+                "access_log {} upstreamlog;",
+                lab.path("nginx/logs/site.access.log").display()
+            )
+        )
+    ));
+    for _ in 0..n {
+        assert_eq!(lab.get(front, site, "/api/orders?token=secret").0, 502);
+    }
+    let log = lab.path("nginx/logs/site.access.log");
+    // nginx writes the access line after the response: wait for all of them.
+    let deadline = std::time::Instant::now() + lab::WAIT;
+    while std::fs::read_to_string(&log).unwrap_or_default().lines().count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} has fewer than {n} lines",
+            log.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, r) = lab::diagnose_json(&[
+        "--site",
+        site,
+        "--port",
+        &front.to_string(),
+        "--path",
+        "/api/orders",
+        "--nginx-conf",
+        nginx.conf_path.to_str().unwrap(),
+    ]);
+    (nginx, code, r)
+}
+
+/// The app answers 502 itself: nginx's error log stays silent, the access log's
+/// `$upstream_header_time` shows a response came from the app. upstream-502 leads, and the
+/// access log is named as evidence, file:line, with the request id and no query string.
+#[test]
+fn an_app_answering_502_is_found_in_the_access_log() {
+    let lab = Lab::new("al502");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("al-{front}.example.test");
+    let _app = lab.app("al502", &[&format!("127.0.0.1:{back}")], "status=502");
+    let (nginx, code, r) = access_log_scenario(&lab, &site, front, back, 3);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(top(&r), "upstream-502", "{r:#}");
+    let origin = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "access-log-origin")
+        .unwrap();
+    assert_eq!(origin["status"], "fail", "{origin:#}");
+    let ev = r["findings"][0]["evidence"].to_string();
+    let log = lab.path("nginx/logs/site.access.log");
+    assert!(
+        ev.contains(&format!("{}:1", log.display())),
+        "the access log's first line is evidence: {ev}"
+    );
+    assert!(ev.contains("upstream_status=502"), "{ev}");
+    assert!(ev.contains("request_id="), "{ev}");
+    assert!(!ev.contains("secret"), "query strings are never kept: {ev}");
+    assert!(
+        !nginx.error_log_text().contains("[error]"),
+        "nginx's error log is silent for the app's own 502"
+    );
+}
+
+/// The app is down: every 502 is nginx's own (`uht=-`), so access-log-origin passes and
+/// says so, and upstream-down leads.
+#[test]
+fn nginx_made_502s_are_not_blamed_on_the_app() {
+    let lab = Lab::new("alnginx");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("aln-{front}.example.test");
+    let (_nginx, code, r) = access_log_scenario(&lab, &site, front, back, 2);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(top(&r), "upstream-down", "{r:#}");
+    let origin = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "access-log-origin")
+        .unwrap();
+    assert_eq!(origin["status"], "pass", "{origin:#}");
+    let detail = origin["detail"].as_str().unwrap();
+    assert!(detail.contains("2 502 and 0 504 made by nginx"), "{detail}");
+}

@@ -30,6 +30,7 @@ pub struct GatherOptions {
     pub nginx_conf: Option<PathBuf>,
     pub nginx_dump: Option<PathBuf>,
     pub error_log: Option<PathBuf>,
+    pub access_log: Option<PathBuf>,
     pub kernel_log: Option<PathBuf>,
     pub journal: Option<PathBuf>,
     pub unit_status: Option<PathBuf>,
@@ -83,6 +84,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
                 .unwrap_or_default()
         });
         let error_log = scope.spawn(|| error_log_window(opts, route.as_ref(), config.as_ref()));
+        let access_log = scope.spawn(|| access_log_window(opts, route.as_ref()));
 
         let boot = processes::boot_time(&opts.proc_root);
         match listeners::scan(&opts.proc_root) {
@@ -136,6 +138,9 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         facts.error_log = error_log
             .join()
             .unwrap_or_else(|_| Fact::unavailable("error log", "reader failed"));
+        facts.access_log = access_log
+            .join()
+            .unwrap_or_else(|_| Fact::unavailable("access log", "reader failed"));
     });
     Ok(facts)
 }
@@ -502,6 +507,48 @@ fn error_log_window(
             let mut reason = format!("{e:#}");
             if reason.contains("ermission denied") {
                 reason.push_str(" (run as root, or pass a readable copy with --error-log)");
+            }
+            Fact::unavailable(path.display().to_string(), reason)
+        }
+    }
+}
+
+/// The recent access-log window of the selected server, read with its own log_format
+/// (`combined` when none is named, or when --access-log overrides the file).
+fn access_log_window(opts: &GatherOptions, route: Option<&Route>) -> Fact<AccessLogWindow> {
+    let path = match (&opts.access_log, route.and_then(|r| r.access_log.as_ref())) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => {
+            return Fact::unavailable(
+                "access log",
+                "the server logs no access (access_log off, or a syslog: target); pass --access-log FILE",
+            )
+        }
+    };
+    let (name, template, escape) = match route.and_then(|r| r.access_log_format.as_ref()) {
+        Some(f) => (f.name.as_str(), f.template.as_str(), f.escape.as_str()),
+        None => ("combined", nginx::COMBINED_FORMAT, "default"),
+    };
+    let format = crate::logs::access::LogFormat::compile(template, escape);
+    let server_names = route
+        .map(|r| r.server.server_name.clone())
+        .unwrap_or_default();
+    let now = chrono::Local::now().naive_local();
+    match crate::logs::access::read_window(
+        &path,
+        name,
+        &format,
+        opts.since.as_secs(),
+        now,
+        &opts.request.site,
+        &server_names,
+    ) {
+        Ok(w) => Fact::collected(w),
+        Err(e) => {
+            let mut reason = format!("{e:#}");
+            if reason.contains("ermission denied") {
+                reason.push_str(" (run as root, or pass a readable copy with --access-log)");
             }
             Fact::unavailable(path.display().to_string(), reason)
         }

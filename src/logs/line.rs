@@ -129,7 +129,7 @@ pub struct Record<'a> {
     pub host: Option<&'a [u8]>,
 }
 
-fn digits(b: &[u8]) -> Option<i64> {
+pub(crate) fn digits(b: &[u8]) -> Option<i64> {
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }

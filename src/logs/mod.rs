@@ -7,6 +7,7 @@
 //! escapes every byte that came from the log (clients choose request lines, hosts,
 //! referrers); JSON keeps text as logged, with invalid UTF-8 replaced by U+FFFD.
 
+pub mod access;
 pub mod explain;
 pub mod line;
 pub mod scan;
@@ -75,7 +76,7 @@ impl WindowFilter {
 }
 
 /// An opened input.
-enum Source {
+pub(crate) enum Source {
     /// A plain file: memory-mapped for random access (binary search for --since, split
     /// points), read with pread in blocks for the scan itself (flat RSS).
     Mapped(File, memmap2::Mmap),
@@ -85,9 +86,9 @@ enum Source {
     Stream(Box<dyn BufRead>),
 }
 
-struct Input {
-    name: String,
-    source: Source,
+pub(crate) struct Input {
+    pub(crate) name: String,
+    pub(crate) source: Source,
     first: Option<LogTime>,
 }
 
@@ -104,7 +105,7 @@ fn unreadable(path: &Path, e: std::io::Error) -> anyhow::Error {
     )
 }
 
-fn open_input(path: &Path) -> anyhow::Result<Input> {
+pub(crate) fn open_input(path: &Path) -> anyhow::Result<Input> {
     let name = path.display().to_string();
     if name == "-" {
         let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()));
@@ -211,7 +212,7 @@ pub fn parse_duration_secs(s: &str) -> Option<i64> {
     n.checked_mul(mul)
 }
 
-fn naive_to_logtime(t: chrono::NaiveDateTime) -> LogTime {
+pub(crate) fn naive_to_logtime(t: chrono::NaiveDateTime) -> LogTime {
     t.and_utc().timestamp()
 }
 
