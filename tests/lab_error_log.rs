@@ -253,3 +253,60 @@ fn a_decoy_sites_failures_do_not_leak_into_a_healthy_site() {
         "{decoy:#}"
     );
 }
+
+/// An upstream group whose two servers are dead, max_fails=1: nginx tries both (refused),
+/// marks them failed ("upstream server temporarily disabled"), then answers "no live
+/// upstreams" without trying. The refusals are the root cause: upstream-down leads, and
+/// no-live-upstreams is explained by it, with the disabled notes and the group's limits,
+/// file:line, as its evidence.
+#[test]
+fn no_live_upstreams_is_traced_back_to_the_refused_servers() {
+    let lab = Lab::new("nolive");
+    let (front, a, b) = (free_port(), free_port(), free_port());
+    let site = format!("group-{front}.example.test");
+    let nginx = lab.nginx(&format!(
+        "upstream deadgrp {{
+        server 127.0.0.1:{a} max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:{b} max_fails=1 fail_timeout=30s;
+    }}
+{}",
+        lab::proxy_server(front, &site, "http://deadgrp", "")
+    ));
+    for _ in 0..3 {
+        assert_eq!(lab.get(front, &site, "/").0, 502);
+    }
+    nginx.wait_log("no live upstreams");
+    let conf = std::fs::read_to_string(&nginx.conf_path).unwrap();
+    let group_line = conf
+        .lines()
+        .position(|l| l.contains("upstream deadgrp"))
+        .unwrap()
+        + 1;
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        nginx.conf_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        causes(&report).first().map(String::as_str),
+        Some("upstream-down"),
+        "{report:#}"
+    );
+    let nolive = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["cause"] == "no-live-upstreams")
+        .unwrap_or_else(|| panic!("no no-live-upstreams finding: {report:#}"));
+    assert_eq!(nolive["explained_by"], "upstream-down", "{nolive:#}");
+    let ev = nolive["evidence"].to_string();
+    let at = format!("{}:{group_line}", nginx.conf_path.display());
+    assert!(ev.contains(&at), "the group's file:line {at}: {ev}");
+    assert!(ev.contains("max_fails=1 fail_timeout=30s"), "{ev}");
+    assert!(ev.contains("temporarily disabled"), "{ev}");
+    assert!(ev.contains(&format!("127.0.0.1:{a}")), "{ev}");
+}

@@ -342,7 +342,12 @@ fn access_log_scenario(
     let log = lab.path("nginx/logs/site.access.log");
     // nginx writes the access line after the response: wait for all of them.
     let deadline = std::time::Instant::now() + lab::WAIT;
-    while std::fs::read_to_string(&log).unwrap_or_default().lines().count() < n {
+    while std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < n
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "{} has fewer than {n} lines",

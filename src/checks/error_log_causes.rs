@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use crate::cause::Cause;
 use crate::checks::{Check, Finding, Fix, Severity, Strength, Verdict};
-use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount};
+use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount, Route};
 use crate::render::sanitize::escape_for_terminal;
 
 pub struct ErrorLogCauses;
@@ -204,6 +204,54 @@ fn finding(
     f
 }
 
+/// "no live upstreams" is the end of a chain: each server failed `max_fails` times within
+/// `fail_timeout` and was disabled. Adds that chain to the finding: the disabled notes per
+/// server and the limits in effect, where the group is defined. The failures themselves
+/// are findings of their own (refused → upstream-down, …), which rank explains this by.
+fn trace_back(mut f: Finding, w: &ErrorLogWindow, r: &Route) -> Finding {
+    for d in &w.disabled {
+        f = f.evidence(
+            format!("{}:{}", w.file, d.first_line),
+            format!(
+                "nginx marked {} failed {} time(s) (\"upstream server temporarily disabled\"), first at {}",
+                escape_for_terminal(&d.upstream),
+                d.count,
+                d.first_seen.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+    if let (Some(g), Some(at)) = (&r.group, &r.group_at) {
+        let servers: Vec<String> = r
+            .upstreams
+            .iter()
+            .map(|u| {
+                let param = |name: &str, default: &str| {
+                    u.params
+                        .iter()
+                        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                        .map_or(format!("{name}={default} (default)"), |v| {
+                            format!("{name}={v}")
+                        })
+                };
+                format!(
+                    "{} {} {}",
+                    u.host.as_deref().unwrap_or(&u.address),
+                    param("max_fails", "1"),
+                    param("fail_timeout", "10s")
+                )
+            })
+            .collect();
+        f = f.evidence(
+            at.to_string(),
+            format!(
+                "upstream {g}: a server is skipped after max_fails failures within fail_timeout, for fail_timeout: {}",
+                servers.join("; ")
+            ),
+        );
+    }
+    f
+}
+
 impl Check for ErrorLogCauses {
     fn id(&self) -> &'static str {
         "error-log-causes"
@@ -241,7 +289,13 @@ impl Check for ErrorLogCauses {
         }
         let findings = by_cause
             .into_iter()
-            .map(|(cause, cats)| finding(w, cause, &cats, &route_upstreams))
+            .map(|(cause, cats)| {
+                let f = finding(w, cause, &cats, &route_upstreams);
+                match (cause, route) {
+                    (Cause::NoLiveUpstreams, Some(r)) => trace_back(f, w, r),
+                    _ => f,
+                }
+            })
             .collect();
         Verdict::Found(findings)
     }
@@ -284,6 +338,7 @@ mod tests {
             lines_read: 100,
             categories: cats,
             other_sites_events: 4,
+            disabled: vec![],
         });
         let mut route = Route::default();
         route.settings.keepalive = keepalive;

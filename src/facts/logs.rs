@@ -46,4 +46,22 @@ pub struct ErrorLogWindow {
     /// Upstream failures in the window that belong to other sites (not evidence here).
     #[serde(default)]
     pub other_sites_events: u64,
+    /// `upstream server temporarily disabled` notes of the site, per server: where
+    /// max_fails tripped, the step before "no live upstreams".
+    #[serde(default)]
+    pub disabled: Vec<DisabledServer>,
+}
+
+/// One upstream server nginx marked failed (max_fails reached within fail_timeout).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DisabledServer {
+    /// The server as nginx names it in the line's `upstream:` field.
+    pub upstream: String,
+    pub count: u64,
+    /// 1-based line of the first note.
+    pub first_line: u64,
+    #[serde(default)]
+    pub first_seen: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
 }

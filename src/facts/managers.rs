@@ -658,6 +658,7 @@ pub(crate) mod test_support {
                 }],
             }],
             other_sites_events: 0,
+            disabled: vec![],
         })
     }
 }

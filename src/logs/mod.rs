@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::cli::ExplainLogArgs;
 use crate::exit::{fail, ExitStatus};
-use crate::facts::{ErrorLogWindow, LogCategoryCount, LogEvidence};
+use crate::facts::{DisabledServer, ErrorLogWindow, LogCategoryCount, LogEvidence};
 use crate::render::sanitize::escape_for_terminal;
 use line::{format_time, Category, LogTime};
 use scan::{ScanOptions, Stats};
@@ -773,7 +773,7 @@ pub fn read_window(
             let start = tail_start + scan::seek_time(tail, since_t);
             let mut st = scan::scan_parallel(&data[start..], opts);
             let before = memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
-            for e in &mut st.events {
+            for e in st.events.iter_mut().chain(st.disabled_notes.iter_mut()) {
                 e.line += before;
             }
             st
@@ -837,7 +837,26 @@ fn window_from_stats(
         });
     }
     categories.sort_by_key(|c| std::cmp::Reverse(c.count));
+    let mut disabled: Vec<DisabledServer> = Vec::new();
+    for n in stats.disabled_notes.iter().filter(|n| filter.matches(n)) {
+        let up = n.upstream.clone().unwrap_or_default();
+        let time = n.time.map(format_time);
+        match disabled.iter_mut().find(|d| d.upstream == up) {
+            Some(d) => {
+                d.count += 1;
+                d.last_seen = time.or(d.last_seen.take());
+            }
+            None => disabled.push(DisabledServer {
+                upstream: up,
+                count: 1,
+                first_line: n.line,
+                first_seen: time.clone(),
+                last_seen: time,
+            }),
+        }
+    }
     ErrorLogWindow {
+        disabled,
         file: file.to_string(),
         since: Some(format_time(since)),
         lines_read: stats.lines_total,

@@ -101,6 +101,9 @@ pub struct Stats {
     /// Failures per minute (key: minutes since the epoch of the log's clock).
     pub timeline: BTreeMap<i64, u64>,
     pub events: Vec<Event>,
+    /// With `keep_events`: each `upstream server temporarily disabled` note, as an event
+    /// (its `category` is meaningless: the note is not a failure of its own).
+    pub disabled_notes: Vec<Event>,
 }
 
 impl Default for Stats {
@@ -115,6 +118,7 @@ impl Default for Stats {
             categories: vec![CategoryStats::default(); Category::ALL.len()],
             timeline: BTreeMap::new(),
             events: Vec::new(),
+            disabled_notes: Vec::new(),
         }
     }
 }
@@ -143,10 +147,15 @@ impl Stats {
         for (k, v) in other.timeline {
             *self.timeline.entry(k).or_insert(0) += v;
         }
-        self.events.extend(other.events.into_iter().map(|mut e| {
-            e.line += line_offset;
-            e
-        }));
+        for (mine, theirs) in [
+            (&mut self.events, other.events),
+            (&mut self.disabled_notes, other.disabled_notes),
+        ] {
+            mine.extend(theirs.into_iter().map(|mut e| {
+                e.line += line_offset;
+                e
+            }));
+        }
     }
 }
 
@@ -354,6 +363,11 @@ impl Scanner {
             Some(l) if l.starts_with(b" [warn]") => {
                 if self.disabled.find(rec).is_some() {
                     self.stats.upstream_disabled += 1;
+                    if self.opts.keep_events {
+                        let r = line::parse(rec);
+                        let note = self.event(Category::OtherUpstream, &r, rec, line_no);
+                        self.stats.disabled_notes.push(note);
+                    }
                 }
                 return;
             }
@@ -367,6 +381,10 @@ impl Scanner {
         let Some(cat) = line::classify(&r) else {
             if line::is_upstream_disabled(&r) {
                 self.stats.upstream_disabled += 1;
+                if self.opts.keep_events {
+                    let note = self.event(Category::OtherUpstream, &r, rec, line_no);
+                    self.stats.disabled_notes.push(note);
+                }
             }
             return;
         };
@@ -391,17 +409,22 @@ impl Scanner {
             *st.timeline.entry(t.div_euclid(60)).or_insert(0) += 1;
         }
         if self.opts.keep_events {
-            st.events.push(Event {
-                line: line_no,
-                category: cat,
-                time: r.time,
-                upstream: up.map(lossy),
-                server: r.server.map(lossy),
-                host: r.host.map(lossy),
-                request: r.request.map(|q| lossy(&line::strip_query(q))),
-                client: r.client.map(lossy),
-                text: self.opts.keep_text.then(|| redact_queries(rec)),
-            });
+            let e = self.event(cat, r, rec, line_no);
+            self.stats.events.push(e);
+        }
+    }
+
+    fn event(&self, category: Category, r: &Record<'_>, rec: &[u8], line_no: u64) -> Event {
+        Event {
+            line: line_no,
+            category,
+            time: r.time,
+            upstream: line::upstream_key(r).map(lossy),
+            server: r.server.map(lossy),
+            host: r.host.map(lossy),
+            request: r.request.map(|q| lossy(&line::strip_query(q))),
+            client: r.client.map(lossy),
+            text: self.opts.keep_text.then(|| redact_queries(rec)),
         }
     }
 }
