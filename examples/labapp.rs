@@ -13,6 +13,9 @@
 //! Modes: `ok` (200 "ok from NAME", keep-alive), `slow=MS`, `close` (read the request, close
 //! without a byte), `reset` (read the request, close with RST via SO_LINGER 0), `status=CODE`,
 //! `big-header=BYTES`, `idle-close=MS` (keep-alive, closes a connection idle for MS),
+//! `stale-reset=MS` (keep-alive; a request arriving on a connection that was idle for MS or
+//! more gets an RST instead of an answer: the app's idle timer firing exactly as nginx
+//! reuses the connection, made deterministic),
 //! `blackhole` (accept, never answer), `tls-garbage` (answer with a TLS alert record).
 //!
 //! It prints `READY` on stdout once every listener is bound, then never writes stdout again
@@ -40,6 +43,7 @@ enum Mode {
     Status(u16),
     BigHeader(usize),
     IdleClose(u64),
+    StaleReset(u64),
     Blackhole,
     TlsGarbage,
 }
@@ -68,6 +72,7 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
         }
         "big-header" => Mode::BigHeader(num("big-header")? as usize),
         "idle-close" => Mode::IdleClose(num("idle-close")?),
+        "stale-reset" => Mode::StaleReset(num("stale-reset")?),
         "blackhole" => Mode::Blackhole,
         "tls-garbage" => Mode::TlsGarbage,
         other => return Err(format!("unknown mode {other:?}")),
@@ -235,7 +240,12 @@ fn respond(
 fn serve(conn: Conn, cfg: &Config) -> io::Result<()> {
     let mut conn = io::BufReader::new(conn);
     match cfg.mode {
-        Mode::Ok | Mode::Slow(_) | Mode::Status(_) | Mode::BigHeader(_) | Mode::IdleClose(_) => {
+        Mode::Ok
+        | Mode::Slow(_)
+        | Mode::Status(_)
+        | Mode::BigHeader(_)
+        | Mode::IdleClose(_)
+        | Mode::StaleReset(_) => {
             if let Mode::IdleClose(ms) = cfg.mode {
                 conn.get_ref()
                     .set_read_timeout(Some(Duration::from_millis(ms.max(1))))?;
@@ -265,7 +275,15 @@ fn serve(conn: Conn, cfg: &Config) -> io::Result<()> {
                 if !req.keep_alive {
                     break;
                 }
+                let idle_since = std::time::Instant::now();
                 next = read_request(&mut conn)?;
+                if let (Mode::StaleReset(ms), Some(_)) = (cfg.mode, &next) {
+                    if idle_since.elapsed() >= Duration::from_millis(ms) && conn.get_ref().is_tcp()
+                    {
+                        set_linger_zero(conn.get_ref().raw_fd())?;
+                        return Ok(()); // close() with SO_LINGER {on, 0}: RST
+                    }
+                }
             }
             Ok(())
         }
