@@ -6,6 +6,15 @@ mod lab;
 use lab::{free_port, Lab};
 use serde_json::Value;
 
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id}: {report:#}"))
+}
+
 fn top(report: &Value) -> String {
     report["findings"][0]["cause"]
         .as_str()
@@ -198,12 +207,7 @@ fn keepalive_aligned_app_has_no_finding() {
         .collect();
     assert!(problems.is_empty(), "{r:#}");
     assert_eq!(code, 0);
-    let ka = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "keepalive-alignment")
-        .unwrap();
+    let ka = check(&r, "keepalive-alignment");
     assert_eq!(ka["status"], "pass", "{ka:#}");
 }
 
@@ -380,12 +384,7 @@ fn an_app_answering_502_is_found_in_the_access_log() {
     let (nginx, code, r) = access_log_scenario(&lab, &site, front, back, 3);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(top(&r), "upstream-502", "{r:#}");
-    let origin = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "access-log-origin")
-        .unwrap();
+    let origin = check(&r, "access-log-origin");
     assert_eq!(origin["status"], "fail", "{origin:#}");
     let ev = r["findings"][0]["evidence"].to_string();
     let log = lab.path("nginx/logs/site.access.log");
@@ -412,12 +411,7 @@ fn nginx_made_502s_are_not_blamed_on_the_app() {
     let (_nginx, code, r) = access_log_scenario(&lab, &site, front, back, 2);
     assert_eq!(code, 1, "{r:#}");
     assert_eq!(top(&r), "upstream-down", "{r:#}");
-    let origin = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "access-log-origin")
-        .unwrap();
+    let origin = check(&r, "access-log-origin");
     assert_eq!(origin["status"], "pass", "{origin:#}");
     let detail = origin["detail"].as_str().unwrap();
     assert!(detail.contains("2 502 and 0 504 made by nginx"), "{detail}");

@@ -28,17 +28,7 @@ impl Drop for GroupGuard {
 /// Starts `cmd` in a process group of its own, dying with this test process.
 pub fn spawn_group(mut cmd: Command) -> GroupGuard {
     cmd.process_group(0);
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: prctl, getppid and _exit are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    super::die_with_parent(&mut cmd);
     GroupGuard(cmd.spawn().expect("spawn"))
 }
 

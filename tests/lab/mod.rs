@@ -257,7 +257,7 @@ fn build_labapp() {
 
 /// Makes `cmd`'s child get SIGKILL when the spawning thread dies, so a crashed test leaves no
 /// process behind (nginx workers of a killed master may linger until they notice nothing).
-fn die_with_parent(cmd: &mut Command) {
+pub fn die_with_parent(cmd: &mut Command) {
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: prctl, getppid and _exit are async-signal-safe and touch no parent memory.
     unsafe {
