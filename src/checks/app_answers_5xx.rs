@@ -4,10 +4,11 @@
 //! `$upstream_header_time` is a number (a response header came from the app) or whose
 //! `$upstream_bytes_received` is above zero: the app made the answer, not nginx.
 //!
-//! Why clients see 502: the app (or a proxy behind it: a second nginx, a load balancer, a
-//! PHP framework's error page) returned 502 itself. nginx's error log is silent for such
-//! answers — nothing failed between nginx and the app — so every runbook that starts with
-//! `tail error.log` comes up empty. Only the access log's upstream variables tell.
+//! Why nginx returns 502: it passes on the app's own answer — the app (or a proxy behind
+//! it: a second nginx, a load balancer, a PHP framework's error page) returned 502 itself.
+//! nginx's error log is silent for such answers — nothing failed between nginx and the
+//! app — so every runbook that starts with `tail error.log` comes up empty. Only the access
+//! log's upstream variables tell.
 //!
 //! Evidence used: `facts.access_log` (read with the server's own `log_format`), the
 //! per-minute 502/504 counts, and `facts.error_log` to show the error log's silence.
