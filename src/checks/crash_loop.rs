@@ -22,12 +22,12 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, JournalEventKind, Pm2App, UnitFacts, UpstreamLiveness};
 
-pub struct CrashLoopCheck;
+pub struct CrashLoop;
 
 /// Restarts from which a unit or app counts as looping.
 const LOOP_RESTARTS: u32 = 3;
 
-impl Check for CrashLoopCheck {
+impl Check for CrashLoop {
     fn id(&self) -> &'static str {
         "crash-loop"
     }
@@ -496,7 +496,7 @@ mod tests {
     fn systemd_start_limit_hit() {
         let mut f = facts_with_route("127.0.0.1:8000", "http");
         f.systemd = Fact::collected(vec![billing()]);
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found.len(), 1);
@@ -525,7 +525,7 @@ mod tests {
         .expect("fixture parses");
         let mut f = facts_with_route("127.0.0.1:3018", "http");
         f.pm2 = Fact::collected(apps.clone());
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found.len(), 1);
@@ -541,7 +541,7 @@ mod tests {
         let mut g = facts_with_route("127.0.0.1:3017", "http");
         g.pm2 = Fact::collected(apps);
         assert_eq!(
-            CrashLoopCheck.run(&g),
+            CrashLoop.run(&g),
             Verdict::pass("no restart loop in 1 PM2 app(s) for this route")
         );
     }
@@ -565,7 +565,7 @@ mod tests {
             second: Some(look(48402, 0.1)),
             samples: vec![],
         }]);
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(
@@ -584,7 +584,7 @@ mod tests {
             second: Some(look(48390, 3600.2)),
             samples: vec![Some(48390); 6],
         }]);
-        assert!(matches!(CrashLoopCheck.run(&f), Verdict::Pass { .. }));
+        assert!(matches!(CrashLoop.run(&f), Verdict::Pass { .. }));
     }
 
     /// Both looks catch the same 0.3 s old life under a shell loop: a warning alone, critical
@@ -608,7 +608,7 @@ mod tests {
             second: Some(look.clone()),
             samples: vec![Some(9001); 6],
         }]);
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found[0].severity, Severity::Warning);
@@ -618,7 +618,7 @@ mod tests {
             "2026/11/22 03:12:04",
             "upstream prematurely closed connection while reading response header from upstream",
         );
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found[0].severity, Severity::Critical, "{}", found[0].title);
@@ -635,7 +635,7 @@ mod tests {
             second: Some(look),
             samples: vec![None, Some(9001), None, None, Some(9001), Some(9001)],
         }]);
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert!(
@@ -675,7 +675,7 @@ mod tests {
             w
         };
         f.error_log = window("2026/11/22 03:12:10", "2026/11/22 03:12:30");
-        let Verdict::Found(found) = CrashLoopCheck.run(&f) else {
+        let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
         };
         assert!(
@@ -686,14 +686,14 @@ mod tests {
         assert_eq!(found[0].severity, Severity::Critical);
         // One crash: cut at 03:12:00, refused from 03:12:04 on.
         f.error_log = window("2026/11/22 03:12:00", "2026/11/22 03:12:00");
-        assert!(matches!(CrashLoopCheck.run(&f), Verdict::Pass { .. }));
+        assert!(matches!(CrashLoop.run(&f), Verdict::Pass { .. }));
     }
 
     #[test]
     fn skipped_without_sources() {
         let f = facts_with_route("127.0.0.1:3000", "http");
         assert!(
-            matches!(CrashLoopCheck.run(&f), Verdict::Skipped { reason } if reason.starts_with("no process manager facts: not collected"))
+            matches!(CrashLoop.run(&f), Verdict::Skipped { reason } if reason.starts_with("no process manager facts: not collected"))
         );
     }
 }

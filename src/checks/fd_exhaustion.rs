@@ -20,9 +20,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, ProcLimits, ProcRole};
 
-pub struct FdExhaustionCheck;
+pub struct FdExhaustion;
 
-impl Check for FdExhaustionCheck {
+impl Check for FdExhaustion {
     fn id(&self) -> &'static str {
         "fd-exhaustion"
     }
@@ -181,7 +181,7 @@ mod tests {
     fn app_at_its_limit() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
         f.process_limits = Fact::collected(vec![app(1021)]);
-        let Verdict::Found(found) = FdExhaustionCheck.run(&f) else {
+        let Verdict::Found(found) = FdExhaustion.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].severity, Severity::Critical);
@@ -207,7 +207,7 @@ mod tests {
             "2026/11/22 03:12:02",
             "socket() failed (24: Too many open files) while connecting to upstream",
         );
-        let Verdict::Found(found) = FdExhaustionCheck.run(&f) else {
+        let Verdict::Found(found) = FdExhaustion.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].strength, Strength::Direct);
@@ -217,8 +217,8 @@ mod tests {
     #[test]
     fn pass_and_skip() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
-        assert!(matches!(FdExhaustionCheck.run(&f), Verdict::Skipped { .. }));
+        assert!(matches!(FdExhaustion.run(&f), Verdict::Skipped { .. }));
         f.process_limits = Fact::collected(vec![app(40)]);
-        assert_eq!(FdExhaustionCheck.run(&f), Verdict::pass("1 process(es) below 90% of their open-file limit; no (24: Too many open files) in the error log"));
+        assert_eq!(FdExhaustion.run(&f), Verdict::pass("1 process(es) below 90% of their open-file limit; no (24: Too many open files) in the error log"));
     }
 }

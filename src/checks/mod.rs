@@ -14,36 +14,36 @@ pub mod registry;
 mod selinux_denied;
 mod socket_permission;
 
-pub use crash_loop::CrashLoopCheck;
-pub use fd_exhaustion::FdExhaustionCheck;
-pub use oom_killed::OomKilledCheck;
-pub use pool_exhausted::PoolExhaustedCheck;
-pub use selinux_denied::SelinuxDeniedCheck;
-pub use socket_permission::SocketPermissionCheck;
+pub use crash_loop::CrashLoop;
+pub use fd_exhaustion::FdExhaustion;
+pub use oom_killed::OomKilled;
+pub use pool_exhausted::PoolExhausted;
+pub use selinux_denied::SelinuxDenied;
+pub use socket_permission::SocketPermission;
 
-mod address_family_mismatch;
-mod app_answers_5xx;
-mod keepalive_race;
-mod port_mismatch;
-mod protocol_mismatch;
-mod route_resolved;
-mod socket_missing;
+mod access_log_origin;
+mod address_family;
+mod keepalive_alignment;
+mod listener_matches_config;
+mod port_bound;
+mod protocol;
+mod route;
+mod socket_exists;
 mod timeout_alignment;
-mod upstream_down;
-mod wire_response;
+mod upstream_response;
 
 pub mod util;
 
-pub use address_family_mismatch::AddressFamilyMismatch;
-pub use app_answers_5xx::AppAnswers5xx;
-pub use keepalive_race::KeepaliveRace;
-pub use port_mismatch::PortMismatch;
-pub use protocol_mismatch::ProtocolMismatch;
-pub use route_resolved::RouteResolved;
-pub use socket_missing::SocketMissing;
+pub use access_log_origin::AccessLogOrigin;
+pub use address_family::AddressFamily;
+pub use keepalive_alignment::KeepaliveAlignment;
+pub use listener_matches_config::ListenerMatchesConfig;
+pub use port_bound::PortBound;
+pub use protocol::Protocol;
+pub use route::Route;
+pub use socket_exists::SocketExists;
 pub use timeout_alignment::{timeout_table, TimeoutAlignment, TimeoutRow};
-pub use upstream_down::UpstreamDown;
-pub use wire_response::WireResponse;
+pub use upstream_response::UpstreamResponse;
 
 use serde::Serialize;
 use std::time::Instant;
@@ -194,6 +194,11 @@ pub enum Verdict {
     Skipped {
         reason: String,
     },
+    /// The check itself failed (a bug in badgw, caught by the panic backstop): shown as an
+    /// `error` row, and the diagnosis is not an all-clear.
+    Error {
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -242,7 +247,7 @@ impl CheckRun {
     pub fn status(&self) -> CheckStatus {
         match &self.verdict {
             Verdict::Pass { .. } => CheckStatus::Pass,
-            Verdict::Skipped { reason } if reason.starts_with(PANIC_PREFIX) => CheckStatus::Error,
+            Verdict::Error { .. } => CheckStatus::Error,
             Verdict::Skipped { .. } => CheckStatus::Skipped,
             Verdict::Found(f) if f.iter().any(|f| f.severity == Severity::Critical) => {
                 CheckStatus::Fail
@@ -254,8 +259,6 @@ impl CheckRun {
         }
     }
 }
-
-const PANIC_PREFIX: &str = "internal error in badgw";
 
 /// Runs every registered check on `facts`, in registry order.
 pub fn run_all(facts: &Facts) -> Vec<CheckRun> {
@@ -276,7 +279,9 @@ pub fn run_checks(checks: &[&dyn Check], facts: &Facts) -> Vec<CheckRun> {
                             .map(|s| s.to_string())
                             .or_else(|| payload.downcast_ref::<String>().cloned())
                             .unwrap_or_default();
-                        Verdict::skipped(format!("{PANIC_PREFIX} ({what}); please report it"))
+                        Verdict::Error {
+                            reason: format!("internal error in badgw ({what}); please report it"),
+                        }
                     });
             CheckRun {
                 id: check.id(),
@@ -285,4 +290,49 @@ pub fn run_checks(checks: &[&dyn Check], facts: &Facts) -> Vec<CheckRun> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Panics;
+    impl Check for Panics {
+        fn id(&self) -> &'static str {
+            "panics"
+        }
+        fn causes(&self) -> &'static [Cause] {
+            &[]
+        }
+        fn run(&self, _: &Facts) -> Verdict {
+            panic!("boom in a check")
+        }
+    }
+
+    struct Passes;
+    impl Check for Passes {
+        fn id(&self) -> &'static str {
+            "passes"
+        }
+        fn causes(&self) -> &'static [Cause] {
+            &[]
+        }
+        fn run(&self, _: &Facts) -> Verdict {
+            Verdict::pass("fine")
+        }
+    }
+
+    #[test]
+    fn a_panicking_check_is_an_error_row_and_the_others_still_run() {
+        let facts = Facts::new(crate::facts::RequestSpec::default());
+        let runs = run_checks(&[&Panics, &Passes], &facts);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].status(), CheckStatus::Error);
+        assert!(
+            matches!(&runs[0].verdict, Verdict::Error { reason } if reason.contains("boom in a check")),
+            "{:?}",
+            runs[0].verdict
+        );
+        assert_eq!(runs[1].status(), CheckStatus::Pass);
+    }
 }

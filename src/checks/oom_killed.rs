@@ -25,7 +25,7 @@ use crate::cause::Cause;
 use crate::facts::{Facts, OomKill, Pm2App, UnitFacts};
 use crate::parse::wall_time;
 
-pub struct OomKilledCheck;
+pub struct OomKilled;
 
 /// How a kill was tied to the upstream, strongest first.
 enum Match<'a> {
@@ -40,7 +40,7 @@ enum Match<'a> {
     Timing(i64),
 }
 
-impl Check for OomKilledCheck {
+impl Check for OomKilled {
     fn id(&self) -> &'static str {
         "oom-killed"
     }
@@ -465,7 +465,7 @@ mod tests {
             "2026/11/22 03:12:04",
             "connect() failed (111: Connection refused) while connecting to upstream",
         );
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         let x = &found[0];
@@ -517,7 +517,7 @@ mod tests {
             ))
             .expect("fixture parses"),
         );
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found[0].strength, Strength::Direct);
@@ -547,7 +547,7 @@ mod tests {
             pid: Some(32501),
             process: Some("node".into()),
         }]);
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found[0].strength, Strength::Strong);
@@ -570,7 +570,7 @@ mod tests {
         ));
         f.systemd = Fact::collected(vec![shop_api_unit()]);
         f.collected_at = Some("2026-11-25T03:12:01+00:00".into());
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found[0].severity, Severity::Warning);
@@ -586,7 +586,7 @@ mod tests {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
         f.kernel_log = kernel(include_bytes!("../../fixtures/host/kernel/kmsg.txt"));
         f.systemd = Fact::collected(vec![]);
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found.len(), 1);
@@ -617,7 +617,7 @@ mod tests {
             idle_close_ms: None,
             idle_open_after_ms: None,
         });
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!()
         };
         assert_eq!(
@@ -647,7 +647,7 @@ mod tests {
             )
         };
         f.error_log = refused("2026/11/22 03:12:04");
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(found[0].strength, Strength::Strong, "{:?}", found[0]);
@@ -658,7 +658,7 @@ mod tests {
         );
 
         f.error_log = refused("2026/11/22 03:20:00");
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(
@@ -671,7 +671,7 @@ mod tests {
         if let Fact::Collected { value } = &mut f.error_log {
             value.since = Some("2026/11/22 03:12:03".into());
         }
-        let Verdict::Found(found) = OomKilledCheck.run(&f) else {
+        let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(
@@ -686,12 +686,12 @@ mod tests {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
         f.kernel_log = kernel(b"[    0.000000] Linux version 6.1.0-26-amd64\n");
         assert_eq!(
-            OomKilledCheck.run(&f),
+            OomKilled.run(&f),
             Verdict::pass("no OOM kill in journalctl -k (1 lines)")
         );
         f.kernel_log = Fact::unavailable("/dev/kmsg", "permission denied (run as root)");
         assert_eq!(
-            OomKilledCheck.run(&f),
+            OomKilled.run(&f),
             Verdict::skipped("kernel log unreadable (/dev/kmsg: permission denied (run as root))")
         );
     }

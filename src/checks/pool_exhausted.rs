@@ -22,9 +22,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, FpmEventKind, FpmPool, PhpFpmFacts};
 
-pub struct PoolExhaustedCheck;
+pub struct PoolExhausted;
 
-impl Check for PoolExhaustedCheck {
+impl Check for PoolExhausted {
     fn id(&self) -> &'static str {
         "pool-exhausted"
     }
@@ -309,7 +309,7 @@ mod tests {
     fn max_children_on_route_pool_with_computed_value() {
         let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
         f.php_fpm = Fact::collected(fpm_facts());
-        let Verdict::Found(found) = PoolExhaustedCheck.run(&f) else {
+        let Verdict::Found(found) = PoolExhausted.run(&f) else {
             panic!("expected a finding");
         };
         // The [app] pool's warning is another site's: only [www] is reported.
@@ -345,7 +345,7 @@ mod tests {
             "2026/11/22 03:12:02",
             "connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily unavailable) while connecting to upstream",
         );
-        let Verdict::Found(found) = PoolExhaustedCheck.run(&f) else {
+        let Verdict::Found(found) = PoolExhausted.run(&f) else {
             panic!("expected a finding");
         };
         assert_eq!(
@@ -358,17 +358,14 @@ mod tests {
     #[test]
     fn pass_and_skip() {
         let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
-        assert!(matches!(
-            PoolExhaustedCheck.run(&f),
-            Verdict::Skipped { .. }
-        ));
+        assert!(matches!(PoolExhausted.run(&f), Verdict::Skipped { .. }));
         let mut quiet = fpm_facts();
         quiet
             .log_events
             .retain(|e| e.kind != FpmEventKind::MaxChildrenReached);
         f.php_fpm = Fact::collected(quiet);
         assert_eq!(
-            PoolExhaustedCheck.run(&f),
+            PoolExhausted.run(&f),
             Verdict::pass("no pool-full warning (4 PHP-FPM log events) and no backlog-full error")
         );
     }

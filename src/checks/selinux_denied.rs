@@ -20,9 +20,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::Facts;
 
-pub struct SelinuxDeniedCheck;
+pub struct SelinuxDenied;
 
-impl Check for SelinuxDeniedCheck {
+impl Check for SelinuxDenied {
     fn id(&self) -> &'static str {
         "selinux-denied"
     }
@@ -145,7 +145,7 @@ mod tests {
                 now: None,
             },
         ));
-        let Verdict::Found(found) = SelinuxDeniedCheck.run(&f) else {
+        let Verdict::Found(found) = SelinuxDenied.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].strength, Strength::Direct);
@@ -165,7 +165,7 @@ mod tests {
         let mut g = facts_with_route("127.0.0.1:8000", "http");
         g.selinux = enforcing();
         g.kernel_log = f.kernel_log.clone();
-        assert!(matches!(SelinuxDeniedCheck.run(&g), Verdict::Pass { .. }));
+        assert!(matches!(SelinuxDenied.run(&g), Verdict::Pass { .. }));
     }
 
     #[test]
@@ -174,7 +174,7 @@ mod tests {
         f.selinux = enforcing();
         f.error_log = error_log_with("permission-denied-tcp", 4, "2026/11/22 03:12:02",
             "connect() to 127.0.0.1:3000 failed (13: Permission denied) while connecting to upstream");
-        let Verdict::Found(found) = SelinuxDeniedCheck.run(&f) else {
+        let Verdict::Found(found) = SelinuxDenied.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].strength, Strength::Strong);
@@ -183,17 +183,14 @@ mod tests {
     #[test]
     fn pass_and_skip() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
-        assert!(matches!(
-            SelinuxDeniedCheck.run(&f),
-            Verdict::Skipped { .. }
-        ));
+        assert!(matches!(SelinuxDenied.run(&f), Verdict::Skipped { .. }));
         f.selinux = Fact::collected(SelinuxState {
             mode: "disabled".into(),
             source: "/sys/fs/selinux".into(),
             httpd_can_network_connect: None,
         });
         assert_eq!(
-            SelinuxDeniedCheck.run(&f),
+            SelinuxDenied.run(&f),
             Verdict::pass("SELinux is disabled (/sys/fs/selinux)")
         );
     }

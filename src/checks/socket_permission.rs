@@ -22,9 +22,9 @@ use crate::cause::Cause;
 use crate::facts::{Facts, FpmPool, PathStat, SocketAccess};
 use crate::parse::proc::{can_connect, AccessDenial};
 
-pub struct SocketPermissionCheck;
+pub struct SocketPermission;
 
-impl Check for SocketPermissionCheck {
+impl Check for SocketPermission {
     fn id(&self) -> &'static str {
         "socket-permission"
     }
@@ -305,7 +305,7 @@ mod tests {
         f.socket_access = Fact::collected(vec![access((0, "root"), 0o40755)]);
         f.error_log = error_log_with("socket-permission", 3, "2026/11/22 03:12:02",
             "connect() to unix:/run/php/php8.2-fpm.sock failed (13: Permission denied) while connecting to upstream");
-        let Verdict::Found(found) = SocketPermissionCheck.run(&f) else {
+        let Verdict::Found(found) = SocketPermission.run(&f) else {
             panic!("expected a finding")
         };
         let x = &found[0];
@@ -334,7 +334,7 @@ mod tests {
     fn unsearchable_directory() {
         let mut f = base();
         f.socket_access = Fact::collected(vec![access((33, "www-data"), 0o40700)]);
-        let Verdict::Found(found) = SocketPermissionCheck.run(&f) else {
+        let Verdict::Found(found) = SocketPermission.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].strength, Strength::Strong);
@@ -350,12 +350,12 @@ mod tests {
         let mut f = base();
         f.socket_access = Fact::collected(vec![access((33, "www-data"), 0o40755)]);
         assert_eq!(
-            SocketPermissionCheck.run(&f),
+            SocketPermission.run(&f),
             Verdict::pass("the worker user can connect to /run/php/php8.2-fpm.sock")
         );
         let tcp = facts_with_route("127.0.0.1:3000", "http");
         assert_eq!(
-            SocketPermissionCheck.run(&tcp),
+            SocketPermission.run(&tcp),
             Verdict::skipped("the route has no unix: upstream")
         );
     }

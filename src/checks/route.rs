@@ -7,9 +7,9 @@ use super::{Check, Verdict};
 use crate::cause::Cause;
 use crate::facts::Facts;
 
-pub struct RouteResolved;
+pub struct Route;
 
-impl Check for RouteResolved {
+impl Check for Route {
     fn id(&self) -> &'static str {
         "route"
     }
@@ -68,14 +68,13 @@ mod tests {
 
     #[test]
     fn route_detail_and_missing_route() {
-        let Verdict::Pass { detail } =
-            RouteResolved.run(&FactsBuilder::proxy("127.0.0.1:3000").build())
+        let Verdict::Pass { detail } = Route.run(&FactsBuilder::proxy("127.0.0.1:3000").build())
         else {
             panic!()
         };
         assert_eq!(detail, "server /etc/nginx/sites-enabled/shop:1 → no location matches → proxy_pass 127.0.0.1:3000");
         let Verdict::Skipped { reason } =
-            RouteResolved.run(&FactsBuilder::no_route("no server for x").build())
+            Route.run(&FactsBuilder::no_route("no server for x").build())
         else {
             panic!()
         };

@@ -23,9 +23,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{AccessLogWindow, AccessSample, AnswerOrigin, Facts};
 
-pub struct AppAnswers5xx;
+pub struct AccessLogOrigin;
 
-impl Check for AppAnswers5xx {
+impl Check for AccessLogOrigin {
     fn id(&self) -> &'static str {
         "access-log-origin"
     }
@@ -219,7 +219,7 @@ mod tests {
     fn passed_through_502s_are_the_apps() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
         f.access_log = Fact::collected(window(14, 0));
-        let Verdict::Found(found) = AppAnswers5xx.run(&f) else {
+        let Verdict::Found(found) = AccessLogOrigin.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].cause, Cause::Upstream502);
@@ -237,7 +237,7 @@ mod tests {
     fn a_few_app_5xx_among_nginx_502s_is_a_warning() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
         f.access_log = Fact::collected(window(1, 30));
-        let Verdict::Found(found) = AppAnswers5xx.run(&f) else {
+        let Verdict::Found(found) = AccessLogOrigin.run(&f) else {
             panic!("expected a finding")
         };
         assert_eq!(found[0].severity, Severity::Warning);
@@ -247,13 +247,13 @@ mod tests {
     fn nginx_made_502s_pass_and_unknown_origin_says_why() {
         let mut f = facts_with_route("127.0.0.1:3000", "http");
         f.access_log = Fact::collected(window(0, 9));
-        assert!(matches!(AppAnswers5xx.run(&f), Verdict::Pass { .. }));
+        assert!(matches!(AccessLogOrigin.run(&f), Verdict::Pass { .. }));
         let mut w = window(0, 0);
         w.has_upstream_fields = false;
         w.unknown_origin = 5;
         w.format = "combined".into();
         f.access_log = Fact::collected(w);
-        let Verdict::Pass { detail } = AppAnswers5xx.run(&f) else {
+        let Verdict::Pass { detail } = AccessLogOrigin.run(&f) else {
             panic!("expected a pass")
         };
         assert!(
@@ -261,6 +261,6 @@ mod tests {
             "{detail}"
         );
         f.access_log = Fact::unavailable("/var/log/nginx/access.log", "permission denied");
-        assert!(matches!(AppAnswers5xx.run(&f), Verdict::Skipped { .. }));
+        assert!(matches!(AccessLogOrigin.run(&f), Verdict::Skipped { .. }));
     }
 }

@@ -21,7 +21,7 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, Listener, ProcInfo, SocketKind, UpstreamAddr};
 
-pub struct PortMismatch;
+pub struct ListenerMatchesConfig;
 
 /// Daemons that are never the HTTP app behind nginx.
 const NOT_HTTP_APPS: &[&str] = &[
@@ -80,7 +80,7 @@ struct Candidate<'a> {
     reasons: Vec<String>,
 }
 
-impl Check for PortMismatch {
+impl Check for ListenerMatchesConfig {
     fn id(&self) -> &'static str {
         "listener-matches-config"
     }
@@ -381,7 +381,7 @@ mod tests {
             )
             .listen(SocketKind::Tcp, "127.0.0.1:9000", "python3")
             .build();
-        let Verdict::Found(f) = PortMismatch.run(&facts) else {
+        let Verdict::Found(f) = ListenerMatchesConfig.run(&facts) else {
             panic!("expected a finding")
         };
         assert_eq!(f[0].cause, Cause::PortMismatch);
@@ -400,7 +400,7 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .listen(SocketKind::Tcp, "0.0.0.0:8080", "java")
             .build();
-        let Verdict::Found(f) = PortMismatch.run(&facts) else {
+        let Verdict::Found(f) = ListenerMatchesConfig.run(&facts) else {
             panic!()
         };
         let c = f[0].confidence.unwrap();
@@ -416,7 +416,10 @@ mod tests {
             .listen(SocketKind::Tcp, "127.0.0.1:4000", "node")
             .other_target("127.0.0.1:4000")
             .build();
-        assert!(matches!(PortMismatch.run(&facts), Verdict::Pass { .. }));
+        assert!(matches!(
+            ListenerMatchesConfig.run(&facts),
+            Verdict::Pass { .. }
+        ));
     }
 
     #[test]
@@ -424,7 +427,7 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .listen(SocketKind::Tcp, "10.1.2.3:3000", "gunicorn")
             .build();
-        let Verdict::Found(f) = PortMismatch.run(&facts) else {
+        let Verdict::Found(f) = ListenerMatchesConfig.run(&facts) else {
             panic!()
         };
         assert!(f[0].confidence.unwrap() >= 0.9);
@@ -436,7 +439,10 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .listen(SocketKind::Tcp6, "[::1]:3000", "node")
             .build();
-        assert!(matches!(PortMismatch.run(&facts), Verdict::Pass { .. }));
+        assert!(matches!(
+            ListenerMatchesConfig.run(&facts),
+            Verdict::Pass { .. }
+        ));
     }
 
     #[test]
@@ -452,13 +458,19 @@ mod tests {
                 process: None,
             });
         }
-        assert!(matches!(PortMismatch.run(&facts), Verdict::Pass { .. }));
+        assert!(matches!(
+            ListenerMatchesConfig.run(&facts),
+            Verdict::Pass { .. }
+        ));
     }
 
     #[test]
     fn unreadable_listeners_skip() {
         let mut facts = FactsBuilder::proxy("127.0.0.1:3000").build();
         facts.listeners = crate::facts::Fact::unavailable("/proc/net", "not mounted");
-        assert!(matches!(PortMismatch.run(&facts), Verdict::Skipped { .. }));
+        assert!(matches!(
+            ListenerMatchesConfig.run(&facts),
+            Verdict::Skipped { .. }
+        ));
     }
 }

@@ -19,9 +19,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, Listener, SocketKind, UpstreamAddr};
 
-pub struct AddressFamilyMismatch;
+pub struct AddressFamily;
 
-impl Check for AddressFamilyMismatch {
+impl Check for AddressFamily {
     fn id(&self) -> &'static str {
         "address-family"
     }
@@ -171,7 +171,7 @@ mod tests {
             .listen(SocketKind::Tcp6, "[::1]:3000", "node")
             .probe_refused("127.0.0.1:3000")
             .build();
-        let Verdict::Found(f) = AddressFamilyMismatch.run(&facts) else {
+        let Verdict::Found(f) = AddressFamily.run(&facts) else {
             panic!("expected a finding")
         };
         assert_eq!(f[0].severity, Severity::Critical);
@@ -196,7 +196,7 @@ mod tests {
             .host("localhost")
             .listen(SocketKind::Tcp, "127.0.0.1:3000", "node")
             .build();
-        let Verdict::Found(f) = AddressFamilyMismatch.run(&facts) else {
+        let Verdict::Found(f) = AddressFamily.run(&facts) else {
             panic!()
         };
         assert_eq!(f.len(), 1);
@@ -216,10 +216,7 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .listen(SocketKind::Tcp6, "[::]:3000", "node")
             .build();
-        assert!(matches!(
-            AddressFamilyMismatch.run(&facts),
-            Verdict::Pass { .. }
-        ));
+        assert!(matches!(AddressFamily.run(&facts), Verdict::Pass { .. }));
     }
 
     #[test]
@@ -227,7 +224,7 @@ mod tests {
         let facts = FactsBuilder::proxy("[::1]:3000")
             .listen(SocketKind::Tcp, "0.0.0.0:3000", "node")
             .build();
-        let Verdict::Found(f) = AddressFamilyMismatch.run(&facts) else {
+        let Verdict::Found(f) = AddressFamily.run(&facts) else {
             panic!()
         };
         assert!(f[0].fixes[0].command.contains("127.0.0.1:3000"));

@@ -20,9 +20,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::Facts;
 
-pub struct KeepaliveRace;
+pub struct KeepaliveAlignment;
 
-impl Check for KeepaliveRace {
+impl Check for KeepaliveAlignment {
     fn id(&self) -> &'static str {
         "keepalive-alignment"
     }
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn app_closing_before_nginx_is_a_race() {
-        let Verdict::Found(f) = KeepaliveRace.run(&facts(Some(5000.0), Some(16))) else {
+        let Verdict::Found(f) = KeepaliveAlignment.run(&facts(Some(5000.0), Some(16))) else {
             panic!()
         };
         assert!(f[0].title.contains("after 5.0s"));
@@ -142,11 +142,11 @@ mod tests {
     #[test]
     fn aligned_or_no_keepalive_passes_or_skips() {
         assert!(matches!(
-            KeepaliveRace.run(&facts(None, Some(16))),
+            KeepaliveAlignment.run(&facts(None, Some(16))),
             Verdict::Pass { .. }
         ));
         assert!(matches!(
-            KeepaliveRace.run(&facts(Some(5000.0), None)),
+            KeepaliveAlignment.run(&facts(Some(5000.0), None)),
             Verdict::Skipped { .. }
         ));
     }

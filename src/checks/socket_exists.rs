@@ -16,9 +16,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, SocketKind};
 
-pub struct SocketMissing;
+pub struct SocketExists;
 
-impl Check for SocketMissing {
+impl Check for SocketExists {
     fn id(&self) -> &'static str {
         "socket-exists"
     }
@@ -197,7 +197,7 @@ mod tests {
             .socket_file("/run/php/php8.1-fpm.sock", false)
             .listen(SocketKind::Unix, "/run/php/php8.2-fpm.sock", "php-fpm8.2");
         b = b.probe_refused("unix:/run/php/php8.1-fpm.sock");
-        let Verdict::Found(f) = SocketMissing.run(&b.build()) else {
+        let Verdict::Found(f) = SocketExists.run(&b.build()) else {
             panic!("expected a finding")
         };
         assert_eq!(f[0].strength, Strength::Direct);
@@ -223,9 +223,9 @@ mod tests {
         let facts = FactsBuilder::proxy("unix:/run/app.sock")
             .socket_file("/run/app.sock", true)
             .build();
-        assert!(matches!(SocketMissing.run(&facts), Verdict::Pass { .. }));
+        assert!(matches!(SocketExists.run(&facts), Verdict::Pass { .. }));
         let tcp = FactsBuilder::proxy("127.0.0.1:3000").build();
-        assert!(matches!(SocketMissing.run(&tcp), Verdict::Skipped { .. }));
+        assert!(matches!(SocketExists.run(&tcp), Verdict::Skipped { .. }));
     }
 
     #[test]

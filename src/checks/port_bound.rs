@@ -18,9 +18,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, SocketKind};
 
-pub struct UpstreamDown;
+pub struct PortBound;
 
-impl Check for UpstreamDown {
+impl Check for PortBound {
     fn id(&self) -> &'static str {
         "port-bound"
     }
@@ -158,7 +158,7 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .probe_refused("127.0.0.1:3000")
             .build();
-        let Verdict::Found(f) = UpstreamDown.run(&facts) else {
+        let Verdict::Found(f) = PortBound.run(&facts) else {
             panic!("expected a finding")
         };
         assert_eq!(f[0].cause, Cause::UpstreamDown);
@@ -179,7 +179,7 @@ mod tests {
         let facts = FactsBuilder::proxy("127.0.0.1:3000")
             .listen(SocketKind::Tcp6, "[::]:3000", "node")
             .build();
-        assert!(matches!(UpstreamDown.run(&facts), Verdict::Pass { .. }));
+        assert!(matches!(PortBound.run(&facts), Verdict::Pass { .. }));
     }
 
     #[test]
@@ -188,7 +188,7 @@ mod tests {
             .also_upstream("127.0.0.1:3001")
             .listen(SocketKind::Tcp, "127.0.0.1:3001", "node")
             .build();
-        let Verdict::Found(f) = UpstreamDown.run(&facts) else {
+        let Verdict::Found(f) = PortBound.run(&facts) else {
             panic!()
         };
         assert_eq!(f[0].severity, Severity::Warning);
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn no_route_is_skipped_with_the_reason() {
         let facts = FactsBuilder::no_route("no server block matches").build();
-        let Verdict::Skipped { reason } = UpstreamDown.run(&facts) else {
+        let Verdict::Skipped { reason } = PortBound.run(&facts) else {
             panic!()
         };
         assert!(reason.contains("no server block matches"), "{reason}");

@@ -18,9 +18,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::Facts;
 
-pub struct ProtocolMismatch;
+pub struct Protocol;
 
-impl Check for ProtocolMismatch {
+impl Check for Protocol {
     fn id(&self) -> &'static str {
         "protocol"
     }
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn https_to_plain_http_and_http_to_tls() {
-        let Verdict::Found(f) = ProtocolMismatch.run(&speaking("https", "http")) else {
+        let Verdict::Found(f) = Protocol.run(&speaking("https", "http")) else {
             panic!()
         };
         assert!(f[0].title.contains("plain-HTTP server"));
@@ -130,11 +130,11 @@ mod tests {
             "{}",
             f[0].fixes[0].command
         );
-        let Verdict::Found(f) = ProtocolMismatch.run(&speaking("http", "tls")) else {
+        let Verdict::Found(f) = Protocol.run(&speaking("http", "tls")) else {
             panic!()
         };
         assert!(f[0].title.contains("answers with TLS"));
-        let Verdict::Found(f) = ProtocolMismatch.run(&speaking("fastcgi", "http")) else {
+        let Verdict::Found(f) = Protocol.run(&speaking("fastcgi", "http")) else {
             panic!()
         };
         assert!(f[0].title.contains("not FastCGI"));
@@ -143,15 +143,15 @@ mod tests {
     #[test]
     fn matching_protocols_pass_and_unprobed_skip() {
         assert!(matches!(
-            ProtocolMismatch.run(&speaking("http", "http")),
+            Protocol.run(&speaking("http", "http")),
             Verdict::Pass { .. }
         ));
         assert!(matches!(
-            ProtocolMismatch.run(&speaking("https", "tls")),
+            Protocol.run(&speaking("https", "tls")),
             Verdict::Pass { .. }
         ));
         assert!(matches!(
-            ProtocolMismatch.run(
+            Protocol.run(
                 &FactsBuilder::proxy("127.0.0.1:1")
                     .probe_refused("127.0.0.1:1")
                     .build()

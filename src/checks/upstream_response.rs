@@ -20,9 +20,9 @@ use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, ProbePhase};
 
-pub struct WireResponse;
+pub struct UpstreamResponse;
 
-impl Check for WireResponse {
+impl Check for UpstreamResponse {
     fn id(&self) -> &'static str {
         "upstream-response"
     }
@@ -187,15 +187,15 @@ mod tests {
     #[test]
     fn each_kind_of_bad_answer() {
         assert_eq!(
-            causes(WireResponse.run(&with(|p| p.header_bytes = Some(16_500)))),
+            causes(UpstreamResponse.run(&with(|p| p.header_bytes = Some(16_500)))),
             [Cause::HeaderTooBig]
         );
         assert_eq!(
-            causes(WireResponse.run(&with(|p| p.status = Some(502)))),
+            causes(UpstreamResponse.run(&with(|p| p.status = Some(502)))),
             [Cause::Upstream502]
         );
         assert_eq!(
-            causes(WireResponse.run(&with(|p| {
+            causes(UpstreamResponse.run(&with(|p| {
                 p.phase = ProbePhase::ReadHeader;
                 p.status = None;
                 p.note =
@@ -204,7 +204,7 @@ mod tests {
             [Cause::PrematureClose]
         );
         assert_eq!(
-            causes(WireResponse.run(&with(|p| {
+            causes(UpstreamResponse.run(&with(|p| {
                 p.phase = ProbePhase::ReadHeader;
                 p.status = None;
                 p.note = Some("no response within 3s".into());
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn a_healthy_answer_passes() {
         assert!(matches!(
-            WireResponse.run(&with(|_| {})),
+            UpstreamResponse.run(&with(|_| {})),
             Verdict::Pass { .. }
         ));
     }
@@ -230,7 +230,7 @@ mod tests {
             p.note = Some("no response within 1s".into());
             p.timeout_ms = Some(500.0);
         });
-        let Verdict::Found(f) = WireResponse.run(&facts) else {
+        let Verdict::Found(f) = UpstreamResponse.run(&facts) else {
             panic!()
         };
         assert_eq!(f[0].severity, Severity::Warning);
