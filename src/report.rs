@@ -85,7 +85,7 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
             status: r.status(),
             detail: match &r.verdict {
                 Verdict::Pass { detail } => detail.clone(),
-                Verdict::Skipped { reason } => reason.clone(),
+                Verdict::Skipped { reason } | Verdict::Error { reason } => reason.clone(),
                 Verdict::Found(f) => f
                     .iter()
                     .map(|f| f.title.clone())
@@ -119,7 +119,8 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
         .any(|f| f.finding.severity >= Severity::Warning)
     {
         ExitStatus::Problems
-    } else if route.is_none() {
+    } else if route.is_none() || checks.iter().any(|c| c.status == CheckStatus::Error) {
+        // A check that crashed saw nothing: never an all-clear.
         ExitStatus::Incomplete
     } else {
         ExitStatus::Healthy
