@@ -48,6 +48,8 @@ set edit:completion:arg-completer[badgw] = {|@words|
             cand --timeout 'Timeout of each probe and external command, e.g. 3s, 500ms'
             cand --color 'When to use colors: auto (a terminal, and NO_COLOR unset), always, never'
             cand --json 'Print the report as JSON (schema: docs/json.md)'
+            cand -v 'Show every check, every evidence line and the timeouts table (the default report fits one screen; it is always complete when the diagnosis is incomplete)'
+            cand --verbose 'Show every check, every evidence line and the timeouts table (the default report fits one screen; it is always complete when the diagnosis is incomplete)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -54,6 +54,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l color -d 'When 
 always\t''
 never\t''"
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l json -d 'Print the report as JSON (schema: docs/json.md)'
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -s v -l verbose -d 'Show every check, every evidence line and the timeouts table (the default report fits one screen; it is always complete when the diagnosis is incomplete)'
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -s h -l help -d 'Print help'
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -s V -l version -d 'Print version'
 complete -c badgw -n "__fish_badgw_using_subcommand route" -l site -d 'Host name the clients use, e.g. shop.example.com' -r

@@ -58,13 +58,18 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
 }
 
 fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
-    let facts = facts_for(args)?;
+    if !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        crate::progress::enable();
+    }
+    let facts = facts_for(args);
+    crate::progress::done();
+    let facts = facts?;
     let runs = checks::run_all(&facts);
     let report = report::build(&facts, &runs);
     if args.json {
         render::json(&report, out)?;
     } else {
-        render::human::diagnose(&report, color, out)?;
+        render::human::diagnose(&report, color, args.verbose, out)?;
     }
     Ok(report.exit)
 }

@@ -103,6 +103,10 @@ pub struct DiagnoseArgs {
     /// Print the report as JSON (schema: docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Show every check, every evidence line and the timeouts table (the default report
+    /// fits one screen; it is always complete when the diagnosis is incomplete).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

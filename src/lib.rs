@@ -14,6 +14,7 @@ pub mod gather;
 pub mod logs;
 pub mod nginx;
 pub mod parse;
+pub mod progress;
 pub mod rank;
 pub mod render;
 pub mod report;

@@ -71,8 +71,113 @@ pub struct Report {
     pub timeouts: Vec<crate::checks::TimeoutRow>,
     /// What badgw could not see, and why.
     pub notes: Vec<String>,
+    /// Per finding (same order as `findings`), its evidence with runs of the same line
+    /// folded: what the one-screen report shows.
+    #[serde(skip)]
+    pub folded_evidence: Vec<Vec<FoldedEvidence>>,
+    /// How the checks ended, for the one-line summary.
+    #[serde(skip)]
+    pub checks_summary: ChecksSummary,
     #[serde(skip)]
     pub exit: ExitStatus,
+}
+
+/// One evidence line of the report, standing for `count` lines that say the same thing
+/// (e.g. the same error-log message at different times): the first and, when there are
+/// several, the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoldedEvidence {
+    pub first: crate::checks::Evidence,
+    pub count: usize,
+    pub last: Option<crate::checks::Evidence>,
+}
+
+/// Counts of the checks' outcomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChecksSummary {
+    pub total: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub passed: usize,
+    /// Skipped: the check does not apply here, or its fact was unavailable.
+    pub not_applicable: usize,
+    /// A check that panicked (a bug in badgw).
+    pub errors: usize,
+}
+
+impl ChecksSummary {
+    pub fn of(rows: &[CheckRow]) -> Self {
+        let mut s = ChecksSummary {
+            total: rows.len(),
+            ..Default::default()
+        };
+        for r in rows {
+            match r.status {
+                CheckStatus::Fail => s.failed += 1,
+                CheckStatus::Warn => s.warned += 1,
+                CheckStatus::Pass => s.passed += 1,
+                CheckStatus::Skipped => s.not_applicable += 1,
+                CheckStatus::Error => s.errors += 1,
+            }
+        }
+        s
+    }
+}
+
+/// The part of an evidence line that identifies what it says: the source without its line
+/// number, and the text without an nginx error-log line's time, pid#tid and `*connection`.
+fn fold_key(e: &crate::checks::Evidence) -> (String, String) {
+    let source = match e.source.rsplit_once(':') {
+        Some((file, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
+            file.to_string()
+        }
+        _ => e.source.clone(),
+    };
+    let t = e.text.as_str();
+    // "2026/11/23 00:22:17 [error] 28979#28979: *1 connect() …"
+    let text = match t.split_once("] ") {
+        Some((head, rest))
+            if head.len() >= 20
+                && head.as_bytes()[4] == b'/'
+                && head.as_bytes().get(19) == Some(&b' ') =>
+        {
+            let level = &head[20..];
+            let rest = match rest.split_once(": ") {
+                Some((pid, r)) if pid.contains('#') => r,
+                _ => rest,
+            };
+            let rest = match rest.strip_prefix('*').and_then(|r| r.split_once(' ')) {
+                Some((n, r)) if n.bytes().all(|b| b.is_ascii_digit()) => r,
+                _ => rest,
+            };
+            format!("{level}] {rest}")
+        }
+        _ => t.to_string(),
+    };
+    (source, text)
+}
+
+/// Folds evidence lines that say the same thing, keeping the order of first appearance.
+pub fn fold_evidence(evidence: &[crate::checks::Evidence]) -> Vec<FoldedEvidence> {
+    let mut out: Vec<(FoldedEvidence, (String, String))> = Vec::new();
+    for e in evidence {
+        let key = fold_key(e);
+        match out.iter_mut().find(|(_, k)| *k == key) {
+            Some((f, _)) => {
+                f.count += 1;
+                f.last = Some(e.clone());
+            }
+            None => out.push((
+                FoldedEvidence {
+                    first: e.clone(),
+                    count: 1,
+                    last: None,
+                },
+                key,
+            )),
+        }
+    }
+    out.into_iter().map(|(f, _)| f).collect()
 }
 
 /// Builds the report of a diagnosis from its facts and check runs.
@@ -125,7 +230,14 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
     } else {
         ExitStatus::Healthy
     };
+    let folded_evidence = findings
+        .iter()
+        .map(|f| fold_evidence(&f.finding.evidence))
+        .collect();
+    let checks_summary = ChecksSummary::of(&checks);
     Report {
+        folded_evidence,
+        checks_summary,
         schema_version: JSON_SCHEMA_VERSION,
         tool: tool(),
         site: facts.request.site.clone(),
@@ -195,4 +307,67 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Evidence;
+
+    #[test]
+    fn same_error_log_message_folds_first_and_last_kept() {
+        let line = |n: u32, t: &str, c: u32| {
+            Evidence::new(
+                format!("/var/log/nginx/error.log:{n}"),
+                format!("2026/11/23 00:22:{t} [error] 289#289: *{c} connect() failed (111: Connection refused) while connecting to upstream, upstream: \"http://127.0.0.1:3000/\""),
+            )
+        };
+        let ev = vec![
+            Evidence::new("probe", "connect() to 127.0.0.1:3000 failed"),
+            line(7, "17", 1),
+            line(9, "18", 3),
+            line(12, "19", 5),
+            Evidence::new(
+                "/var/log/nginx/error.log:14",
+                "2026/11/23 00:22:20 [error] 289#289: *7 connect() failed (111: Connection refused) while connecting to upstream, upstream: \"http://127.0.0.1:3001/\"",
+            ),
+        ];
+        let f = fold_evidence(&ev);
+        assert_eq!(f.len(), 3, "{f:#?}");
+        assert_eq!(f[0].count, 1);
+        assert_eq!(f[1].count, 3);
+        assert_eq!(f[1].first, ev[1]);
+        assert_eq!(f[1].last.as_ref(), Some(&ev[3]));
+        // Another upstream address is another line.
+        assert_eq!(f[2].count, 1);
+        assert_eq!(f[2].first, ev[4]);
+    }
+
+    #[test]
+    fn summary_counts_every_status() {
+        let row = |status| CheckRow {
+            id: "x",
+            status,
+            detail: String::new(),
+            duration_ms: 0.0,
+        };
+        let s = ChecksSummary::of(&[
+            row(CheckStatus::Fail),
+            row(CheckStatus::Pass),
+            row(CheckStatus::Pass),
+            row(CheckStatus::Skipped),
+            row(CheckStatus::Warn),
+        ]);
+        assert_eq!(
+            (
+                s.total,
+                s.failed,
+                s.passed,
+                s.not_applicable,
+                s.warned,
+                s.errors
+            ),
+            (5, 1, 2, 1, 1, 0)
+        );
+    }
 }

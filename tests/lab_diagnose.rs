@@ -79,6 +79,8 @@ fn healthy_site_has_no_finding_and_exits_0() {
         &conf_arg(&nginx),
     ];
     let (code, report) = lab::diagnose_json(&args);
+    // The same scenario as a human reads it fits one screen.
+    lab::diagnose_human(&args);
     // Info findings (news from the host, like an old OOM kill of another process) may
     // appear; nothing of severity warning or critical may.
     let problems: Vec<&Value> = report["findings"]
@@ -178,6 +180,8 @@ fn app_on_the_next_port_is_port_mismatch() {
         &conf_arg(&nginx),
     ];
     let (code, report) = lab::diagnose_json(&args);
+    // The same scenario as a human reads it fits one screen.
+    lab::diagnose_human(&args);
     assert_eq!(top_cause(&report), "port-mismatch", "{report:#}");
     assert_eq!(code, 1);
     let ev = evidence(&report, 0).join("\n");
@@ -230,6 +234,8 @@ fn app_on_ipv6_loopback_only_is_address_family_mismatch() {
         &conf_arg(&nginx),
     ];
     let (code, report) = lab::diagnose_json(&args);
+    // The same scenario as a human reads it fits one screen.
+    lab::diagnose_human(&args);
     assert_eq!(top_cause(&report), "address-family-mismatch", "{report:#}");
     assert_eq!(code, 1);
     let ev = evidence(&report, 0).join("\n");
@@ -269,6 +275,8 @@ fn missing_unix_socket_is_socket_missing() {
         &conf_arg(&nginx),
     ];
     let (code, report) = lab::diagnose_json(&args);
+    // The same scenario as a human reads it fits one screen.
+    lab::diagnose_human(&args);
     assert_eq!(top_cause(&report), "socket-missing", "{report:#}");
     assert_eq!(code, 1);
     let ev = evidence(&report, 0).join("\n");
@@ -353,9 +361,7 @@ fn human_output_shows_the_route_the_cause_and_the_fix() {
         &format!("http://127.0.0.1:{back}"),
         "",
     ));
-    let mut cmd = lab::badgw();
-    cmd.args([
-        "diagnose",
+    let (code, text) = lab::diagnose_human(&[
         "--site",
         "human.example.test",
         "--port",
@@ -363,9 +369,7 @@ fn human_output_shows_the_route_the_cause_and_the_fix() {
         "--nginx-conf",
         &conf_arg(&nginx),
     ]);
-    let out = lab::run_with_timeout(cmd, std::time::Duration::from_secs(20));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("1. Most likely cause: upstream-down"),
         "{text}"
@@ -378,6 +382,25 @@ fn human_output_shows_the_route_the_cause_and_the_fix() {
     assert!(
         !text.contains('\u{1b}'),
         "no escape codes when stdout is not a terminal"
+    );
+    assert!(!text.contains("┌"), "no checks table by default:\n{text}");
+    // -v: the full table.
+    let mut cmd = lab::badgw();
+    cmd.args([
+        "diagnose",
+        "-v",
+        "--site",
+        "human.example.test",
+        "--port",
+        &front.to_string(),
+        "--nginx-conf",
+        &conf_arg(&nginx),
+    ]);
+    let out = lab::run_with_timeout(cmd, std::time::Duration::from_secs(20));
+    let verbose = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        verbose.contains("Checks") && verbose.contains("port-bound"),
+        "{verbose}"
     );
 }
 

@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+mod lab;
+
 #[test]
 fn each_snapshot_gives_the_cause_it_is_named_after() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots");
@@ -67,4 +69,29 @@ fn each_snapshot_gives_the_cause_it_is_named_after() {
             "fixtures/snapshots/{expected}.json is missing"
         );
     }
+}
+
+/// The default human report of every recorded scenario fits one screen (40 rows of 100
+/// columns); `-v` adds the full checks table.
+#[test]
+fn default_report_of_each_snapshot_fits_one_screen() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let (_, text) = lab::diagnose_human(&["--from", path.to_str().unwrap()]);
+        assert!(text.contains("Route"), "{}: {text}", path.display());
+        let verbose = Command::new(env!("CARGO_BIN_EXE_badgw"))
+            .args(["diagnose", "-v", "--from", path.to_str().unwrap()])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let verbose = String::from_utf8_lossy(&verbose.stdout);
+        assert!(verbose.contains("Checks"), "{}: {verbose}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} snapshots");
 }

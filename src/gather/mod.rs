@@ -70,9 +70,11 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         .ok()
         .and_then(|h| h.into_string().ok());
 
+    crate::progress::stage("finding nginx and its configuration");
     let procs = processes::all_cmdlines(&opts.proc_root);
     let (nginx_facts, config) = nginx_facts(opts, &procs)?;
     let route = nginx_facts.route.clone();
+    crate::progress::stage("probing upstreams, reading logs and /proc");
     facts.nginx = Fact::collected(nginx_facts);
 
     // The slow sources (probes, the error log) run while /proc is read.
@@ -133,7 +135,9 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         } else {
             facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
         }
+        crate::progress::stage("process managers, kernel log, limits");
         gather_why_gone(opts, &mut facts);
+        crate::progress::stage("waiting for probes and logs");
         facts.probes = probes.join().unwrap_or_default();
         facts.error_log = error_log
             .join()

@@ -1,5 +1,7 @@
 //! Human output of `diagnose` and `route`: the route, the most likely cause first with its
-//! evidence and fix commands, then the table of checks. Colors only when asked for.
+//! evidence and fix commands, then one line for the checks (the full table with `-v`, and
+//! always when the diagnosis is incomplete). The default report fits one screen (40 lines
+//! of 100 columns in every lab scenario). Colors only when asked for.
 
 use std::io::{self, Write};
 
@@ -7,7 +9,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, ContentArrangement, Table}
 use owo_colors::OwoColorize;
 
 use super::sanitize::escape_for_terminal as esc;
+use crate::cause::Cause;
 use crate::checks::{CheckStatus, Safety, Severity};
+use crate::exit::ExitStatus;
 use crate::facts::Route;
 use crate::report::Report;
 
@@ -61,7 +65,12 @@ impl Paint {
     }
 }
 
-pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn diagnose(
+    report: &Report,
+    color: bool,
+    verbose: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let p = Paint { on: color };
     let host = report
         .hostname
@@ -129,6 +138,9 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
         };
         writeln!(out, "{}", p.green(msg))?;
     }
+    // The one-screen report: the lead finding in full (evidence folded and clipped to a
+    // line each), other roots briefly, symptoms as one line; `-v` shows everything.
+    let full = verbose || report.exit == ExitStatus::Incomplete || report.route.is_none();
     for (i, f) in report.findings.iter().enumerate() {
         let heading = if i == 0 {
             "Most likely cause"
@@ -152,18 +164,54 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
         )?;
         if let Some(root) = f.explained_by {
             writeln!(out, "   {}", p.dim(&format!("explained by {root} above")))?;
+            if !full {
+                continue;
+            }
         }
-        for e in &f.finding.evidence {
-            writeln!(
-                out,
-                "   {} {}",
-                p.dim(&format!("{}:", esc(&e.source))),
-                esc(&e.text)
-            )?;
+        let folded = report.folded_evidence.get(i);
+        let limit = match (full, i) {
+            (true, _) => usize::MAX,
+            (false, 0) => LEAD_EVIDENCE_LINES,
+            (false, _) => OTHER_EVIDENCE_LINES,
+        };
+        match folded {
+            Some(folded) if !full => {
+                for e in folded.iter().take(limit) {
+                    let more = if e.count > 1 {
+                        format!("×{} ", e.count)
+                    } else {
+                        String::new()
+                    };
+                    evidence_line(out, &p, &more, &e.first, full)?;
+                    if let Some(last) = &e.last {
+                        evidence_line(out, &p, "last ", last, full)?;
+                    }
+                }
+                if folded.len() > limit {
+                    writeln!(
+                        out,
+                        "   {}",
+                        p.dim(&format!(
+                            "… {} more evidence line(s): -v",
+                            folded.len() - limit
+                        ))
+                    )?;
+                }
+            }
+            _ => {
+                for e in &f.finding.evidence {
+                    evidence_line(out, &p, "", e, full)?;
+                }
+            }
         }
         if !f.finding.fixes.is_empty() && f.explained_by.is_none() {
             writeln!(out, "   {}", p.bold("fix:"))?;
-            for x in &f.finding.fixes {
+            let fixes = if full || i == 0 {
+                &f.finding.fixes[..]
+            } else {
+                &f.finding.fixes[..1]
+            };
+            for x in fixes {
                 let tag = match x.safety {
                     Safety::Safe => "",
                     Safety::ReviewFirst => " (changes the host: review first)",
@@ -172,14 +220,22 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
                 writeln!(out, "       {}", p.bold(&esc(&x.command)))?;
             }
         }
-        writeln!(
-            out,
-            "   {}",
-            p.dim(&format!("more: badgw explain {}", f.finding.cause.id()))
-        )?;
-        writeln!(out)?;
+        if full || i == 0 {
+            writeln!(
+                out,
+                "   {}",
+                p.dim(&format!("more: badgw explain {}", f.finding.cause.id()))
+            )?;
+        }
+        if full || i == 0 {
+            writeln!(out)?;
+        }
     }
-    if !report.timeouts.is_empty() {
+    let timeouts_matter = report
+        .findings
+        .iter()
+        .any(|f| f.finding.cause == Cause::UpstreamTimeout);
+    if !report.timeouts.is_empty() && (full || timeouts_matter) {
         let mut table = new_table(color);
         table.set_header(vec!["hop", "setting", "seconds", "set at"]);
         for t in &report.timeouts {
@@ -193,29 +249,106 @@ pub fn diagnose(report: &Report, color: bool, out: &mut dyn Write) -> io::Result
         writeln!(out, "{}", p.bold("Timeouts"))?;
         writeln!(out, "{table}")?;
     }
-    let mut table = new_table(color);
-    table.set_header(vec!["check", "status", "detail", "ms"]);
-    for c in &report.checks {
-        let status = match c.status {
-            CheckStatus::Pass => p.green("pass"),
-            CheckStatus::Fail => p.red("fail"),
-            CheckStatus::Warn => p.yellow("warn"),
-            CheckStatus::Skipped => p.dim("skipped"),
-            CheckStatus::Error => p.red("error"),
-        };
-        table.add_row(vec![
-            Cell::new(c.id),
-            Cell::new(status),
-            Cell::new(esc(&c.detail)),
-            Cell::new(format!("{:.1}", c.duration_ms)),
-        ]);
+    if full {
+        let mut table = new_table(color);
+        table.set_header(vec!["check", "status", "detail", "ms"]);
+        for c in &report.checks {
+            let status = match c.status {
+                CheckStatus::Pass => p.green("pass"),
+                CheckStatus::Fail => p.red("fail"),
+                CheckStatus::Warn => p.yellow("warn"),
+                CheckStatus::Skipped => p.dim("skipped"),
+                CheckStatus::Error => p.red("error"),
+            };
+            table.add_row(vec![
+                Cell::new(c.id),
+                Cell::new(status),
+                Cell::new(esc(&c.detail)),
+                Cell::new(format!("{:.1}", c.duration_ms)),
+            ]);
+        }
+        writeln!(out, "{}", p.bold("Checks"))?;
+        writeln!(out, "{table}")?;
+    } else {
+        let s = &report.checks_summary;
+        let mut parts = vec![format!("{} failed", s.failed)];
+        if s.warned > 0 {
+            parts.push(format!("{} warned", s.warned));
+        }
+        parts.push(format!("{} passed", s.passed));
+        parts.push(format!("{} not applicable", s.not_applicable));
+        if s.errors > 0 {
+            parts.push(p.red(&format!("{} internal error(s)", s.errors)));
+        }
+        writeln!(
+            out,
+            "{} checks: {} {}",
+            s.total,
+            parts.join(", "),
+            p.dim("— -v for details")
+        )?;
     }
-    writeln!(out, "{}", p.bold("Checks"))?;
-    writeln!(out, "{table}")?;
-    for n in &report.notes {
-        writeln!(out, "{} {}", p.dim("note:"), esc(n))?;
+    let notes = if full {
+        report.notes.len()
+    } else {
+        NOTES_SHOWN.min(report.notes.len())
+    };
+    for n in &report.notes[..notes] {
+        let text = esc(n);
+        let text = if full { text } else { clip(&text, WIDTH - 6) };
+        writeln!(out, "{} {}", p.dim("note:"), text)?;
+    }
+    if notes < report.notes.len() {
+        writeln!(
+            out,
+            "{}",
+            p.dim(&format!(
+                "… {} more note(s): -v",
+                report.notes.len() - notes
+            ))
+        )?;
     }
     Ok(())
+}
+
+/// The width the default report is laid out for.
+const WIDTH: usize = 100;
+/// Folded evidence lines shown for the lead finding, and for each other root, by default.
+const LEAD_EVIDENCE_LINES: usize = 6;
+const OTHER_EVIDENCE_LINES: usize = 2;
+const NOTES_SHOWN: usize = 3;
+
+/// One evidence line: in full with `-v`, else clipped to the screen width.
+fn evidence_line(
+    out: &mut dyn Write,
+    p: &Paint,
+    prefix: &str,
+    e: &crate::checks::Evidence,
+    full: bool,
+) -> io::Result<()> {
+    let source = esc(&e.source);
+    let text = esc(&e.text);
+    if full {
+        return writeln!(out, "   {prefix}{} {text}", p.dim(&format!("{source}:")));
+    }
+    let head = format!("{prefix}{source}: ");
+    let room = WIDTH.saturating_sub(3 + head.chars().count()).max(20);
+    writeln!(
+        out,
+        "   {prefix}{} {}",
+        p.dim(&format!("{source}:")),
+        clip(&text, room)
+    )
+}
+
+/// `s` cut to `width` characters, with `…` marking the cut.
+fn clip(s: &str, width: usize) -> std::borrow::Cow<'_, str> {
+    if s.chars().count() <= width {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+    t.push('…');
+    std::borrow::Cow::Owned(t)
 }
 
 fn new_table(color: bool) -> Table {

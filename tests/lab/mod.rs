@@ -933,3 +933,35 @@ pub fn diagnose_json(args: &[&str]) -> (i32, serde_json::Value) {
     all.extend_from_slice(args);
     badgw_json(&all)
 }
+
+/// Rows `text` takes on a terminal `width` columns wide (long lines wrap).
+pub fn screen_rows(text: &str, width: usize) -> usize {
+    text.lines()
+        .map(|l| l.chars().count().div_ceil(width).max(1))
+        .sum()
+}
+
+/// Asserts the default (not `-v`) report `text` fits one laptop screen: 40 rows of 100
+/// columns, counting wrapped lines (issue 14).
+pub fn assert_one_screen(text: &str, what: &str) {
+    let rows = screen_rows(text, 100);
+    assert!(
+        rows <= 40,
+        "{what}: the default report takes {rows} rows of 100 columns (more than 40):\n{text}"
+    );
+    assert!(
+        text.contains(" checks: ") && text.contains("-v for details"),
+        "{what}: the default report sums the checks up in one line:\n{text}"
+    );
+}
+
+/// `badgw diagnose ARGS...` as a human reads it (no color), asserted to fit one screen:
+/// (exit code, text).
+pub fn diagnose_human(args: &[&str]) -> (i32, String) {
+    let mut cmd = badgw();
+    cmd.arg("diagnose").args(args).env("NO_COLOR", "1");
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_one_screen(&text, &format!("badgw diagnose {args:?}"));
+    (out.status.code().unwrap_or(-1), text)
+}
