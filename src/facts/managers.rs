@@ -76,17 +76,15 @@ pub struct OomKill {
     /// The line that names the victim, for evidence.
     pub origin: Origin,
     pub text: String,
+    /// The systemd unit of the victim (from `task_memcg`, else `oom_memcg`), set by the parser.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 impl OomKill {
-    /// The systemd unit the victim ran in, from `task_memcg`/`oom_memcg`.
+    /// The systemd unit the victim ran in, read from `task_memcg`/`oom_memcg` when parsed.
     pub fn unit(&self) -> Option<&str> {
-        for cg in [&self.task_memcg, &self.oom_memcg].into_iter().flatten() {
-            if let Some(u) = crate::parse::systemd::unit_from_cgroup_path(cg) {
-                return Some(u);
-            }
-        }
-        None
+        self.unit.as_deref()
     }
 }
 

@@ -341,6 +341,15 @@ pub fn parse_kernel_log(source: &str, input: &[u8], ctx: &TimeContext) -> Kernel
             out.avc_denials.push(parse_avc(msg, stamp, ctx, origin));
         }
     }
+    // The unit is read off the cgroup paths once, here, so facts hold it typed and
+    // nothing downstream parses a cgroup path again.
+    for kill in &mut out.oom_kills {
+        kill.unit = [&kill.task_memcg, &kill.oom_memcg]
+            .into_iter()
+            .flatten()
+            .find_map(|cg| super::systemd::unit_from_cgroup_path(cg))
+            .map(str::to_string);
+    }
     out
 }
 
