@@ -113,12 +113,43 @@ fn no_color_when_not_a_terminal_and_color_when_forced() {
         .output()
         .unwrap();
     assert!(forced.stdout.contains(&0x1b), "--color always must color");
-    let no_color = badgw()
-        .env("NO_COLOR", "1")
-        .args(["diagnose", "--from", snap])
-        .output()
-        .unwrap();
-    assert!(!no_color.stdout.contains(&0x1b));
+}
+
+/// On a real terminal (a pty from util-linux `script`), output is colored unless NO_COLOR
+/// is set: piped output is never colored, so only a pty can show that NO_COLOR is honoured.
+#[test]
+fn no_color_is_honoured_on_a_terminal() {
+    let snap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/snapshots/upstream-down.json"
+    );
+    let on_pty = |no_color: Option<&str>| {
+        let mut cmd = std::process::Command::new("script");
+        // stderr may carry progress (line clearing, not color): only stdout is judged.
+        let line = format!(
+            "{} diagnose --from {snap} 2>/dev/null",
+            env!("CARGO_BIN_EXE_badgw")
+        );
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .stdin(std::process::Stdio::null());
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd
+            .output()
+            .expect("`script` (util-linux bsdutils) runs badgw on a pty: apt-get install bsdutils");
+        assert!(
+            !out.stdout.is_empty(),
+            "nothing printed on the pty: {out:?}"
+        );
+        out.stdout
+    };
+    assert!(on_pty(None).contains(&0x1b), "a terminal must get colors");
+    assert!(
+        !on_pty(Some("1")).contains(&0x1b),
+        "NO_COLOR=1 must turn them off"
+    );
 }
 
 #[test]

@@ -422,6 +422,20 @@ mod tests {
             ..Default::default()
         };
         let _ = parse_tokens(&mut t, 0, &garbage);
+        // nginx rejects this input; so must we, and say where.
+        let lines = garbage.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        assert!(
+            !t.issues.is_empty(),
+            "garbage parsed without a single issue"
+        );
+        for i in &t.issues {
+            assert_eq!(i.file, "g");
+            assert!(
+                i.line >= 1 && i.line <= lines,
+                "{i}: line outside the input"
+            );
+            assert!(!i.message.is_empty());
+        }
     }
 
     #[test]
