@@ -78,6 +78,10 @@ pub struct Report {
     /// How the checks ended, for the one-line summary.
     #[serde(skip)]
     pub checks_summary: ChecksSummary,
+    /// Why the diagnosis is incomplete (exit 3) when it is, e.g. a probe failed and no
+    /// check explains the failure: never reported as "no problem found".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     #[serde(skip)]
     pub exit: ExitStatus,
 }
@@ -219,13 +223,21 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
             notes.push(format!("{name} unavailable: {reason}"));
         }
     }
-    let exit = if findings
+    let upstream_states = route
+        .as_ref()
+        .map(|r| upstream_states(facts, r))
+        .unwrap_or_default();
+    let problems = findings
         .iter()
-        .any(|f| f.finding.severity >= Severity::Warning)
-    {
+        .any(|f| f.finding.severity >= Severity::Warning);
+    let unexplained = if problems {
+        None
+    } else {
+        unexplained_failure(facts, &upstream_states, &checks)
+    };
+    let exit = if problems {
         ExitStatus::Problems
-    } else if route.is_none() || checks.iter().any(|c| c.status == CheckStatus::Error) {
-        // A check that crashed saw nothing: never an all-clear.
+    } else if route.is_none() || unexplained.is_some() {
         ExitStatus::Incomplete
     } else {
         ExitStatus::Healthy
@@ -235,6 +247,9 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
         .map(|f| fold_evidence(&f.finding.evidence))
         .collect();
     let checks_summary = ChecksSummary::of(&checks);
+    let incomplete = unexplained.map(|what| {
+        format!("{what}, and no check explains it: the diagnosis is incomplete, not healthy")
+    });
     Report {
         folded_evidence,
         checks_summary,
@@ -251,17 +266,37 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
             files: n.files.len(),
             issues: n.issues.clone(),
         }),
-        upstream_states: route
-            .as_ref()
-            .map(|r| upstream_states(facts, r))
-            .unwrap_or_default(),
+        upstream_states,
         timeouts: crate::checks::timeout_table(facts),
         route,
         findings,
         checks,
         notes,
+        incomplete,
         exit,
     }
+}
+
+/// A failed probe, a missing listener or a failing check that no finding accounts for:
+/// the report must not call such a site healthy (design §6).
+fn unexplained_failure(
+    facts: &Facts,
+    states: &[UpstreamState],
+    checks: &[CheckRow],
+) -> Option<String> {
+    if let Some(p) = facts.probes.iter().find(|p| p.error.is_some()) {
+        return Some(format!("the probe failed: {}", util::describe_probe(p)));
+    }
+    if let Some(u) = states
+        .iter()
+        .find(|u| u.listener.as_deref() == Some("nothing listens"))
+    {
+        return Some(format!("nothing listens on {}", u.address));
+    }
+    checks
+        .iter()
+        .find(|c| c.status == CheckStatus::Error)
+        .map(|c| format!("check {} failed ({})", c.id, c.detail))
 }
 
 fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
@@ -312,7 +347,9 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::util::test_facts::FactsBuilder;
     use crate::checks::Evidence;
+    use crate::facts::SocketKind;
 
     #[test]
     fn same_error_log_message_folds_first_and_last_kept() {
@@ -369,5 +406,28 @@ mod tests {
             ),
             (5, 1, 2, 1, 1, 0)
         );
+    }
+
+    #[test]
+    fn a_failed_probe_that_no_check_explains_is_incomplete_not_healthy() {
+        let facts = FactsBuilder::proxy("127.0.0.1:3000")
+            .listen(SocketKind::Tcp, "127.0.0.1:3000", "node")
+            .probe_refused("127.0.0.1:3000")
+            .build();
+        let report = build(&facts, &[]);
+        assert_eq!(report.exit, ExitStatus::Incomplete);
+        let why = report.incomplete.expect("a reason");
+        assert!(why.contains("111: Connection refused"), "{why}");
+    }
+
+    #[test]
+    fn a_probe_that_answered_is_healthy_when_nothing_was_found() {
+        let facts = FactsBuilder::proxy("127.0.0.1:3000")
+            .listen(SocketKind::Tcp, "127.0.0.1:3000", "node")
+            .probe_ok("127.0.0.1:3000", 200, 3)
+            .build();
+        let report = build(&facts, &[]);
+        assert_eq!(report.exit, ExitStatus::Healthy);
+        assert!(report.incomplete.is_none());
     }
 }

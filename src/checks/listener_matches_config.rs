@@ -456,6 +456,7 @@ mod tests {
                 inode: 77,
                 pid: None,
                 process: None,
+                accept_queue: None,
             });
         }
         assert!(matches!(

@@ -23,6 +23,7 @@ pub use socket_permission::SocketPermission;
 
 mod access_log_origin;
 mod address_family;
+mod connect_timeout;
 mod keepalive_alignment;
 mod listener_matches_config;
 mod port_bound;
@@ -36,6 +37,7 @@ pub mod util;
 
 pub use access_log_origin::AccessLogOrigin;
 pub use address_family::AddressFamily;
+pub use connect_timeout::ConnectTimeout;
 pub use keepalive_alignment::KeepaliveAlignment;
 pub use listener_matches_config::ListenerMatchesConfig;
 pub use port_bound::PortBound;

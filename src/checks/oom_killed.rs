@@ -546,6 +546,7 @@ mod tests {
             inode: 77,
             pid: Some(32501),
             process: Some("node".into()),
+            accept_queue: None,
         }]);
         let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");

@@ -12,6 +12,7 @@ pub const CHECKS: &[&dyn Check] = &[
     &ListenerMatchesConfig,
     &Protocol,
     &UpstreamResponse,
+    &ConnectTimeout,
     &KeepaliveAlignment,
     &TimeoutAlignment,
     &SocketPermission,

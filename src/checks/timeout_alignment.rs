@@ -454,6 +454,7 @@ mod tests {
             inode: 1,
             pid: Some(4242),
             process: Some("gunicorn".into()),
+            accept_queue: None,
         }]);
         f.processes = Fact::collected(vec![ProcInfo {
             pid: 4242,

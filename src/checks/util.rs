@@ -285,6 +285,7 @@ pub mod test_facts {
                 inode: 1,
                 pid: Some(100),
                 process: Some("nginx".into()),
+                accept_queue: None,
             }]);
             f.processes = Fact::collected(vec![ProcInfo {
                 pid: 100,
@@ -358,6 +359,7 @@ pub mod test_facts {
                 inode,
                 pid: Some(pid),
                 process: Some(comm.into()),
+                accept_queue: None,
             });
             let Fact::Collected { value: ps } = &mut self.0.processes else {
                 panic!()

@@ -707,6 +707,7 @@ mod tests {
             inode: 1,
             pid: Some(48390),
             process: Some("node".into()),
+            accept_queue: None,
         }]);
         assert_eq!(
             f.upstream_listener_owners(),

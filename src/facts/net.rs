@@ -39,6 +39,11 @@ pub struct Listener {
     /// Owning process name (comm), when known.
     #[serde(default)]
     pub process: Option<String>,
+    /// TCP: connections completed by the kernel and waiting for the app's accept()
+    /// (/proc/net/tcp `rx_queue` of a LISTEN socket). When the app stops accepting, this
+    /// grows to backlog + 1 and new connections are dropped (they time out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_queue: Option<u32>,
 }
 
 impl Listener {

@@ -130,7 +130,9 @@ pub fn diagnose(
         }
         writeln!(out)?;
     }
-    if report.findings.is_empty() {
+    if let Some(why) = &report.incomplete {
+        writeln!(out, "{} {}", p.yellow("Diagnosis incomplete:"), esc(why))?;
+    } else if report.findings.is_empty() {
         let msg = if report.route.is_some() {
             "No problem found: nginx's upstream for this request is up and answers."
         } else {
