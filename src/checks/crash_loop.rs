@@ -318,10 +318,7 @@ fn alternating_log_finding(facts: &Facts) -> Option<Finding> {
         .take(1)
         .chain(cut.samples.iter().take(1))
     {
-        f = f.evidence(
-            format!("{}:{}", w.file, s.line),
-            crate::render::sanitize::escape_for_terminal(&s.text).into_owned(),
-        );
+        f = f.evidence(format!("{}:{}", w.file, s.line), s.text.clone());
     }
     Some(f.fix(Fix::safe(
         "find the process manager restarting it (the parent of whatever listens now)",

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use crate::cause::Cause;
 use crate::checks::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount, Route};
-use crate::render::sanitize::escape_for_terminal;
 
 pub struct ErrorLogCauses;
 
@@ -188,10 +187,7 @@ fn finding(
         title(cause, count, w.since.as_deref()),
     );
     for s in samples.iter().take(3) {
-        f = f.evidence(
-            format!("{}:{}", w.file, s.line),
-            escape_for_terminal(&s.text).into_owned(),
-        );
+        f = f.evidence(format!("{}:{}", w.file, s.line), s.text.clone());
     }
     let up = samples
         .iter()
@@ -214,7 +210,7 @@ fn trace_back(mut f: Finding, w: &ErrorLogWindow, r: &Route) -> Finding {
             format!("{}:{}", w.file, d.first_line),
             format!(
                 "nginx marked {} failed {} time(s) (\"upstream server temporarily disabled\"), first at {}",
-                escape_for_terminal(&d.upstream),
+                d.upstream,
                 d.count,
                 d.first_seen.as_deref().unwrap_or("?")
             ),
@@ -396,11 +392,8 @@ mod tests {
             .title
             .contains("12 error-log line(s) since 2026-11-22T09:50:00"));
         assert_eq!(f[0].evidence[0].source, "/var/log/nginx/error.log:1832");
-        // The escape sequence from the log is made visible, not passed through.
-        assert_eq!(
-            f[0].evidence[0].text,
-            "connect() failed \\x1b[31m line 1832"
-        );
+        // Evidence carries the bytes as logged: escaping is the human renderer's job.
+        assert_eq!(f[0].evidence[0].text, "connect() failed \x1b[31m line 1832");
     }
 
     #[test]
