@@ -93,7 +93,7 @@ fn json_evidence_keeps_an_esc_byte_apart_from_the_four_characters_backslash_x1b(
     let mut cmd = lab::badgw();
     cmd.args(["diagnose", "--site", site, "--nginx-conf", &conf])
         .args(["--error-log", raw.to_str().unwrap(), "--timeout", "1s"])
-        .args(["--color", "never"]);
+        .args(["--color", "never", "-v"]);
     let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("GET /\\x1b[31mred"), "{text}");
