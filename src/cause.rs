@@ -54,6 +54,7 @@ causes! {
     FdExhaustion => "fd-exhaustion", "nginx or the app ran out of file descriptors";
     EphemeralPorts => "ephemeral-ports", "no local ports left for new upstream connections";
     DnsResolution => "dns-resolution", "the upstream host name cannot be resolved";
+    WebsocketUpgrade => "websocket-upgrade", "a WebSocket location does not pass the upgrade (headers, HTTP/1.1) or cuts idle sockets at proxy_read_timeout";
 }
 
 impl Cause {
@@ -77,7 +78,7 @@ impl Cause {
                 &[NoLiveUpstreams]
             }
             UpstreamTimeout | PrematureClose | HeaderTooBig | KeepaliveRace => &[NoLiveUpstreams],
-            NoLiveUpstreams | Upstream502 => &[],
+            NoLiveUpstreams | Upstream502 | WebsocketUpgrade => &[],
         }
     }
 }

@@ -32,6 +32,7 @@ mod route;
 mod socket_exists;
 mod timeout_alignment;
 mod upstream_response;
+mod websocket_upgrade;
 
 pub mod util;
 
@@ -46,6 +47,7 @@ pub use route::Route;
 pub use socket_exists::SocketExists;
 pub use timeout_alignment::{timeout_table, TimeoutAlignment, TimeoutRow};
 pub use upstream_response::UpstreamResponse;
+pub use websocket_upgrade::WebsocketUpgrade;
 
 use serde::Serialize;
 use std::time::Instant;

@@ -22,5 +22,6 @@ pub const CHECKS: &[&dyn Check] = &[
     &PoolExhausted,
     &FdExhaustion,
     &AccessLogOrigin,
+    &WebsocketUpgrade,
     &ErrorLogCauses,
 ];

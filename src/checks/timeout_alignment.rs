@@ -254,6 +254,7 @@ pub fn timeout_table(facts: &Facts) -> Vec<TimeoutRow> {
             });
         }
     }
+    rows.extend(super::websocket_upgrade::timeout_rows(facts));
     for k in known_app_defaults(facts) {
         rows.push(k);
     }

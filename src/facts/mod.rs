@@ -13,6 +13,7 @@ pub mod net;
 pub mod nginx;
 pub mod probe;
 pub mod process;
+pub mod websocket;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,7 @@ pub use net::*;
 pub use nginx::*;
 pub use probe::*;
 pub use process::*;
+pub use websocket::*;
 
 /// Version of the snapshot format; bumped only on incompatible changes.
 pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
@@ -146,6 +148,9 @@ pub struct Facts {
     /// SELinux mode.
     #[serde(default)]
     pub selinux: Fact<SelinuxState>,
+    /// WebSocket locations of the selected server and how they pass the upgrade.
+    #[serde(default)]
+    pub websocket: Fact<WebSocketFacts>,
 }
 
 impl Facts {

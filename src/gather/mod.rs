@@ -11,6 +11,7 @@ pub mod managers;
 pub mod probe;
 pub mod processes;
 pub mod unix_sockets;
+pub mod websocket;
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -87,6 +88,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         });
         let error_log = scope.spawn(|| error_log_window(opts, route.as_ref(), config.as_ref()));
         let access_log = scope.spawn(|| access_log_window(opts, route.as_ref()));
+        let ws = scope.spawn(|| websocket::gather(opts, route.as_ref(), config.as_ref()));
 
         let boot = processes::boot_time(&opts.proc_root);
         match listeners::scan(&opts.proc_root) {
@@ -145,6 +147,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         facts.access_log = access_log
             .join()
             .unwrap_or_else(|_| Fact::unavailable("access log", "reader failed"));
+        facts.websocket = ws.join().unwrap_or_else(|_| lost_thread("websocket"));
     });
     Ok(facts)
 }

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::facts::{OsError, ProbePhase, ProbeResult, SocketKind};
+use crate::facts::{OsError, ProbePhase, ProbeResult, SocketKind, WsProbe};
 
 /// What to send where.
 #[derive(Debug, Clone)]
@@ -417,6 +417,83 @@ fn parse_head(head: &[u8], result: &mut ProbeResult) {
         }
         Err(e) => result.note = Some(format!("invalid HTTP response header: {e}")),
     }
+}
+
+/// A WebSocket opening handshake (RFC 6455 §4.1) sent straight to an upstream, as a
+/// browser sends it through nginx: `GET uri HTTP/1.1` (or 1.0, as nginx sends by default)
+/// with `Upgrade: websocket`, `Connection: Upgrade`, a `Sec-WebSocket-Key` and version 13.
+/// Records the status the app answers (101 when it speaks WebSocket there) and closes the
+/// connection; reads at most 16 KiB of response head, within `timeout`.
+pub fn websocket_probe(
+    address: &str,
+    kind: SocketKind,
+    host: &str,
+    uri: &str,
+    http_version: &str,
+    timeout: Duration,
+) -> WsProbe {
+    let mut out = WsProbe {
+        address: address.to_string(),
+        request: format!("GET {uri} HTTP/{http_version}, Upgrade: websocket"),
+        http_version: http_version.to_string(),
+        ..Default::default()
+    };
+    let req = ProbeRequest {
+        address: address.to_string(),
+        kind,
+        scheme: "http".into(),
+        host_header: host.to_string(),
+        uri: uri.to_string(),
+        timeout,
+        keepalive_budget: None,
+    };
+    let mut conn = match connect(&req) {
+        Ok(c) => c,
+        Err(e) => {
+            out.error = Some(e.message);
+            return out;
+        }
+    };
+    let request = format!(
+        "GET {uri} HTTP/{http_version}\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: YmFkZ3ctcHJvYmUtMDAwMQ==\r\nSec-WebSocket-Version: 13\r\nUser-Agent: badgw-probe/{}\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Err(e) = conn.write_all(request.as_bytes()) {
+        out.error = Some(os_error(&e).message);
+        return out;
+    }
+    let deadline = Instant::now() + timeout;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while memchr::memmem::find(&head, b"\r\n").is_none() && head.len() < 16 * 1024 {
+        if Instant::now() >= deadline {
+            out.error = Some(format!("no answer within {}", human(timeout)));
+            return out;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                out.error = Some(format!("no answer within {}", human(timeout)));
+                return out;
+            }
+            Err(e) => {
+                out.error = Some(os_error(&e).message);
+                return out;
+            }
+        }
+    }
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = String::from_utf8_lossy(line).trim_end().to_string();
+    if head.is_empty() {
+        out.error = Some("the upstream closed the connection without answering".into());
+    } else if !line.starts_with("HTTP/") {
+        out.error = Some("the answer is not HTTP".into());
+    } else {
+        out.status = line.split_whitespace().nth(1).and_then(|c| c.parse().ok());
+        out.status_line = Some(line.chars().take(120).collect());
+    }
+    out
 }
 
 fn os_error(e: &std::io::Error) -> OsError {

@@ -7,6 +7,7 @@ pub mod select;
 pub mod tree;
 pub mod upstream;
 pub mod values;
+pub mod websocket;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

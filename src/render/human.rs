@@ -219,7 +219,10 @@ pub fn diagnose(
                     Safety::ReviewFirst => " (changes the host: review first)",
                 };
                 writeln!(out, "   - {}{}", esc(&x.summary), p.dim(tag))?;
-                writeln!(out, "       {}", p.bold(&esc(&x.command)))?;
+                // A fix of several configuration lines is shown one line each.
+                for line in x.command.lines() {
+                    writeln!(out, "       {}", p.bold(&esc(line)))?;
+                }
             }
         }
         if full || i == 0 {

@@ -1,0 +1,367 @@
+//! Gathers [`WebSocketFacts`]: the WebSocket locations of the selected server (from the
+//! configuration), what the access log shows for each (101/400/426/502 answers, 101s cut
+//! at `proxy_read_timeout`), the info-level `upstream timed out … while proxying upgraded
+//! connection` lines of the error log, and a direct upgrade probe of each upstream.
+//!
+//! Bounded: each log is read from at most its last [`TAIL`] bytes and only lines inside
+//! the `--since` window count; at most four upstreams per location are probed, each with
+//! the probe timeout.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::{os_resolve, probe, GatherOptions};
+use crate::facts::{Fact, Route, SourceRef, WebSocketFacts, WsAccess, WsErrorLines, WsLocation};
+use crate::logs::access::{parse_line, LogFormat};
+use crate::nginx;
+
+/// How much of the end of each log is read.
+const TAIL: usize = 16 << 20;
+/// Distinct request paths located per access log (beyond this, paths are not followed).
+const MAX_PATHS: usize = 20_000;
+
+pub fn gather(
+    opts: &GatherOptions,
+    route: Option<&Route>,
+    config: Option<&nginx::Config>,
+) -> Fact<WebSocketFacts> {
+    let (Some(route), Some(config)) = (route, config) else {
+        return Fact::unavailable("nginx configuration", "no route was selected");
+    };
+    let mut facts = WebSocketFacts {
+        maps: nginx::websocket::upgrade_maps(config),
+        ..Default::default()
+    };
+    let mut locs = nginx::websocket::proxy_locations(config, route, &os_resolve);
+    let now = crate::logs::naive_to_logtime(chrono::Local::now().naive_local());
+    let since = now - i64::try_from(opts.since.as_secs()).unwrap_or(i64::MAX / 4);
+    let locate_cache =
+        |cache: &mut HashMap<String, Option<SourceRef>>, path: &str| -> Option<SourceRef> {
+            if let Some(v) = cache.get(path) {
+                return v.clone();
+            }
+            let v = nginx::websocket::locate(config, route, path);
+            if cache.len() < MAX_PATHS {
+                cache.insert(path.to_string(), v.clone());
+            }
+            v
+        };
+    let mut cache = HashMap::new();
+    match access_path(opts, route) {
+        Some(path) => match read_tail(&path) {
+            Ok((data, first_line)) => {
+                scan_access(
+                    route,
+                    &path,
+                    &data,
+                    first_line,
+                    since,
+                    &mut locs,
+                    &mut |p| locate_cache(&mut cache, p),
+                );
+            }
+            Err(e) => facts
+                .notes
+                .push(format!("access log {}: {e}", path.display())),
+        },
+        None => facts
+            .notes
+            .push("no access log for this server: WebSocket answers cannot be counted".into()),
+    }
+    locs.retain(|l| !l.why.is_empty());
+    if locs.is_empty() {
+        return Fact::collected(facts);
+    }
+    match error_path(opts, route) {
+        Some(path) => match read_tail(&path) {
+            Ok((data, first_line)) => {
+                scan_errors(route, &path, &data, first_line, &mut locs, &mut |p| {
+                    locate_cache(&mut cache, p)
+                })
+            }
+            Err(e) => facts
+                .notes
+                .push(format!("error log {}: {e}", path.display())),
+        },
+        None => facts.notes.push("no error log for this server".into()),
+    }
+    let probes: Vec<Vec<crate::facts::WsProbe>> = std::thread::scope(|s| {
+        let handles: Vec<_> = locs
+            .iter()
+            .map(|l| {
+                s.spawn(move || {
+                    let Some(uri) = l.probe_path.clone() else {
+                        return Vec::new();
+                    };
+                    let host = l.host_header.clone().unwrap_or_default();
+                    let mut out = Vec::new();
+                    for (addr, kind) in l.upstreams.iter().take(4) {
+                        out.push(probe::websocket_probe(
+                            addr,
+                            *kind,
+                            &host,
+                            &uri,
+                            "1.1",
+                            opts.timeout,
+                        ));
+                        if l.http_version == "1.0" {
+                            out.push(probe::websocket_probe(
+                                addr,
+                                *kind,
+                                &host,
+                                &uri,
+                                "1.0",
+                                opts.timeout,
+                            ));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (l, p) in locs.iter_mut().zip(probes) {
+        l.probes = p;
+    }
+    for l in &mut locs {
+        if l.probes.iter().any(|p| p.status == Some(101))
+            && !l.why.iter().any(|w| w.contains("101"))
+        {
+            l.why.push(
+                "the upstream answers a direct upgrade request with 101 Switching Protocols".into(),
+            );
+        }
+    }
+    facts.locations = locs;
+    Fact::collected(facts)
+}
+
+fn access_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
+    opts.access_log
+        .clone()
+        .or_else(|| route.access_log.as_ref().map(PathBuf::from))
+}
+
+fn error_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
+    opts.error_log
+        .clone()
+        .or_else(|| route.error_log.as_ref().map(PathBuf::from))
+}
+
+/// The last [`TAIL`] bytes of a file, from a line start, and the 1-based number of its
+/// first line.
+fn read_tail(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(TAIL as u64);
+    let mut skipped_lines = 0u64;
+    if start > 0 {
+        // Count the lines before the tail, block by block (memchr runs at memory speed).
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = start;
+        while left > 0 {
+            let n = f.read(&mut buf[..(left.min(1 << 20)) as usize])?;
+            if n == 0 {
+                break;
+            }
+            skipped_lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            left -= n as u64;
+        }
+        f.seek(SeekFrom::Start(start))?;
+    }
+    let mut data = Vec::with_capacity((len - start) as usize);
+    f.take(TAIL as u64).read_to_end(&mut data)?;
+    Ok((data, skipped_lines + 1))
+}
+
+/// `GET /socket.io/?… HTTP/1.1` → `/socket.io/`.
+fn request_path(request: &str) -> Option<&str> {
+    let uri = request.split_whitespace().nth(1)?;
+    let path = uri.split(['?', '#']).next()?;
+    path.starts_with('/').then_some(path)
+}
+
+fn same(a: &SourceRef, b: &SourceRef) -> bool {
+    a.file == b.file && a.line == b.line
+}
+
+fn scan_access(
+    route: &Route,
+    path: &Path,
+    data: &[u8],
+    first_line: u64,
+    since: i64,
+    locs: &mut [WsLocation],
+    locate: &mut dyn FnMut(&str) -> Option<SourceRef>,
+) {
+    let (template, escape) = match &route.access_log_format {
+        Some(f) => (f.template.as_str(), f.escape.as_str()),
+        None => (nginx::COMBINED_FORMAT, "default"),
+    };
+    let fmt = LogFormat::compile(template, escape);
+    let has_request_time =
+        template.contains("$request_time") || template.contains("${request_time}");
+    let site = route.server.server_name.clone();
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        let Some(e) = parse_line(&fmt, line) else {
+            continue;
+        };
+        if e.time.is_some_and(|t| t < since) {
+            continue;
+        }
+        if let Some(h) = &e.host {
+            if !site.is_empty()
+                && !site
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(h) || s.starts_with('*') || s == "_")
+            {
+                continue;
+            }
+        }
+        let (Some(status), Some(req)) = (e.status, e.request.as_deref()) else {
+            continue;
+        };
+        let Some(p) = request_path(req) else { continue };
+        let Some(at) = locate(p) else { continue };
+        let Some(l) = locs.iter_mut().find(|l| same(&l.at, &at)) else {
+            continue;
+        };
+        let read = l.read_timeout_s;
+        let a = l.access.get_or_insert_with(|| WsAccess {
+            file: path.display().to_string(),
+            has_request_time,
+            ..Default::default()
+        });
+        a.requests += 1;
+        match status {
+            101 => {
+                a.status_101 += 1;
+                if let Some(t) = e
+                    .request_time
+                    .as_deref()
+                    .and_then(|t| t.parse::<f64>().ok())
+                {
+                    if t >= read - (read * 0.05).max(1.0) && t <= read + (read * 0.05).max(1.0) {
+                        a.cut_at_read_timeout += 1;
+                    }
+                }
+            }
+            400 => a.status_400 += 1,
+            426 => a.status_426 += 1,
+            502 => a.status_502 += 1,
+            504 => a.status_504 += 1,
+            _ => {}
+        }
+        if matches!(status, 400 | 426 | 502 | 504) && a.samples.len() < 5 {
+            a.samples
+                .push((first_line + i as u64, status, req.to_string()));
+        }
+        if l.probe_path.is_none() {
+            l.probe_path = Some(p.to_string());
+        }
+    }
+    for l in locs.iter_mut() {
+        if let Some(a) = &l.access {
+            if l.why.is_empty() && (a.status_101 > 0 || a.status_426 > 0) {
+                l.why.push(format!(
+                    "access log: {} × 101, {} × 426 on its requests",
+                    a.status_101, a.status_426
+                ));
+            } else if a.status_101 > 0 {
+                l.why.push(format!(
+                    "access log: {} × 101 Switching Protocols",
+                    a.status_101
+                ));
+            }
+        }
+    }
+}
+
+/// Counts `upstream timed out … while proxying upgraded connection` lines per location.
+fn scan_errors(
+    route: &Route,
+    path: &Path,
+    data: &[u8],
+    first_line: u64,
+    locs: &mut [WsLocation],
+    locate: &mut dyn FnMut(&str) -> Option<SourceRef>,
+) {
+    let names = &route.server.server_name;
+    for (i, line) in data.split(|&b| b == b'\n').enumerate() {
+        if memchr::memmem::find(line, b"while proxying upgraded connection").is_none()
+            || memchr::memmem::find(line, b"timed out").is_none()
+        {
+            continue;
+        }
+        let text = String::from_utf8_lossy(line);
+        let field = |name: &str| -> Option<String> {
+            let start = text.find(&format!(", {name}: \""))? + name.len() + 5;
+            let end = text[start..].find('"')? + start;
+            Some(text[start..end].to_string())
+        };
+        if let Some(server) = field("server").or_else(|| {
+            text.find(", server: ")
+                .map(|s| text[s + 10..].split(',').next().unwrap_or("").to_string())
+        }) {
+            if !names.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(&server)) {
+                continue;
+            }
+        }
+        let Some(req) = field("request") else {
+            continue;
+        };
+        let Some(p) = request_path(&req) else {
+            continue;
+        };
+        let Some(at) = locate(p) else { continue };
+        let Some(l) = locs.iter_mut().find(|l| same(&l.at, &at)) else {
+            continue;
+        };
+        let e = l.idle_timeouts.get_or_insert_with(|| WsErrorLines {
+            file: path.display().to_string(),
+            ..Default::default()
+        });
+        e.count += 1;
+        if e.sample.is_none() {
+            let shown: String = text.chars().take(400).collect();
+            let shown = match shown.find('?') {
+                Some(q) => format!(
+                    "{}?…{}",
+                    &shown[..q],
+                    shown[q..].find(' ').map_or("", |s| &shown[q + s..])
+                ),
+                None => shown,
+            };
+            e.sample = Some((first_line + i as u64, shown));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_paths() {
+        assert_eq!(
+            request_path("GET /socket.io/?… HTTP/1.1"),
+            Some("/socket.io/")
+        );
+        assert_eq!(request_path("GET /ws HTTP/1.1"), Some("/ws"));
+        assert_eq!(request_path("garbage"), None);
+    }
+
+    #[test]
+    fn tail_counts_lines_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log");
+        std::fs::write(&p, "a\nb\nc\n").unwrap();
+        let (data, first) = read_tail(&p).unwrap();
+        assert_eq!((data.len(), first), (6, 1));
+    }
+}
