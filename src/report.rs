@@ -42,6 +42,28 @@ pub struct UpstreamState {
     pub ok: bool,
 }
 
+/// Which namespaces the facts were read in.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewSummary {
+    /// `"host"` (badgw's own) or `{"pid": N}` (the nginx master's).
+    pub net: crate::facts::Ns,
+    pub mnt: crate::facts::Ns,
+    pub probes_in_nginx_netns: bool,
+    /// The view in words, e.g. "nginx's network namespace (pid 812); badgw's own files".
+    pub summary: String,
+    /// Other namespaces of this host that own an upstream address: pid, process, addresses.
+    pub peers: Vec<PeerSummary>,
+    /// What could not be done, in words.
+    pub limits: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerSummary {
+    pub pid: u32,
+    pub process: Option<String>,
+    pub addresses: Vec<String>,
+}
+
 /// Which nginx was examined.
 #[derive(Debug, Clone, Serialize)]
 pub struct NginxSummary {
@@ -82,6 +104,9 @@ pub struct Report {
     /// check explains the failure: never reported as "no problem found".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Whose namespaces were used: nginx's or badgw's own (see docs/json.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewSummary>,
     #[serde(skip)]
     pub exit: ExitStatus,
 }
@@ -273,6 +298,22 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
         checks,
         notes,
         incomplete,
+        view: facts.view.value().map(|v| ViewSummary {
+            net: v.net,
+            mnt: v.mnt,
+            probes_in_nginx_netns: v.probes_in_nginx_netns,
+            summary: view_summary(v),
+            peers: v
+                .peers
+                .iter()
+                .map(|p| PeerSummary {
+                    pid: p.pid,
+                    process: p.process.clone(),
+                    addresses: p.addresses.clone(),
+                })
+                .collect(),
+            limits: v.limits.clone(),
+        }),
         exit,
     }
 }
@@ -299,6 +340,24 @@ fn unexplained_failure(
         .map(|c| format!("check {} failed ({})", c.id, c.detail))
 }
 
+fn view_summary(v: &crate::facts::View) -> String {
+    use crate::facts::Ns;
+    let net = match v.net {
+        Ns::Host => "network: badgw's own namespace (nginx's too)".to_string(),
+        Ns::Pid(p) if v.probes_in_nginx_netns => {
+            format!("network: nginx's own namespace (pid {p}), probes run inside it")
+        }
+        Ns::Pid(p) => {
+            format!("network: nginx's own namespace (pid {p}) for listeners; probes from badgw's")
+        }
+    };
+    let mnt = match v.mnt {
+        Ns::Host => "files: badgw's own mount namespace".to_string(),
+        Ns::Pid(p) => format!("files: nginx's own mount namespace, read through /proc/{p}/root"),
+    };
+    format!("{net}; {mnt}")
+}
+
 fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
     let listeners = facts.listeners.value();
     route
@@ -312,11 +371,34 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
                         ls.iter()
                             .find(|l| l.kind == SocketKind::Unix && l.address == path)
                     }
-                    _ => u
-                        .address
-                        .parse()
-                        .ok()
-                        .and_then(|a| util::accepting(ls, &a).into_iter().next()),
+                    _ => {
+                        let Ok(a) = u.address.parse() else {
+                            return "not an IP address".to_string();
+                        };
+                        match util::reach(facts, &a) {
+                            util::Reach::Local(ls) => util::accepting(ls, &a).into_iter().next(),
+                            util::Reach::Peer(p) => {
+                                return match util::accepting(&p.listeners, &a).first() {
+                                    Some(l) => format!(
+                                        "{} (pid {}) listens on {} in another network namespace",
+                                        l.process.as_deref().unwrap_or("?"),
+                                        l.pid.map_or("?".to_string(), |p| p.to_string()),
+                                        l.address
+                                    ),
+                                    None => format!(
+                                        "nothing listens in its network namespace ({} pid {})",
+                                        p.process.as_deref().unwrap_or("?"),
+                                        p.pid
+                                    ),
+                                }
+                            }
+                            util::Reach::Remote | util::Reach::Unknown => {
+                                return "remote: its listeners are not visible from nginx's \
+                                        network namespace"
+                                    .to_string()
+                            }
+                        }
+                    }
                 };
                 match found {
                     Some(l) => match (&l.process, l.pid) {

@@ -35,17 +35,20 @@ impl Check for AddressFamily {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
-        let listeners = match facts.listeners.get() {
-            Ok(l) => l,
-            Err(reason) => return Verdict::skipped(reason),
-        };
-        let tcp: Vec<(&UpstreamAddr, SocketAddr)> = upstreams
+        if let Err(reason) = facts.listeners.get() {
+            return Verdict::skipped(reason);
+        }
+        // Only addresses whose namespace's listeners are visible (not remote ones).
+        let tcp: Vec<(&UpstreamAddr, SocketAddr, &[Listener])> = upstreams
             .iter()
             .filter(|u| u.kind != SocketKind::Unix)
-            .filter_map(|u| Some((*u, u.address.parse().ok()?)))
+            .filter_map(|u| {
+                let a: SocketAddr = u.address.parse().ok()?;
+                Some((*u, a, util::listeners_at(facts, &a)?))
+            })
             .collect();
         let mut mismatched: Vec<(&UpstreamAddr, &Listener)> = Vec::new();
-        for (u, target) in &tcp {
+        for (u, target, listeners) in &tcp {
             if !accepting(listeners, target).is_empty() {
                 continue;
             }
@@ -56,7 +59,7 @@ impl Check for AddressFamily {
         if mismatched.is_empty() {
             return Verdict::pass("no upstream address is refused for its address family");
         }
-        let all_fail = tcp.iter().all(|(_, t)| accepting(listeners, t).is_empty());
+        let all_fail = tcp.iter().all(|(_, t, l)| accepting(l, t).is_empty());
         let mut findings = Vec::new();
         for (u, l) in mismatched {
             let target_family = if u.kind == SocketKind::Tcp6 {

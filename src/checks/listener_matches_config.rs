@@ -94,15 +94,18 @@ impl Check for ListenerMatchesConfig {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
-        let listeners = match facts.listeners.get() {
-            Ok(l) => l,
-            Err(reason) => return Verdict::skipped(reason),
-        };
+        if let Err(reason) = facts.listeners.get() {
+            return Verdict::skipped(reason);
+        }
         let processes: &[ProcInfo] = facts.processes.value().map(Vec::as_slice).unwrap_or(&[]);
         let mut findings = Vec::new();
         let mut unmatched = 0;
         for u in upstreams.iter().filter(|u| u.kind != SocketKind::Unix) {
             let Ok(target) = u.address.parse::<SocketAddr>() else {
+                continue;
+            };
+            // A remote address's listeners are not visible: nothing to compare with.
+            let Some(listeners) = util::listeners_at(facts, &target) else {
                 continue;
             };
             if !accepting(listeners, &target).is_empty() {

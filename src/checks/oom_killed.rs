@@ -183,6 +183,15 @@ fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
     }
     // Unknown listeners (not collected) cannot show that the upstream is gone.
     facts.listeners.value()?;
+    // A remote upstream's listeners are not visible: "nothing listens" cannot be told.
+    let remote = facts.route_upstreams().iter().any(|u| {
+        u.address
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| super::util::listeners_at(facts, &a).is_none())
+    });
+    if remote {
+        return None;
+    }
     if !facts.upstream_listener_owners().is_empty() {
         return None;
     }

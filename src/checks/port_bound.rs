@@ -6,19 +6,33 @@
 //! upstream` and answers 502.
 //!
 //! Evidence used: the route's TCP upstream addresses (file:line), the listening sockets of
-//! /proc/net/tcp and tcp6, and the direct probe's connect() result.
+//! the network namespace the address is local to (nginx's own: /proc/MASTER/net/tcp and
+//! tcp6; or another namespace of this host, a container), and the direct probe's connect()
+//! result (run from inside nginx's network namespace when badgw is root).
 //!
 //! False positives avoided: an upstream marked `down` in its group is ignored; a listener
 //! on the wildcard address (or `[::]`, which accepts IPv4 on Linux) counts as listening;
-//! when /proc cannot be read, only a refused probe is taken as evidence. Unix sockets are
-//! the job of `socket-missing`.
+//! an address that is not local to nginx's network namespace (another host) is never said
+//! to have "nothing listening": only a refused probe speaks for it; when /proc cannot be
+//! read, only a refused probe is taken as evidence. Unix sockets are the job of
+//! `socket-missing`.
 
-use super::util::{self, accepting, describe_probe, probe_of};
+use super::util::{self, accepting, describe_probe, probe_of, Reach};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, SocketKind};
+use crate::facts::{Facts, Ns, SocketKind};
 
 pub struct PortBound;
+
+/// One upstream address found down, with the namespace that says so.
+struct Down<'a> {
+    u: &'a crate::facts::UpstreamAddr,
+    probe: Option<&'a crate::facts::ProbeResult>,
+    refused: bool,
+    reach: Reach<'a>,
+    /// The /proc/…/net directory whose tables show no listener ("" when none could).
+    table: String,
+}
 
 impl Check for PortBound {
     fn id(&self) -> &'static str {
@@ -43,8 +57,15 @@ impl Check for PortBound {
                 "the route has no TCP upstream (unix sockets are checked by socket-missing)",
             );
         }
-        let listeners = facts.listeners.value();
+        let view = facts.view.value();
+        // The probes prove less when they could not run from nginx's network namespace.
+        let probes_weak = view.is_some_and(|v| !v.probes_in_nginx_netns);
+        let own_tables = match view.map(|v| v.net) {
+            Some(Ns::Pid(pid)) => format!("/proc/{pid}/net"),
+            _ => "/proc/net".to_string(),
+        };
         let mut down = Vec::new();
+        let mut remote = 0;
         for u in &tcp {
             let Ok(addr) = u.address.parse() else {
                 continue;
@@ -52,14 +73,35 @@ impl Check for PortBound {
             let probe = probe_of(facts, &u.address);
             let refused = probe.and_then(|p| p.error.as_ref()).and_then(|e| e.errno)
                 == Some(libc::ECONNREFUSED);
-            let listening = listeners.map(|l| !accepting(l, &addr).is_empty());
+            let reach = util::reach(facts, &addr);
+            let (listening, table) = match &reach {
+                Reach::Local(l) => (Some(!accepting(l, &addr).is_empty()), own_tables.clone()),
+                Reach::Peer(p) => (
+                    Some(!accepting(&p.listeners, &addr).is_empty()),
+                    format!("/proc/{}/net", p.pid),
+                ),
+                Reach::Remote => {
+                    remote += 1;
+                    (None, String::new())
+                }
+                Reach::Unknown => (None, String::new()),
+            };
             match (listening, refused) {
-                (Some(false), _) | (None, true) => down.push((u, probe, refused)),
+                (Some(false), _) | (None, true) => down.push(Down {
+                    u,
+                    probe,
+                    refused,
+                    reach,
+                    table,
+                }),
                 _ => {}
             }
         }
         if down.is_empty() {
-            let detail = match listeners {
+            let detail = match facts.listeners.value() {
+                Some(_) if remote > 0 => format!(
+                    "something listens at every local upstream address; {remote} remote                      address(es) did not refuse the probe"
+                ),
                 Some(_) => format!(
                     "something listens at every upstream address ({})",
                     tcp.len()
@@ -69,12 +111,25 @@ impl Check for PortBound {
             return Verdict::pass(detail);
         }
         let all = down.len() == tcp.len();
-        let addresses: Vec<&str> = down.iter().map(|(u, _, _)| u.address.as_str()).collect();
+        let addresses: Vec<&str> = down.iter().map(|d| d.u.address.as_str()).collect();
         let title = if all && down.len() == 1 {
-            format!(
-                "nothing listens on {}: the upstream app is not running",
-                addresses[0]
-            )
+            match &down[0].reach {
+                Reach::Local(_) => format!(
+                    "nothing listens on {}: the upstream app is not running",
+                    addresses[0]
+                ),
+                Reach::Peer(p) => format!(
+                    "nothing listens on {} in the network namespace of {} (pid {}): the \
+                     upstream app there is not running",
+                    addresses[0],
+                    p.process.as_deref().unwrap_or("?"),
+                    p.pid
+                ),
+                Reach::Remote | Reach::Unknown => format!(
+                    "connections to {} are refused: no app accepts on that port there",
+                    addresses[0]
+                ),
+            }
         } else if all {
             format!(
                 "nothing listens on any upstream address ({})",
@@ -88,7 +143,8 @@ impl Check for PortBound {
                 addresses.join(", ")
             )
         };
-        let any_refused = down.iter().any(|(_, _, r)| *r);
+        let any_refused = down.iter().any(|d| d.refused);
+        let any_table = down.iter().any(|d| !d.table.is_empty());
         let mut f = Finding::new(
             Cause::UpstreamDown,
             if all {
@@ -96,15 +152,16 @@ impl Check for PortBound {
             } else {
                 Severity::Warning
             },
-            if any_refused {
-                Strength::Direct
-            } else {
-                Strength::Strong
+            match (any_refused, probes_weak, any_table) {
+                (true, false, _) => Strength::Direct,
+                (_, _, true) => Strength::Strong,
+                _ => Strength::Circumstantial,
             },
             title,
         );
         let route = util::route(facts).ok();
-        for (u, probe, _) in &down {
+        for d in &down {
+            let (u, probe) = (d.u, d.probe);
             let directive = route
                 .and_then(|r| r.directive.as_deref())
                 .unwrap_or("proxy_pass");
@@ -117,24 +174,48 @@ impl Check for PortBound {
                 util::written_at(u),
                 format!("nginx sends requests to {}{how}", u.address),
             );
-            if listeners.is_some() {
+            if !d.table.is_empty() {
                 let family = if u.kind == SocketKind::Tcp6 {
-                    "/proc/net/tcp6"
+                    "tcp6"
                 } else {
-                    "/proc/net/tcp"
+                    "tcp"
                 };
-                f = f.evidence(family, format!("no socket listens on {}", u.address));
+                f = f.evidence(
+                    format!("{}/{family}", d.table),
+                    format!("no socket listens on {}", u.address),
+                );
+            }
+            if let Reach::Remote = d.reach {
+                f = f.evidence(
+                    "view",
+                    format!(
+                        "{} is not an address of nginx's network namespace nor of another \
+                         namespace on this host: only the probe and the error log speak for it",
+                        u.address
+                    ),
+                );
             }
             if let Some(p) = probe {
-                f = f.evidence("probe", describe_probe(p));
+                let from = if probes_weak {
+                    " (probed from badgw's network namespace, not nginx's)"
+                } else {
+                    ""
+                };
+                f = f.evidence("probe", format!("{}{from}", describe_probe(p)));
             }
         }
-        let first = down[0].0;
+        let first = down[0].u;
         let port = first.address.rsplit(':').next().unwrap_or("");
+        // `ss` run in the namespace that should hold the listener.
+        let enter = match (&down[0].reach, view.map(|v| v.net)) {
+            (Reach::Peer(p), _) => format!("sudo nsenter -t {} -n ", p.pid),
+            (_, Some(Ns::Pid(pid))) => format!("sudo nsenter -t {pid} -n "),
+            _ => "sudo ".to_string(),
+        };
         f = f
             .fix(Fix::safe(
                 format!("confirm nothing listens on port {port}, and see what does listen"),
-                format!("sudo ss -ltnp 'sport = :{port}'; sudo ss -ltnp"),
+                format!("{enter}ss -ltnp 'sport = :{port}'; {enter}ss -ltnp"),
             ))
             .fix(Fix::safe(
                 "find the app's service and why it stopped",
@@ -193,6 +274,66 @@ mod tests {
         };
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(f[0].title.starts_with("1 of 2 upstream servers are down"));
+    }
+
+    #[test]
+    fn a_remote_address_is_never_said_to_have_nothing_listening() {
+        // 10.0.0.5 is not nginx's: the empty host listener table says nothing about it.
+        let mut facts = FactsBuilder::proxy("10.0.0.5:3000")
+            .probe_ok("10.0.0.5:3000", 200, 5)
+            .build();
+        facts.view = crate::facts::Fact::collected(crate::facts::View {
+            probes_in_nginx_netns: true,
+            local_addresses_known: true,
+            ..Default::default()
+        });
+        assert!(
+            matches!(PortBound.run(&facts), Verdict::Pass { .. }),
+            "{:?}",
+            PortBound.run(&facts)
+        );
+
+        // Refused: down, in the probe's words, not "nothing listens".
+        let mut facts = FactsBuilder::proxy("10.0.0.5:3000")
+            .probe_refused("10.0.0.5:3000")
+            .build();
+        facts.view = crate::facts::Fact::collected(crate::facts::View {
+            probes_in_nginx_netns: true,
+            local_addresses_known: true,
+            ..Default::default()
+        });
+        let Verdict::Found(f) = PortBound.run(&facts) else {
+            panic!("a refused remote address is down")
+        };
+        assert!(!f[0].title.contains("nothing listens"), "{}", f[0].title);
+        assert!(f[0].title.contains("refused"), "{}", f[0].title);
+        assert!(!f[0].evidence.iter().any(|e| e.source.contains("/proc/net")));
+    }
+
+    #[test]
+    fn an_address_local_to_a_container_uses_that_namespace() {
+        let mut facts = FactsBuilder::proxy("172.18.0.7:3000").build();
+        facts.view = crate::facts::Fact::collected(crate::facts::View {
+            probes_in_nginx_netns: true,
+            local_addresses_known: true,
+            peers: vec![crate::facts::PeerNamespace {
+                inode: 4026532999,
+                pid: 4711,
+                process: Some("node".into()),
+                addresses: vec!["172.18.0.7".into()],
+                listeners: vec![],
+            }],
+            ..Default::default()
+        });
+        let Verdict::Found(f) = PortBound.run(&facts) else {
+            panic!("nothing listens in the container's namespace")
+        };
+        assert!(f[0].title.contains("node (pid 4711)"), "{}", f[0].title);
+        assert!(f[0]
+            .evidence
+            .iter()
+            .any(|e| e.source == "/proc/4711/net/tcp"));
+        assert!(f[0].fixes[0].command.contains("nsenter -t 4711 -n"));
     }
 
     #[test]

@@ -46,6 +46,52 @@ pub fn accepting<'a>(listeners: &'a [Listener], target: &SocketAddr) -> Vec<&'a 
         .collect()
 }
 
+/// Where a TCP upstream address lives, seen from nginx's network namespace.
+pub enum Reach<'a> {
+    /// nginx's own namespace (loopback or one of its interfaces): these are its listeners.
+    Local(&'a [Listener]),
+    /// Another namespace of this host (a container): its listeners.
+    Peer(&'a PeerNamespace),
+    /// Another host, or a namespace badgw could not see: no listener table says anything.
+    Remote,
+    /// The listener tables were not readable.
+    Unknown,
+}
+
+/// The listener table that decides whether something listens at `target`, if any.
+/// Without a recorded view (older snapshots), only loopback and wildcard addresses are
+/// taken as local.
+pub fn reach<'a>(facts: &'a Facts, target: &SocketAddr) -> Reach<'a> {
+    let Some(listeners) = facts.listeners.value() else {
+        return Reach::Unknown;
+    };
+    static NO_VIEW: View = View {
+        net: Ns::Host,
+        mnt: Ns::Host,
+        probes_in_nginx_netns: true,
+        local_addresses: Vec::new(),
+        local_addresses_known: false,
+        peers: Vec::new(),
+        limits: Vec::new(),
+    };
+    let locality = facts.view.value().unwrap_or(&NO_VIEW).locality(target.ip());
+    match locality {
+        Locality::Local => Reach::Local(listeners),
+        Locality::Peer(p) => Reach::Peer(p),
+        Locality::Remote => Reach::Remote,
+    }
+}
+
+/// The listeners of the namespace `target` is local to, or None when it is remote (or the
+/// tables are unreadable): then nothing may be concluded from listeners.
+pub fn listeners_at<'a>(facts: &'a Facts, target: &SocketAddr) -> Option<&'a [Listener]> {
+    match reach(facts, target) {
+        Reach::Local(l) => Some(l),
+        Reach::Peer(p) => Some(&p.listeners),
+        Reach::Remote | Reach::Unknown => None,
+    }
+}
+
 /// The probe of one address.
 pub fn probe_of<'a>(facts: &'a Facts, address: &str) -> Option<&'a ProbeResult> {
     facts.probes.iter().find(|p| p.address == address)

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod managers;
 pub mod net;
 pub mod nginx;
+pub mod ns;
 pub mod probe;
 pub mod process;
 pub mod websocket;
@@ -22,6 +23,7 @@ pub use logs::*;
 pub use managers::*;
 pub use net::*;
 pub use nginx::*;
+pub use ns::*;
 pub use probe::*;
 pub use process::*;
 pub use websocket::*;
@@ -151,6 +153,9 @@ pub struct Facts {
     /// WebSocket locations of the selected server and how they pass the upgrade.
     #[serde(default)]
     pub websocket: Fact<WebSocketFacts>,
+    /// Whose namespaces the listeners, probes and paths were read in (nginx's or badgw's).
+    #[serde(default)]
+    pub view: Fact<View>,
 }
 
 impl Facts {

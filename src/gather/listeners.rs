@@ -22,11 +22,18 @@ pub struct ListenerScan {
 /// Reads every table under `proc_root` (normally /proc). Fails only when no table at all
 /// can be read.
 pub fn scan(proc_root: &Path) -> Result<ListenerScan, String> {
+    scan_net(proc_root, &proc_root.join("net"))
+}
+
+/// Reads the tables of one network namespace, `net_dir` (`/proc/net`, or `/proc/PID/net`
+/// for the namespace of PID), and joins them to owners from every process's fds (socket
+/// inodes are unique across namespaces).
+pub fn scan_net(proc_root: &Path, net_dir: &Path) -> Result<ListenerScan, String> {
     let mut listeners = Vec::new();
     let mut notes = Vec::new();
     let mut read_any = false;
     for (name, kind) in [("tcp", SocketKind::Tcp), ("tcp6", SocketKind::Tcp6)] {
-        let path = proc_root.join("net").join(name);
+        let path = net_dir.join(name);
         match fs::read(&path) {
             Ok(text) => match proc_net::tcp_listeners(&text, kind) {
                 Ok(mut l) => {
@@ -40,7 +47,7 @@ pub fn scan(proc_root: &Path) -> Result<ListenerScan, String> {
             Err(e) => notes.push(format!("{}: {e}", path.display())),
         }
     }
-    let unix_path = proc_root.join("net/unix");
+    let unix_path = net_dir.join("unix");
     match fs::read(&unix_path) {
         Ok(text) => {
             read_any = true;

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod kernel_log;
 pub mod listeners;
 pub mod managers;
+pub mod ns;
 pub mod probe;
 pub mod processes;
 pub mod unix_sockets;
@@ -76,6 +77,18 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     let (nginx_facts, config) = nginx_facts(opts, &procs)?;
     let route = nginx_facts.route.clone();
     crate::progress::stage("probing upstreams, reading logs and /proc");
+    // nginx's namespaces: where listeners are read, probes run from, paths are looked up.
+    let master_pid = nginx_facts.master.as_ref().map(|m| m.pid);
+    let mut view = ns::detect(&opts.proc_root, master_pid);
+    let net_dir = ns::net_dir(&opts.proc_root, master_pid);
+    let root = match view.mnt {
+        Ns::Pid(_) => ns::mount_root(&opts.proc_root, master_pid),
+        Ns::Host => None,
+    };
+    let probe_ns = match view.net {
+        Ns::Pid(pid) if view.probes_in_nginx_netns => Some(pid),
+        _ => None,
+    };
     facts.nginx = Fact::collected(nginx_facts);
 
     // The slow sources (probes, the error log) run while /proc is read.
@@ -83,7 +96,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         let probes = scope.spawn(|| {
             route
                 .as_ref()
-                .map(|r| probe_all(r, opts))
+                .map(|r| probe_all(r, opts, probe_ns))
                 .unwrap_or_default()
         });
         let error_log = scope.spawn(|| error_log_window(opts, route.as_ref(), config.as_ref()));
@@ -91,7 +104,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         let ws = scope.spawn(|| websocket::gather(opts, route.as_ref(), config.as_ref()));
 
         let boot = processes::boot_time(&opts.proc_root);
-        match listeners::scan(&opts.proc_root) {
+        match listeners::scan_net(&opts.proc_root, &net_dir) {
             Ok(scan) => {
                 facts.notes.extend(scan.notes.iter().cloned());
                 let pids: BTreeSet<u32> = scan.listeners.iter().filter_map(|l| l.pid).collect();
@@ -131,14 +144,35 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
                 .upstreams
                 .iter()
                 .filter(|u| u.kind == SocketKind::Unix)
-                .map(|u| unix_sockets::stat(u.address.strip_prefix("unix:").unwrap_or(&u.address)))
+                .map(|u| {
+                    let path = u.address.strip_prefix("unix:").unwrap_or(&u.address);
+                    unix_sockets::stat_at(path, &ns::under_root(root.as_deref(), path))
+                })
                 .collect();
             facts.unix_sockets = Fact::collected(socks);
         } else {
             facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
         }
+        // Upstream addresses that are not nginx's own: which namespace of this host has them?
+        let remote: Vec<std::net::IpAddr> = route
+            .iter()
+            .flat_map(|r| r.upstreams.iter())
+            .filter_map(|u| u.address.parse::<SocketAddr>().ok())
+            .map(|a| a.ip())
+            .filter(|ip| view.locality(*ip) == Locality::Remote)
+            .collect();
+        if !remote.is_empty() {
+            let own = ns::ns_inode(&opts.proc_root, master_pid, "net")
+                .or_else(|_| ns::ns_inode(&opts.proc_root, None, "net"))
+                .ok();
+            let (peers, note) = ns::peers(&opts.proc_root, own, &remote);
+            view.peers = peers;
+            view.limits.extend(note);
+        }
+        facts.notes.extend(view.limits.iter().cloned());
+        facts.view = Fact::collected(view.clone());
         crate::progress::stage("process managers, kernel log, limits");
-        gather_why_gone(opts, &mut facts);
+        gather_why_gone(opts, &mut facts, &net_dir);
         crate::progress::stage("waiting for probes and logs");
         facts.probes = probes.join().unwrap_or_default();
         facts.error_log = error_log
@@ -158,7 +192,7 @@ fn lost_thread<T>(what: &str) -> Fact<T> {
 
 /// Who should serve the upstream and why it is gone: process managers, the kernel's OOM
 /// killer, limits, socket permissions, SELinux. The slow sources run in parallel.
-fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts) {
+fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts, net_dir: &Path) {
     let owners: Vec<(u32, String)> = facts.upstream_listener_owners();
     let upstream_pids: Vec<u32> = owners.iter().map(|(pid, _)| *pid).collect();
     let addresses: Vec<String> = facts
@@ -196,8 +230,9 @@ fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts) {
     }
     roles.extend(upstream_pids.iter().map(|&p| (p, ProcRole::Upstream)));
     let proc_root = opts.proc_root.clone();
+    let net_dir = net_dir.to_path_buf();
     let owner = move |address: &str| -> Option<u32> {
-        let scan = listeners::scan(&proc_root).ok()?;
+        let scan = listeners::scan_net(&proc_root, &net_dir).ok()?;
         match address.strip_prefix("unix:") {
             Some(path) => {
                 scan.listeners
@@ -328,7 +363,11 @@ fn nginx_facts(
         });
         match loaded {
             Ok(config) => {
-                let route = nginx::route(&config, &opts.request, &os_resolve);
+                let route = {
+                    let resolver = instance_resolver(opts, &inst);
+                    let resolve = |h: &str, p: u16| resolver.resolve(h, p);
+                    nginx::route(&config, &opts.request, &resolve)
+                };
                 candidates.push((inst, config, route));
             }
             Err(e) => load_errors.push((inst, format!("{e:#}"))),
@@ -388,10 +427,14 @@ fn nginx_facts(
         }
         Err(e) => (None, Some(e)),
     };
-    let other_targets = route
-        .as_ref()
-        .map(|r| nginx::other_targets(&config, r, &os_resolve))
-        .unwrap_or_default();
+    let other_targets = {
+        let resolver = instance_resolver(opts, &inst);
+        let resolve = |h: &str, p: u16| resolver.resolve(h, p);
+        route
+            .as_ref()
+            .map(|r| nginx::other_targets(&config, r, &resolve))
+            .unwrap_or_default()
+    };
     let facts = NginxFacts {
         master: inst.master.clone(),
         conf_path: inst.conf_path.display().to_string(),
@@ -406,6 +449,13 @@ fn nginx_facts(
         listens: config.listens(),
     };
     Ok((facts, Some(config)))
+}
+
+/// Names resolve as the instance resolves them: through its own /etc/hosts when it has a
+/// mount namespace of its own, else through the OS resolver.
+fn instance_resolver(opts: &GatherOptions, inst: &discovery::Instance) -> ns::NginxResolver {
+    let pid = inst.master.as_ref().map(|m| m.pid);
+    ns::NginxResolver::new(ns::mount_root(&opts.proc_root, pid))
 }
 
 /// `nginx -T` output of the instance's own binary, when it runs and dumps a configuration.
@@ -445,7 +495,7 @@ fn name_matches(pattern: &str, site: &str) -> bool {
 }
 
 /// Probes every upstream address of the route in parallel, each bounded by the timeout.
-fn probe_all(route: &Route, opts: &GatherOptions) -> Vec<ProbeResult> {
+fn probe_all(route: &Route, opts: &GatherOptions, netns_of: Option<u32>) -> Vec<ProbeResult> {
     let scheme = route.scheme.clone().unwrap_or_else(|| "http".into());
     let host = route
         .settings
@@ -476,7 +526,20 @@ fn probe_all(route: &Route, opts: &GatherOptions) -> Vec<ProbeResult> {
                         .keepalive
                         .map(|_| (opts.timeout * 2).min(Duration::from_secs(10))),
                 };
-                s.spawn(move || probe::probe(&req))
+                let proc_root = &opts.proc_root;
+                s.spawn(move || {
+                    // A thread of its own, so joining nginx's network namespace is safe.
+                    if let Some(pid) = netns_of {
+                        if let Err(e) = ns::enter_net(proc_root, pid) {
+                            let mut r = probe::probe(&req);
+                            r.note.get_or_insert(format!(
+                                "run from badgw's network namespace, not nginx's ({e})"
+                            ));
+                            return r;
+                        }
+                    }
+                    probe::probe(&req)
+                })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()

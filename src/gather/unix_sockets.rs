@@ -7,6 +7,12 @@ use std::path::Path;
 use crate::facts::UnixSocketFile;
 
 pub fn stat(path: &str) -> UnixSocketFile {
+    stat_at(path, Path::new(path))
+}
+
+/// Stats `on_disk` (the path as badgw reaches it, e.g. through /proc/PID/root) and reports
+/// it as `path` (the path as nginx sees it).
+pub fn stat_at(path: &str, on_disk: &Path) -> UnixSocketFile {
     let mut f = UnixSocketFile {
         path: path.to_string(),
         exists: false,
@@ -16,7 +22,7 @@ pub fn stat(path: &str) -> UnixSocketFile {
         mode: None,
         error: None,
     };
-    match std::fs::metadata(Path::new(path)) {
+    match std::fs::metadata(on_disk) {
         Ok(m) => {
             f.exists = true;
             let ft = m.file_type();

@@ -86,6 +86,13 @@ pub fn diagnose(
             esc(&report.path)
         ))
     )?;
+    if let Some(v) = report
+        .view
+        .as_ref()
+        .filter(|v| v.net != crate::facts::Ns::Host || v.mnt != crate::facts::Ns::Host)
+    {
+        writeln!(out, "{}", p.dim(&format!("view: {}", v.summary)))?;
+    }
     if let Some(n) = &report.nginx {
         let pid = n
             .master_pid

@@ -1,0 +1,417 @@
+//! nginx's namespaces: every collector looks at the host the way the nginx master does.
+//!
+//! - Network: listeners come from `/proc/MASTER/net/{tcp,tcp6,unix}` (the tables of the
+//!   master's network namespace, readable by any user), the addresses local to it from
+//!   `/proc/MASTER/net/fib_trie` and `if_inet6`, and the direct probes run in a dedicated
+//!   thread that first joins the master's network namespace (`setns(CLONE_NEWNET)`, root
+//!   only; otherwise they run from badgw's own namespace and the report says so).
+//! - Mount: paths (unix sockets, `/etc/hosts`) are read through `/proc/MASTER/root` when the
+//!   master's mount namespace is not badgw's (root only).
+//! - Other namespaces of this host that own an upstream address (containers) are found by
+//!   walking `/proc/*/ns/net` (root), deduplicated by inode.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::facts::{LocalNet, Ns, PeerNamespace, View};
+
+use super::listeners;
+
+/// The inode of `/proc/PID/ns/KIND` (`pid` None: badgw itself).
+pub fn ns_inode(proc_root: &Path, pid: Option<u32>, kind: &str) -> Result<u64, String> {
+    let who = pid.map_or("self".to_string(), |p| p.to_string());
+    let path = proc_root.join(who).join("ns").join(kind);
+    fs::metadata(&path)
+        .map(|m| m.ino())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Where to read the network tables of the view: `/proc/PID/net` or `/proc/net`.
+pub fn net_dir(proc_root: &Path, master: Option<u32>) -> PathBuf {
+    match master {
+        Some(pid) if proc_root.join(pid.to_string()).join("net/tcp").exists() => {
+            proc_root.join(pid.to_string()).join("net")
+        }
+        _ => proc_root.join("net"),
+    }
+}
+
+/// `/proc/PID/root` when nginx's mount namespace is not badgw's and its root can be
+/// entered; None when paths are the same as badgw's (or cannot be told apart).
+pub fn mount_root(proc_root: &Path, master: Option<u32>) -> Option<PathBuf> {
+    let pid = master?;
+    let theirs = ns_inode(proc_root, Some(pid), "mnt").ok()?;
+    let ours = ns_inode(proc_root, None, "mnt").ok()?;
+    let root = proc_root.join(pid.to_string()).join("root");
+    (theirs != ours && fs::read_dir(&root).is_ok()).then_some(root)
+}
+
+/// `path` as nginx sees it: under `root` when there is one.
+pub fn under_root(root: Option<&Path>, path: &str) -> PathBuf {
+    match root {
+        Some(r) => r.join(path.trim_start_matches('/')),
+        None => PathBuf::from(path),
+    }
+}
+
+/// Joins the network namespace of `pid` on the calling thread. Call it only on a thread
+/// made for that purpose: the thread stays in that namespace until it ends.
+pub fn enter_net(proc_root: &Path, pid: u32) -> Result<(), String> {
+    let path = proc_root.join(pid.to_string()).join("ns/net");
+    let f = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: setns on a valid, open namespace file descriptor; it changes only the
+    // calling thread's network namespace.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(format!(
+            "setns({}): {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether this process may join the network namespace of `pid` (tried on a throwaway
+/// thread).
+fn can_enter_net(proc_root: &Path, pid: u32) -> Result<(), String> {
+    let root = proc_root.to_path_buf();
+    std::thread::spawn(move || enter_net(&root, pid))
+        .join()
+        .unwrap_or_else(|_| Err("the namespace thread failed".into()))
+}
+
+/// The view of the master `master` (None: no running master, badgw's own view), with the
+/// addresses local to its network namespace.
+pub fn detect(proc_root: &Path, master: Option<u32>) -> View {
+    let mut view = View {
+        probes_in_nginx_netns: true,
+        ..Default::default()
+    };
+    let dir = net_dir(proc_root, master);
+    match local_addresses(&dir) {
+        Ok(a) => {
+            view.local_addresses = a;
+            view.local_addresses_known = true;
+        }
+        Err(e) => view.limits.push(format!(
+            "the addresses of nginx's network namespace are unknown ({e}): only loopback \
+             upstreams are taken as local"
+        )),
+    }
+    let Some(pid) = master else {
+        return view;
+    };
+    match (
+        ns_inode(proc_root, Some(pid), "net"),
+        ns_inode(proc_root, None, "net"),
+    ) {
+        (Ok(theirs), Ok(ours)) if theirs != ours => {
+            view.net = Ns::Pid(pid);
+            if let Err(e) = can_enter_net(proc_root, pid) {
+                view.probes_in_nginx_netns = false;
+                view.limits.push(format!(
+                    "nginx (pid {pid}) runs in its own network namespace, which badgw could \
+                     not enter ({e}; run as root): its listeners were read from /proc/{pid}/net, \
+                     but the probes ran from badgw's own namespace and prove less"
+                ));
+            }
+        }
+        (Ok(_), Ok(_)) => {}
+        (Err(e), _) | (_, Err(e)) => {
+            // Without root the namespace cannot be compared; the tables of /proc/PID/net
+            // still are nginx's. Differing tables mean a namespace of its own.
+            let same_tables = fs::read(dir.join("fib_trie")).ok()
+                == fs::read(proc_root.join("self/net/fib_trie")).ok();
+            if !same_tables {
+                view.net = Ns::Pid(pid);
+                view.probes_in_nginx_netns = false;
+                view.limits.push(format!(
+                    "nginx (pid {pid}) runs in another network namespace that badgw cannot \
+                     enter ({e}; run as root): its listeners were read from /proc/{pid}/net, \
+                     the probes ran from badgw's own namespace and prove less"
+                ));
+            }
+        }
+    }
+    match (
+        ns_inode(proc_root, Some(pid), "mnt"),
+        ns_inode(proc_root, None, "mnt"),
+    ) {
+        (Ok(theirs), Ok(ours)) if theirs != ours => {
+            view.mnt = Ns::Pid(pid);
+            if mount_root(proc_root, Some(pid)).is_none() {
+                view.mnt = Ns::Host;
+                view.limits.push(format!(
+                    "nginx (pid {pid}) has its own mount namespace but /proc/{pid}/root cannot \
+                     be read: paths were looked up in badgw's own file system"
+                ));
+            }
+        }
+        (Ok(_), Ok(_)) => {}
+        (Err(e), _) | (_, Err(e)) if view.net != Ns::Host => view.limits.push(format!(
+            "cannot tell whether nginx (pid {pid}) sees the same files as badgw ({e}; run as \
+             root): paths were looked up in badgw's own file system"
+        )),
+        _ => {}
+    }
+    view
+}
+
+/// Addresses assigned in the network namespace whose tables are in `net_dir`.
+pub fn local_addresses(net_dir: &Path) -> Result<Vec<LocalNet>, String> {
+    let fib = net_dir.join("fib_trie");
+    let text = fs::read_to_string(&fib).map_err(|e| format!("{}: {e}", fib.display()))?;
+    let mut out = parse_fib_trie(&text);
+    if let Ok(v6) = fs::read_to_string(net_dir.join("if_inet6")) {
+        out.extend(parse_if_inet6(&v6));
+    }
+    Ok(out)
+}
+
+/// The `host LOCAL` entries of /proc/net/fib_trie: the IPv4 addresses (and ranges, like
+/// 127.0.0.0/8) assigned to the namespace's interfaces.
+pub fn parse_fib_trie(text: &str) -> Vec<LocalNet> {
+    let mut out: Vec<LocalNet> = Vec::new();
+    let mut leaf: Option<Ipv4Addr> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("|--") {
+            leaf = rest.trim().parse().ok();
+        } else if t.starts_with("+--") || !line.starts_with(' ') {
+            leaf = None;
+        } else if let (Some(ip), Some(rest)) = (leaf, t.strip_prefix('/')) {
+            let mut words = rest.split_whitespace();
+            let prefix = words.next().and_then(|p| p.parse::<u8>().ok());
+            let scope = words.next();
+            let kind = words.next();
+            if let (Some(prefix), Some("host"), Some("LOCAL")) = (prefix, scope, kind) {
+                let n = LocalNet {
+                    address: IpAddr::V4(ip),
+                    prefix,
+                };
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The addresses of /proc/net/if_inet6 (`00000000000000000000000000000001 01 80 10 80 lo`).
+pub fn parse_if_inet6(text: &str) -> Vec<LocalNet> {
+    text.lines()
+        .filter_map(|l| {
+            let hex = l.split_whitespace().next()?;
+            let v = u128::from_str_radix(hex, 16).ok()?;
+            (hex.len() == 32).then(|| LocalNet {
+                address: IpAddr::V6(Ipv6Addr::from(v)),
+                prefix: 128,
+            })
+        })
+        .collect()
+}
+
+/// The other network namespaces of this host (by inode; `skip` is nginx's) in which one of
+/// `targets` is a local address, with their listeners. Needs root to see other users'
+/// namespaces; what could not be looked at is returned as a note.
+pub fn peers(
+    proc_root: &Path,
+    skip: Option<u64>,
+    targets: &[IpAddr],
+) -> (Vec<PeerNamespace>, Option<String>) {
+    if targets.is_empty() {
+        return (Vec::new(), None);
+    }
+    // Lowest pid per namespace inode.
+    let mut by_inode: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut hidden = 0usize;
+    let Ok(entries) = fs::read_dir(proc_root) else {
+        return (
+            Vec::new(),
+            Some(format!("{}: unreadable", proc_root.display())),
+        );
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        match ns_inode(proc_root, Some(pid), "net") {
+            Ok(ino) if Some(ino) != skip => {
+                let slot = by_inode.entry(ino).or_insert(pid);
+                *slot = (*slot).min(pid);
+            }
+            Ok(_) => {}
+            Err(_) => hidden += 1,
+        }
+    }
+    let mut found = Vec::new();
+    for (&inode, &pid) in &by_inode {
+        let dir = proc_root.join(pid.to_string()).join("net");
+        let Ok(local) = local_addresses(&dir) else {
+            continue;
+        };
+        let owned: Vec<String> = targets
+            .iter()
+            .filter(|ip| !ip.is_loopback() && local.iter().any(|n| n.contains(**ip)))
+            .map(|ip| ip.to_string())
+            .collect();
+        if owned.is_empty() {
+            continue;
+        }
+        let listeners = listeners::scan_net(proc_root, &dir)
+            .map(|s| s.listeners)
+            .unwrap_or_default();
+        found.push(PeerNamespace {
+            inode,
+            pid,
+            process: fs::read_to_string(proc_root.join(pid.to_string()).join("comm"))
+                .ok()
+                .map(|c| c.trim_end().to_string()),
+            addresses: owned,
+            listeners,
+        });
+    }
+    let note = (hidden > 0 && found.is_empty()).then(|| {
+        format!(
+            "the network namespaces of {hidden} process(es) could not be read (run as root): \
+             an upstream address that is not local to nginx may belong to one of them"
+        )
+    });
+    (found, note)
+}
+
+/// Looks `name` up in a hosts file's text, as glibc's `files` source does: every line whose
+/// canonical name or alias matches (case-insensitively), in file order.
+pub fn hosts_lookup(text: &str, name: &str) -> Vec<IpAddr> {
+    let name = name.trim_end_matches('.');
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let Some(ip) = words.next().and_then(|w| w.parse::<IpAddr>().ok()) else {
+            continue;
+        };
+        if words.any(|w| w.eq_ignore_ascii_case(name)) && !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+/// A resolver that looks names up as nginx does at start-up: its own /etc/hosts first
+/// (through `root` when nginx has its own mount namespace), then the OS resolver.
+pub struct NginxResolver {
+    pub root: Option<PathBuf>,
+    hosts: Option<String>,
+    cache: std::sync::Mutex<HashMap<String, Vec<IpAddr>>>,
+}
+
+impl NginxResolver {
+    pub fn new(root: Option<PathBuf>) -> Self {
+        let hosts = fs::read_to_string(under_root(root.as_deref(), "/etc/hosts")).ok();
+        NginxResolver {
+            root,
+            hosts,
+            cache: Default::default(),
+        }
+    }
+
+    pub fn resolve(&self, host: &str, port: u16) -> Vec<SocketAddr> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return vec![SocketAddr::new(ip, port)];
+        }
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(host).cloned()) {
+            return hit
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+        }
+        let mut ips = self
+            .hosts
+            .as_deref()
+            .map(|t| hosts_lookup(t, host))
+            .unwrap_or_default();
+        if ips.is_empty() {
+            ips = super::os_resolve(host, port)
+                .into_iter()
+                .map(|a| a.ip())
+                .collect();
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(host.to_string(), ips.clone());
+        }
+        ips.into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fib_trie_local_entries() {
+        let text = fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/host/ns/fib_trie"
+        ))
+        .unwrap();
+        let local = parse_fib_trie(&text);
+        let shown: Vec<String> = local
+            .iter()
+            .map(|n| format!("{}/{}", n.address, n.prefix))
+            .collect();
+        assert_eq!(
+            shown,
+            ["127.0.0.0/8", "127.0.0.1/32", "172.18.0.4/32"],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn if_inet6_addresses() {
+        let text = "00000000000000000000000000000001 01 80 10 80       lo\n\
+                    fe80000000000000004200fffeac1204 0b 40 20 80     eth0\n";
+        let a = parse_if_inet6(text);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].address, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            a[1].address,
+            "fe80::42:ff:feac:1204".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn hosts_file_lookup_by_name_and_alias() {
+        let text = "127.0.0.1 localhost\n# 10.0.0.9 app\n172.18.0.7\tapp app.internal # compose\n\
+                    172.18.0.8 other\nbad line\n";
+        assert_eq!(
+            hosts_lookup(text, "APP"),
+            ["172.18.0.7".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            hosts_lookup(text, "app.internal."),
+            ["172.18.0.7".parse::<IpAddr>().unwrap()]
+        );
+        assert!(hosts_lookup(text, "nope").is_empty());
+    }
+
+    #[test]
+    fn own_view_is_the_host_and_knows_loopback() {
+        let view = detect(Path::new("/proc"), Some(std::process::id()));
+        assert_eq!(view.net, Ns::Host);
+        assert_eq!(view.mnt, Ns::Host);
+        assert!(view.local_addresses_known);
+        assert!(view
+            .local_addresses
+            .iter()
+            .any(|n| n.contains("127.0.0.1".parse().unwrap())));
+    }
+}

@@ -1,0 +1,488 @@
+//! Labs with network and mount namespaces (root, as CI runs): nginx and the app in
+//! namespaces of their own, joined by veth pairs, and badgw looking at them from the host.
+//!
+//! Every namespace, interface, route, /etc/netns directory and process a lab creates is
+//! removed by [`NetLab`]'s Drop, also when the test fails. Traffic goes only to addresses
+//! inside the namespaces the lab created; the lab's subnet (10.213.X.0/24, X unique per lab)
+//! is routed `unreachable` in the host namespace for the lab's lifetime, so no packet for it
+//! ever leaves the machine.
+
+mod lab;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lab::{free_port, Lab};
+use serde_json::Value;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn need_root_and_ip() {
+    if !is_root() {
+        panic!("the namespace labs need root (ip netns, veth pairs); run the tests as root, as CI does");
+    }
+    let ok = Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        panic!("`ip` (iproute2) not found: install it with `sudo apt-get install iproute2`");
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn ip_quiet(args: &[&str]) {
+    let _ = Command::new("ip").args(args).output();
+}
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+/// One namespace lab: its namespaces, veth pairs, subnet route and processes.
+struct NetLab {
+    /// Third octet of the lab's subnet 10.213.X.0/24.
+    x: u8,
+    tag: String,
+    netns: Vec<String>,
+    host_links: Vec<String>,
+    etc_dirs: Vec<PathBuf>,
+    route: Option<String>,
+    procs: Vec<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl NetLab {
+    fn new() -> NetLab {
+        need_root_and_ip();
+        let n = LABS.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let tag = format!("{}{n}", pid % 100_000);
+        let dir = tempfile::Builder::new()
+            .prefix("badgw-ns-")
+            .tempdir()
+            .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut lab = NetLab {
+            x: 0,
+            tag,
+            netns: Vec::new(),
+            host_links: Vec::new(),
+            etc_dirs: Vec::new(),
+            route: None,
+            procs: Vec::new(),
+            dir,
+        };
+        // A subnet no route of this host mentions yet, kept unreachable from the host.
+        let start = (pid % 50) * 5 + n;
+        for i in 0..250 {
+            let x = ((start + i) % 250 + 1) as u8;
+            let subnet = format!("10.213.{x}.0/24");
+            let out = Command::new("ip")
+                .args(["route", "show", "match", &format!("10.213.{x}.1")])
+                .output()
+                .expect("ip route");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains("10.213.") {
+                continue;
+            }
+            let added = Command::new("ip")
+                .args(["route", "add", "unreachable", &subnet, "metric", "4242"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if added {
+                lab.x = x;
+                lab.route = Some(subnet);
+                return lab;
+            }
+        }
+        panic!("no free 10.213.X.0/24 subnet for the lab");
+    }
+
+    fn addr(&self, host: u8) -> String {
+        format!("10.213.{}.{host}", self.x)
+    }
+
+    /// A new named network namespace with loopback up.
+    fn netns(&mut self, role: &str) -> String {
+        let name = format!("badgw-{}-{role}", self.tag);
+        ip(&["netns", "add", &name]);
+        self.netns.push(name.clone());
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        name
+    }
+
+    /// A veth pair between `a` (None: the host) and namespace `b`, with .`ha` and .`hb` of the
+    /// lab's subnet.
+    fn veth(&mut self, a: Option<&str>, ha: u8, b: &str, hb: u8) {
+        let (ia, ib) = (
+            format!("bgw{}{}a", self.tag, self.host_links.len()),
+            format!("bgw{}{}b", self.tag, self.host_links.len()),
+        );
+        ip(&["link", "add", &ia, "type", "veth", "peer", "name", &ib]);
+        self.host_links.push(ia.clone());
+        ip(&["link", "set", &ib, "netns", b]);
+        let (aa, ab) = (
+            format!("{}/24", self.addr(ha)),
+            format!("{}/24", self.addr(hb)),
+        );
+        match a {
+            Some(ns) => {
+                ip(&["link", "set", &ia, "netns", ns]);
+                ip(&["-n", ns, "addr", "add", &aa, "dev", &ia]);
+                ip(&["-n", ns, "link", "set", &ia, "up"]);
+            }
+            None => {
+                ip(&["addr", "add", &aa, "dev", &ia]);
+                ip(&["link", "set", &ia, "up"]);
+            }
+        }
+        ip(&["-n", b, "addr", "add", &ab, "dev", &ib]);
+        ip(&["-n", b, "link", "set", &ib, "up"]);
+    }
+
+    fn spawn_in(&mut self, ns: &str, program: &Path, args: &[&str], stdout: Stdio) -> &mut Child {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns])
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .process_group(0);
+        lab::die_with_parent(&mut cmd);
+        let child = cmd.spawn().expect("spawn ip netns exec");
+        self.procs.push(child);
+        self.procs.last_mut().unwrap()
+    }
+
+    /// labapp inside `ns` (`ip netns exec` execs it: the pid is the app's). Returns its pid.
+    fn app_in(&mut self, ns: &str, listen: &str) -> u32 {
+        let bin = lab::labapp_binary();
+        let child = self.spawn_in(
+            ns,
+            &bin,
+            &["--name", "shop", "--listen", listen, "--mode", "ok"],
+            Stdio::piped(),
+        );
+        let pid = child.id();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(lab::WAIT).unwrap_or_default();
+        assert_eq!(
+            line.trim(),
+            "READY",
+            "labapp in {ns} on {listen} did not start"
+        );
+        pid
+    }
+
+    /// SIGKILL one process started by this lab, and reap it.
+    fn kill(&mut self, pid: u32) {
+        if let Some(c) = self.procs.iter_mut().find(|c| c.id() == pid) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// nginx inside `ns`, on the lab's own prefix. Returns (master pid, conf path, error log).
+    fn nginx_in(&mut self, ns: &str, http_body: &str) -> (u32, PathBuf, PathBuf) {
+        let prefix = self.dir.path().join(format!("nginx-{ns}"));
+        for d in ["conf", "logs", "tmp"] {
+            std::fs::create_dir_all(prefix.join(d)).unwrap();
+            std::fs::set_permissions(prefix.join(d), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        std::fs::set_permissions(&prefix, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let conf = prefix.join("conf/nginx.conf");
+        std::fs::write(&conf, lab::nginx_conf(&prefix, http_body)).unwrap();
+        let err = prefix.join("logs/error.log");
+        let bin = lab::nginx_binary();
+        let (p, c, e) = (
+            prefix.display().to_string(),
+            conf.display().to_string(),
+            err.display().to_string(),
+        );
+        let pid = self
+            .spawn_in(
+                ns,
+                &bin,
+                &["-p", &p, "-c", &c, "-e", &e, "-g", "daemon off;"],
+                Stdio::null(),
+            )
+            .id();
+        let deadline = Instant::now() + lab::WAIT;
+        loop {
+            let log = std::fs::read_to_string(&err).unwrap_or_default();
+            if log.contains("start worker process ") {
+                break;
+            }
+            assert!(
+                !log.contains("[emerg]") && Instant::now() < deadline,
+                "nginx in {ns} did not start:\n{log}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        (pid, conf, err)
+    }
+
+    /// One HTTP/1.0 GET to 127.0.0.1:port inside `ns`: (status, body).
+    fn get_in(&self, ns: &str, port: u16, host: &str) -> (u16, String) {
+        let ns_path = PathBuf::from("/run/netns").join(ns);
+        let host = host.to_string();
+        thread::spawn(move || {
+            let f = std::fs::File::open(&ns_path).expect("open netns");
+            // SAFETY: a valid namespace fd; only this dedicated thread changes namespace.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            write!(s, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            let status = buf
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let body = buf.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+            (status, body)
+        })
+        .join()
+        .expect("request thread")
+    }
+}
+
+impl Drop for NetLab {
+    fn drop(&mut self) {
+        for c in &mut self.procs {
+            // nginx runs in its own process group: reach its workers too.
+            // SAFETY: kill on a process group this lab created.
+            unsafe {
+                libc::kill(-(c.id() as i32), libc::SIGKILL);
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in &self.netns {
+            ip_quiet(&["netns", "del", ns]);
+        }
+        for l in &self.host_links {
+            ip_quiet(&["link", "del", l]);
+        }
+        if let Some(r) = &self.route {
+            ip_quiet(&["route", "del", "unreachable", r, "metric", "4242"]);
+        }
+        for d in &self.etc_dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn findings(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["cause"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+fn diagnose(site: &str, port: u16, conf: &Path) -> (i32, Value) {
+    lab::diagnose_json(&[
+        "--site",
+        site,
+        "--port",
+        &port.to_string(),
+        "--nginx-conf",
+        conf.to_str().unwrap(),
+    ])
+}
+
+fn wait_for(path: &Path, needle: &str) {
+    let deadline = Instant::now() + lab::WAIT;
+    while !std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .contains(needle)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} never said {needle:?}",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The app in a namespace of its own, reached from a host nginx over a veth address:
+/// healthy → nothing found, the address is attributed to the app's namespace; app killed →
+/// upstream-down.
+#[test]
+fn app_in_its_own_netns_over_a_veth() {
+    let mut net = NetLab::new();
+    let app_ns = net.netns("app");
+    net.veth(None, 1, &app_ns, 2);
+    let back = free_port();
+    let target = format!("{}:{back}", net.addr(2));
+    let app = net.app_in(&app_ns, &target);
+
+    let lab = Lab::new("ns-veth");
+    let front = free_port();
+    let site = format!("shop-{front}.ns.test");
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://{target}"),
+        "",
+    ));
+    assert_eq!(
+        lab.get(front, &site, "/"),
+        (200, "ok from shop".to_string())
+    );
+
+    let (code, report) = diagnose(&site, front, &nginx.conf_path);
+    assert_eq!(findings(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["view"]["net"], "host", "{report:#}");
+    let peers = report["view"]["peers"].to_string();
+    assert!(
+        peers.contains(&net.addr(2)) && peers.contains(&app.to_string()),
+        "the app's namespace is found through its process: {peers}"
+    );
+    let state = report["upstream_states"][0]["listener"].to_string();
+    assert!(state.contains("another network namespace"), "{state}");
+
+    net.kill(app);
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    nginx.wait_log("connect() failed (111: Connection refused)");
+    let (code, report) = diagnose(&site, front, &nginx.conf_path);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "upstream-down", "{report:#}");
+}
+
+/// nginx and the app share one network namespace that is not the host's: the listeners are
+/// read there and the probe runs there (the host has nothing at the app's port).
+#[test]
+fn nginx_and_app_share_a_netns() {
+    let mut net = NetLab::new();
+    let ns = net.netns("pod");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.pod.test");
+    let app = net.app_in(&ns, &format!("127.0.0.1:{back}"));
+    let (master, conf, err) = net.nginx_in(
+        &ns,
+        &lab::proxy_server(front, &site, &format!("http://127.0.0.1:{back}"), ""),
+    );
+    assert_eq!(
+        net.get_in(&ns, front, &site),
+        (200, "ok from shop".to_string())
+    );
+    // The host's loopback has nothing on the app's port: a host view would say "down".
+    assert!(std::net::TcpStream::connect(("127.0.0.1", back)).is_err());
+
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(findings(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["view"]["net"]["pid"], master, "{report:#}");
+    assert_eq!(report["view"]["probes_in_nginx_netns"], true, "{report:#}");
+    assert_eq!(check(&report, "port-bound")["status"], "pass", "{report:#}");
+
+    net.kill(app);
+    assert_eq!(net.get_in(&ns, front, &site).0, 502);
+    wait_for(&err, "connect() failed (111: Connection refused)");
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "upstream-down", "{report:#}");
+    let evidence = report["findings"][0]["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("/proc/{master}/net/tcp")),
+        "port-bound read nginx's namespace's table: {evidence}"
+    );
+}
+
+/// nginx in one namespace, the app in another, joined by a veth: the app's address is not
+/// local to nginx, it answers, and nothing claims it is down — as root, and as nobody (who
+/// can neither enter nor compare the namespaces, and says so).
+#[test]
+fn a_remote_address_that_answers_is_not_down() {
+    let mut net = NetLab::new();
+    let front_ns = net.netns("front");
+    let app_ns = net.netns("app");
+    net.veth(Some(&front_ns), 1, &app_ns, 2);
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.remote.test");
+    let target = format!("{}:{back}", net.addr(2));
+    net.app_in(&app_ns, &target);
+    let (_master, conf, _err) = net.nginx_in(
+        &front_ns,
+        &lab::proxy_server(front, &site, &format!("http://{target}"), ""),
+    );
+    assert_eq!(
+        net.get_in(&front_ns, front, &site),
+        (200, "ok from shop".to_string())
+    );
+
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(findings(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+
+    // As nobody: no namespace can be entered, the probe runs from the host (where the
+    // subnet is unreachable); still no "nothing listens", and the notes say why.
+    let bin = net.dir.path().join("badgw");
+    std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["diagnose", "--json", "--site", &site, "--port"])
+        .arg(front.to_string())
+        .arg("--nginx-conf")
+        .arg(&conf)
+        .env("HOME", "/nonexistent")
+        .current_dir("/");
+    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON as nobody ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        !findings(&report).contains(&"upstream-down".to_string()),
+        "{report:#}"
+    );
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("run as root"), "{notes}");
+    assert_eq!(report["view"]["probes_in_nginx_netns"], false, "{report:#}");
+}
