@@ -5,15 +5,36 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use std::ffi::OsString;
+
+use clap::{CommandFactory, FromArgMatches};
 
 use badgw::exit::{ExitError, ExitStatus};
 
 fn main() -> ExitCode {
-    let cli = match badgw::cli::Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let color = clap_color(&args);
+    let parsed = badgw::cli::Cli::command()
+        .color(color)
+        .try_get_matches_from(&args)
+        .and_then(|m| badgw::cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            let e = e.with_cmd(&badgw::cli::Cli::command().color(color));
+            if color == clap::ColorChoice::Always {
+                let _ = e.print();
+            } else {
+                // Plain text: the arguments echoed in the message are escaped like any
+                // other text for a terminal.
+                let text = e.render().to_string();
+                let text = escape_lines(&text);
+                let _ = if e.use_stderr() {
+                    write!(io::stderr(), "{text}")
+                } else {
+                    write!(io::stdout(), "{text}")
+                };
+            }
             return ExitCode::from(if e.use_stderr() {
                 ExitStatus::Usage.code() as u8
             } else {
@@ -36,10 +57,47 @@ fn main() -> ExitCode {
                 .downcast_ref::<ExitError>()
                 .map(|x| x.status)
                 .unwrap_or(ExitStatus::Usage);
-            eprintln!("badgw: {e:#}");
+            // Messages quote config text, paths and host names: never raw on a terminal.
+            eprintln!("badgw: {}", escape_lines(&format!("{e:#}")));
             ExitCode::from(status.code() as u8)
         }
     }
+}
+
+/// clap's own colors follow `--color` (its last occurrence) and NO_COLOR, like ours: clap
+/// is asked for color only when the user asked for it or a terminal may show it.
+fn clap_color(args: &[OsString]) -> clap::ColorChoice {
+    let mut choice = None;
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let value = match a.strip_prefix("--color") {
+            Some("") => it.next().map(|v| v.into_owned()),
+            Some(v) if v.starts_with('=') => Some(v[1..].to_string()),
+            _ => None,
+        };
+        if let Some(v) = value {
+            choice = Some(v);
+        }
+    }
+    match choice.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+            clap::ColorChoice::Never
+        }
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
+/// Escapes each line of a message for a terminal, keeping its line breaks.
+fn escape_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| badgw::render::sanitize::escape_for_terminal(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Stdout that turns "the reader went away" (EPIPE) into silence: the rest of the output

@@ -186,3 +186,180 @@ fn a_closed_stdout_ends_quietly_with_the_results_exit_code() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+fn has_esc(bytes: &[u8]) -> bool {
+    bytes.contains(&0x1b) || String::from_utf8_lossy(bytes).contains('\u{9b}')
+}
+
+#[test]
+fn host_name_and_config_path_from_the_host_are_escaped_in_the_report_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/snapshots/upstream-down.json"
+    );
+    let mut facts: Value = serde_json::from_slice(&std::fs::read(snap).unwrap()).unwrap();
+    facts["hostname"] = Value::from("web\x1b]0;owned\x07\u{9b}31m1");
+    facts["nginx"]["value"]["conf_path"] = Value::from("/tmp/\x1b[2J/nginx.conf");
+    let path = dir.path().join("snap.json");
+    std::fs::write(&path, serde_json::to_vec(&facts).unwrap()).unwrap();
+    let path = path.to_str().unwrap();
+    for verbose in [false, true] {
+        let mut cmd = lab::badgw();
+        cmd.args(["diagnose", "--from", path, "--color", "never"]);
+        if verbose {
+            cmd.arg("-v");
+        }
+        let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !has_esc(&out.stdout),
+            "raw control bytes on the terminal:\n{text}"
+        );
+        assert!(text.contains("on web\\x1b]0;owned\\x07\\x9b31m1"), "{text}");
+        assert!(text.contains("/tmp/\\x1b[2J/nginx.conf"), "{text}");
+    }
+    // JSON keeps the bytes.
+    let (_, report) = lab::diagnose_json(&["--from", path]);
+    assert_eq!(report["hostname"], "web\x1b]0;owned\x07\u{9b}31m1");
+    assert_eq!(report["nginx"]["conf_path"], "/tmp/\x1b[2J/nginx.conf");
+}
+
+#[test]
+fn error_messages_and_route_output_escape_host_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    // An error naming a path with an ESC in it.
+    let missing = dir.path().join("\x1b[31mred.conf");
+    let mut cmd = lab::badgw();
+    cmd.args(["route", "--site", "x.test", "--nginx-conf"])
+        .arg(&missing)
+        .args(["--color", "never"]);
+    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("badgw: "), "{err}");
+    assert!(err.contains("\\x1b[31mred.conf"), "{err}");
+    assert!(!has_esc(&out.stderr), "raw ESC on stderr: {err}");
+
+    // Route output: config text with control bytes in names, patterns and parameters.
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        "events {}\nhttp {\n  upstream \"b\x1b[1mk\" { server 127.0.0.1:9 max_fails=\"\x1b[5m\"; }\n  \
+         server {\n    listen 127.0.0.1:8080;\n    server_name \"x\x1b[8m.test\" x.test;\n    \
+         location \"/\x1b[7m\" { proxy_pass http://b\x1b[1mk; }\n    \
+         location / { proxy_pass http://b\x1b[1mk; proxy_set_header X \"\x1b[3m\"; }\n  }\n}\n",
+    )
+    .unwrap();
+    for path in ["/", "/\x1b[7m"] {
+        let mut cmd = lab::badgw();
+        cmd.args([
+            "route", "--site", "x.test", "--port", "8080", "--path", path,
+        ])
+        .arg("--nginx-conf")
+        .arg(&conf)
+        .args(["--color", "never"]);
+        let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("\\x1b[1mk"), "{text}");
+        assert!(!has_esc(&out.stdout), "raw ESC in route output:\n{text}");
+        assert!(!has_esc(&out.stderr));
+    }
+}
+
+#[test]
+fn clap_help_and_errors_honour_color_never() {
+    // CLICOLOR_FORCE makes clap color even into a pipe: `--color never` must still win.
+    let run = |args: &[&str]| {
+        let mut cmd = lab::badgw();
+        cmd.args(args)
+            .env("CLICOLOR_FORCE", "1")
+            .env_remove("NO_COLOR");
+        lab::run_with_timeout(cmd, Duration::from_secs(20))
+    };
+    let always = run(&["--color", "always", "--bogus"]);
+    assert!(
+        has_esc(&always.stderr),
+        "--color always colors clap's errors (else this test proves nothing)"
+    );
+    for args in [
+        &["--color", "never", "--bogus"][..],
+        &["--color=never", "diagnose", "--bogus"],
+        &["diagnose", "--site", "--color", "never"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            !has_esc(&out.stderr),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let help = run(&["--color", "never", "diagnose", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Usage:"));
+    assert!(
+        !has_esc(&help.stdout),
+        "{}",
+        String::from_utf8_lossy(&help.stdout)
+    );
+}
+
+#[test]
+fn a_100_kb_proxy_pass_uri_renders_fast_and_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let back = free_port();
+    let uri = format!("http://127.0.0.1:{back}/{}", "a".repeat(100_000));
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "events {{}}\nhttp {{ server {{ listen 127.0.0.1:{}; server_name long.test; \
+             location / {{ proxy_pass {uri}; }} }} }}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap();
+    for verbose in [false, true] {
+        let mut cmd = lab::badgw();
+        cmd.args(["diagnose", "--site", "long.test", "--nginx-conf", conf])
+            .args(["--timeout", "1s", "--color", "never"]);
+        if verbose {
+            cmd.arg("-v");
+        }
+        let start = std::time::Instant::now();
+        // Before the fix, -v took minutes here (comfy-table wrapping one 100 KB word).
+        let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(2), "rendering took {took:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let route = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("proxy_pass "))
+            .unwrap_or_else(|| panic!("no route line:\n{text}"));
+        assert!(
+            route.len() < 1000,
+            "route line not cut: {} bytes",
+            route.len()
+        );
+        assert!(route.contains("--json has the full value"), "{route}");
+        assert!(
+            text.lines().all(|l| l.len() < 1000 || l.contains("curl ")),
+            "only fix commands (which must work as pasted) stay whole"
+        );
+    }
+    let (_, report) = lab::diagnose_json(&[
+        "--site",
+        "long.test",
+        "--nginx-conf",
+        conf,
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(
+        report["route"]["target"],
+        uri.as_str(),
+        "JSON has the full value"
+    );
+}

@@ -75,7 +75,7 @@ pub fn diagnose(
     let host = report
         .hostname
         .as_deref()
-        .map(|h| format!(" on {h}"))
+        .map(|h| format!(" on {}", esc(h)))
         .unwrap_or_default();
     writeln!(
         out,
@@ -103,7 +103,7 @@ pub fn diagnose(
             "{}",
             p.dim(&format!(
                 "nginx: {pid}{} ({} file(s); {})",
-                n.conf_path,
+                esc(&n.conf_path),
                 n.files,
                 esc(&n.discovered_by)
             ))
@@ -126,13 +126,13 @@ pub fn diagnose(
             let probe = u
                 .probe
                 .as_deref()
-                .map(|x| format!("; {}", esc(x)))
+                .map(|x| format!("; {}", val(x)))
                 .unwrap_or_default();
             writeln!(
                 out,
                 "    → {} [{mark}] {}{probe}",
-                p.bold(&u.address),
-                esc(listener)
+                p.bold(&val(&u.address)),
+                val(listener)
             )?;
         }
         writeln!(out)?;
@@ -253,9 +253,9 @@ pub fn diagnose(
         for t in &report.timeouts {
             table.add_row(vec![
                 Cell::new(t.hop),
-                Cell::new(esc(&t.setting)),
+                Cell::new(cell(&t.setting)),
                 Cell::new(t.seconds.map_or("off".to_string(), |s| format!("{s}"))),
-                Cell::new(esc(&t.source)),
+                Cell::new(cell(&t.source)),
             ]);
         }
         writeln!(out, "{}", p.bold("Timeouts"))?;
@@ -275,7 +275,7 @@ pub fn diagnose(
             table.add_row(vec![
                 Cell::new(c.id),
                 Cell::new(status),
-                Cell::new(esc(&c.detail)),
+                Cell::new(cell(&c.detail)),
                 Cell::new(format!("{:.1}", c.duration_ms)),
             ]);
         }
@@ -353,6 +353,34 @@ fn evidence_line(
     )
 }
 
+/// The longest value shown in a table cell or a route line; the full value is in `--json`.
+/// Table layout is quadratic in the longest unbroken word of a cell: a 100 KB URI took
+/// minutes to lay out, so long values are cut before they reach the table.
+const LONG_VALUE: usize = 400;
+
+/// Host text for a table cell: escaped, and cut to [`LONG_VALUE`] characters.
+fn cell(s: &str) -> String {
+    long(&esc(s)).into_owned()
+}
+
+/// Already-escaped text cut to [`LONG_VALUE`] characters, saying how much was cut.
+fn long(s: &str) -> std::borrow::Cow<'_, str> {
+    let n = s.chars().count();
+    if n <= LONG_VALUE {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let head: String = s.chars().take(LONG_VALUE - 1).collect();
+    std::borrow::Cow::Owned(format!(
+        "{head}… ({} more characters: --json has the full value)",
+        n - (LONG_VALUE - 1)
+    ))
+}
+
+/// Host text for a route line: escaped, and cut like a cell.
+fn val(s: &str) -> String {
+    long(&esc(s)).into_owned()
+}
+
 /// `s` cut to `width` characters, with `…` marking the cut.
 fn clip(s: &str, width: usize) -> std::borrow::Cow<'_, str> {
     if s.chars().count() <= width {
@@ -384,10 +412,10 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
     writeln!(
         out,
         "  server   {}:{}  server_name {}  listen {}",
-        esc(&r.server.file),
+        val(&r.server.file),
         r.server.line,
-        esc(&r.server.server_name.join(" ")),
-        esc(&r.server.listen.join(", "))
+        val(&r.server.server_name.join(" ")),
+        val(&r.server.listen.join(", "))
     )?;
     match &r.location {
         Some(l) => writeln!(
@@ -395,8 +423,8 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
             "  location {}{}{}  {}:{}",
             l.modifier,
             if l.modifier.is_empty() { "" } else { " " },
-            esc(&l.pattern),
-            esc(&l.file),
+            val(&l.pattern),
+            val(&l.file),
             l.line
         )?,
         None => writeln!(out, "  location (none matches)")?,
@@ -405,17 +433,17 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
         let at = r
             .directive_at
             .as_ref()
-            .map(|a| format!("  {}", esc(&a.to_string())))
+            .map(|a| format!("  {}", val(&a.to_string())))
             .unwrap_or_default();
-        writeln!(out, "  {d} {}{at}", esc(t))?;
+        writeln!(out, "  {} {}{at}", val(d), val(t))?;
     } else {
         writeln!(out, "  (served by nginx itself: no *_pass directive)")?;
     }
     if let (Some(g), Some(at)) = (&r.group, &r.group_at) {
-        writeln!(out, "  upstream {} {}", esc(g), esc(&at.to_string()))?;
+        writeln!(out, "  upstream {} {}", val(g), val(&at.to_string()))?;
     }
     if let Some(d) = &r.dynamic {
-        writeln!(out, "  dynamic target: {}", esc(d))?;
+        writeln!(out, "  dynamic target: {}", val(d))?;
     }
     Ok(())
 }
@@ -439,19 +467,19 @@ pub fn route(r: &Route, color: bool, out: &mut dyn Write) -> io::Result<()> {
         let params = if u.params.is_empty() {
             String::new()
         } else {
-            format!(" {}", u.params.join(" "))
+            format!(" {}", val(&u.params.join(" ")))
         };
         let host = u
             .host
             .as_deref()
-            .map(|h| format!(" (from {h})"))
+            .map(|h| format!(" (from {})", val(h)))
             .unwrap_or_default();
         writeln!(
             out,
             "    → {} {}{host}{params}  {}:{}",
             u.kind.as_str(),
-            esc(&u.address),
-            esc(&u.file),
+            val(&u.address),
+            val(&u.file),
             u.line
         )?;
     }
@@ -475,19 +503,19 @@ pub fn route(r: &Route, color: bool, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     for (k, v) in &s.other {
-        writeln!(out, "  {k} {}", esc(v))?;
+        writeln!(out, "  {} {}", val(k), val(v))?;
     }
     if let Some(e) = &r.error_log {
-        writeln!(out, "  error_log {}", esc(e))?;
+        writeln!(out, "  error_log {}", val(e))?;
     }
     if let Some(a) = &r.access_log {
         match &r.access_log_format {
-            Some(f) => writeln!(out, "  access_log {} {}", esc(a), esc(&f.name))?,
-            None => writeln!(out, "  access_log {}", esc(a))?,
+            Some(f) => writeln!(out, "  access_log {} {}", val(a), val(&f.name))?,
+            None => writeln!(out, "  access_log {}", val(a))?,
         }
     }
     for n in &r.notes {
-        writeln!(out, "  {} {}", p.dim("note:"), esc(n))?;
+        writeln!(out, "  {} {}", p.dim("note:"), val(n))?;
     }
     Ok(())
 }
