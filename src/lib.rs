@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod facts;
+pub mod fixes;
 pub mod gather;
 pub mod logs;
 pub mod nginx;

@@ -134,9 +134,9 @@ impl Check for AddressFamily {
                 );
             }
             f = f
-                .fix(Fix::review(
+                .fix(Fix::planned(
                     format!("make nginx connect to {reach} explicitly (edit {}:{}) and reload", u.file, u.line),
-                    format!("{} && {}", util::sed_line(&u.file, u.line, &util::as_written(u), &reach), util::reload_command(facts)),
+                    crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(&u.file, u.line, &util::as_written(u), &reach)]),
                 ))
                 .fix(Fix::review(
                     "or make the app listen on both families (bind `::` — dual-stack on Linux — instead of a single loopback address), then restart it",

@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use crate::cause::Cause;
-use crate::checks::{Check, Finding, Fix, Severity, Strength, Verdict};
+use crate::checks::{Check, Finding, Severity, Strength, Verdict};
 use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount, Route};
 
 pub struct ErrorLogCauses;
@@ -69,70 +69,6 @@ pub fn cause_of(category: &str, keepalive: bool) -> Option<Cause> {
     })
 }
 
-fn fixes(cause: Cause, upstream: &str) -> Vec<Fix> {
-    let up = if upstream.is_empty() {
-        "<upstream>"
-    } else {
-        upstream
-    };
-    let path = up.trim_start_matches("unix:");
-    match cause {
-        Cause::UpstreamDown => vec![
-            Fix::safe("see what listens (nothing should be on the upstream's port)", "ss -ltnp"),
-            Fix::review("start the app, then retry", "systemctl start <app> && systemctl status <app>"),
-        ],
-        Cause::SocketMissing => vec![
-            Fix::safe("check the socket path", format!("ls -l {path}")),
-            Fix::review("start the app that creates the socket", "systemctl restart <app>"),
-        ],
-        Cause::SocketPermission => vec![
-            Fix::safe("compare socket owner/mode with nginx's worker user", format!("ls -l {path}; ps -o user= -C nginx | sort -u")),
-            Fix::review("let nginx's user connect (php-fpm: listen.owner/listen.group/listen.mode), then restart the app", "systemctl restart <app>"),
-        ],
-        Cause::SelinuxDenied => vec![
-            Fix::safe("confirm SELinux denials", "getenforce; ausearch -m avc -c nginx -ts recent"),
-            Fix::review("allow nginx to connect to the network", "setsebool -P httpd_can_network_connect 1"),
-        ],
-        Cause::PoolExhausted => vec![
-            Fix::safe("see the listen backlog of the socket", format!("ss -lx | grep -F '{path}'")),
-            Fix::review("raise the app's worker count (pm.max_children) or listen backlog", "systemctl reload <app>"),
-        ],
-        Cause::EphemeralPorts => vec![
-            Fix::safe("count TIME_WAIT sockets", "ss -tan state time-wait | wc -l"),
-            Fix::review("reuse upstream connections: keepalive 32; proxy_http_version 1.1; proxy_set_header Connection \"\";", "nginx -t && nginx -s reload"),
-        ],
-        Cause::FdExhaustion => vec![
-            Fix::safe("see nginx's open-file limit", "grep 'open files' /proc/$(pgrep -o nginx)/limits"),
-            Fix::review("raise worker_rlimit_nofile and worker_connections", "nginx -t && nginx -s reload"),
-        ],
-        Cause::UpstreamTimeout => vec![
-            Fix::safe("time the upstream directly", format!("curl -s -o /dev/null -w '%{{time_total}}\\n' -m 120 http://{up}/")),
-            Fix::review("fix the slow endpoint, or raise proxy_read_timeout for that location", "nginx -t && nginx -s reload"),
-        ],
-        Cause::PrematureClose => vec![
-            Fix::safe("look for crashes or kills of the app", "journalctl -u <app> --since -15min; dmesg -T | grep -i -E 'oom|killed process'"),
-        ],
-        Cause::KeepaliveRace => vec![
-            Fix::review("make the app's keep-alive timeout longer than nginx's upstream keepalive_timeout, or retry: proxy_next_upstream error timeout", "nginx -t && nginx -s reload"),
-        ],
-        Cause::HeaderTooBig => vec![
-            Fix::review("raise proxy_buffer_size 16k; proxy_buffers 8 16k; (fastcgi_buffer_size for PHP)", "nginx -t && nginx -s reload"),
-        ],
-        Cause::ProtocolMismatch => vec![
-            Fix::safe("see which protocol the upstream speaks", format!("curl -sv http://{up}/ -o /dev/null; openssl s_client -connect {up} </dev/null")),
-            Fix::review("use the matching directive: proxy_pass http:// vs https://, fastcgi_pass for php-fpm, uwsgi_pass for uWSGI", "nginx -t && nginx -s reload"),
-        ],
-        Cause::NoLiveUpstreams => vec![
-            Fix::safe("fix the failures that tripped max_fails; then see the group", "nginx -T | grep -n -A5 'upstream '"),
-        ],
-        Cause::DnsResolution => vec![
-            Fix::safe("resolve the name as the host does", "getent hosts <name>"),
-            Fix::review("with variables in proxy_pass, add a resolver (e.g. resolver 127.0.0.53 valid=30s;)", "nginx -t && nginx -s reload"),
-        ],
-        _ => Vec::new(),
-    }
-}
-
 fn title(cause: Cause, count: u64, since: Option<&str>) -> String {
     let when = since.map(|s| format!(" since {s}")).unwrap_or_default();
     let what = match cause {
@@ -156,6 +92,7 @@ fn title(cause: Cause, count: u64, since: Option<&str>) -> String {
 }
 
 fn finding(
+    facts: &Facts,
     w: &ErrorLogWindow,
     cause: Cause,
     cats: &[&LogCategoryCount],
@@ -194,7 +131,7 @@ fn finding(
         .find_map(|s| s.upstream.as_deref())
         .map(|u| u.split("://").last().unwrap_or(u).to_string())
         .unwrap_or_default();
-    for fix in fixes(cause, &up) {
+    for fix in crate::fixes::log_causes::fixes(facts, cause, &up) {
         f = f.fix(fix);
     }
     f
@@ -286,7 +223,7 @@ impl Check for ErrorLogCauses {
         let findings = by_cause
             .into_iter()
             .map(|(cause, cats)| {
-                let f = finding(w, cause, &cats, &route_upstreams);
+                let f = finding(facts, w, cause, &cats, &route_upstreams);
                 match (cause, route) {
                     (Cause::NoLiveUpstreams, Some(r)) => trace_back(f, w, r),
                     _ => f,

@@ -76,7 +76,7 @@ impl Check for FdExhaustion {
             {
                 f = f.evidence(format!("/proc/{}/limits", p.pid), limit_text(p));
             }
-            f = nginx_fixes(f);
+            f = nginx_fixes(facts, f);
             found.push(f);
         }
         for p in near {
@@ -116,7 +116,7 @@ impl Check for FdExhaustion {
                     "raise the app's limit where it is started (ulimit -n, LimitNOFILE=, or the supervisor's setting)",
                     format!("prlimit --pid {} --nofile=65535:65535", p.pid),
                 )),
-                _ => nginx_fixes(f),
+                _ => nginx_fixes(facts, f),
             };
             found.push(f);
         }
@@ -143,14 +143,15 @@ fn limit_text(p: &ProcLimits) -> String {
     )
 }
 
-fn nginx_fixes(f: Finding) -> Finding {
+fn nginx_fixes(facts: &Facts, f: Finding) -> Finding {
+    let ctl = crate::fixes::nginx::control(facts);
     f.fix(Fix::review(
         "raise nginx workers' limit: add `worker_rlimit_nofile 65535;` to the main context of nginx.conf (above `events`), keep worker_connections below it",
-        "sudo nginx -t && sudo systemctl reload nginx",
+        ctl.test_and_reload(),
     ))
     .fix(Fix::review(
         "and raise the service's own limit",
-        "sudo systemctl edit nginx.service  # [Service] LimitNOFILE=65535; then: sudo systemctl restart nginx",
+        ctl.raise_nofile_shown(65535),
     ))
 }
 

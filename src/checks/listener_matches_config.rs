@@ -348,16 +348,17 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
     if let Some(p) = util::probe_of(facts, &u.address) {
         f = f.evidence("probe", util::describe_probe(p));
     }
-    f.fix(Fix::review(
+    f.fix(Fix::planned(
         format!(
             "point nginx at {reach} (edit {}:{}) and reload",
             u.file, u.line
         ),
-        format!(
-            "{} && {}",
-            util::sed_line(&u.file, u.line, &util::as_written(u), &reach),
-            util::reload_command(facts)
-        ),
+        crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(
+            &u.file,
+            u.line,
+            &util::as_written(u),
+            &reach,
+        )]),
     ))
     .fix(Fix::review(
         format!(

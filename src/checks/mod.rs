@@ -121,6 +121,10 @@ pub struct Fix {
     pub summary: String,
     pub command: String,
     pub safety: Safety,
+    /// What `diagnose --fix` carries out (edits, syntax test, reload), when it can; the
+    /// `command` above is rendered from it (src/fixes/).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::fixes::Plan>,
 }
 
 impl Fix {
@@ -129,6 +133,7 @@ impl Fix {
             summary: summary.into(),
             command: command.into(),
             safety: Safety::Safe,
+            plan: None,
         }
     }
     pub fn review(summary: impl Into<String>, command: impl Into<String>) -> Self {
@@ -136,6 +141,16 @@ impl Fix {
             summary: summary.into(),
             command: command.into(),
             safety: Safety::ReviewFirst,
+            plan: None,
+        }
+    }
+    /// A change `diagnose --fix` can carry out; its command is the plan's.
+    pub fn planned(summary: impl Into<String>, plan: crate::fixes::Plan) -> Self {
+        Fix {
+            summary: summary.into(),
+            command: plan.command(),
+            safety: Safety::ReviewFirst,
+            plan: Some(plan),
         }
     }
 }

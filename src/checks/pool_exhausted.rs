@@ -89,40 +89,13 @@ impl Check for PoolExhausted {
                 if let Some(fpm) = fpm {
                     f = sizing_fix(f, fpm, p);
                 }
-                // Edit the pool's own line (appending to the file could land in another
-                // pool's section).
-                let (at, cmd) = match &p.listen_backlog {
-                    Some(b) => (
-                        format!("{}:{}", b.file, b.line),
-                        format!(
-                            "sudo sysctl -w net.core.somaxconn=4096 && sudo sed -i '{}s/.*/listen.backlog = 4096/' {} && sudo systemctl reload {}",
-                            b.line,
-                            b.file,
-                            fpm_unit(fpm, p)
-                        ),
-                    ),
-                    None => (
-                        format!("{}:{}", p.file, p.line),
-                        format!(
-                            "sudo sysctl -w net.core.somaxconn=4096  # then add 'listen.backlog = 4096' under [{}] in {} and: sudo systemctl reload {}",
-                            p.name,
-                            p.file,
-                            fpm_unit(fpm, p)
-                        ),
-                    ),
-                };
-                f = f.fix(Fix::review(
-                    format!(
-                        "raise listen.backlog of pool [{}] ({at}) and the kernel's cap",
-                        p.name
-                    ),
-                    cmd,
-                ));
+                // After the pool's size: its own queue (the pool's own line), then the
+                // kernel's cap on it.
+                if let Some(fpm) = fpm {
+                    f = f.fix(crate::fixes::fpm::backlog_fix(fpm, p, 4096));
+                }
             } else {
-                f = f.fix(Fix::review(
-                    "raise the kernel's accept-queue cap (and the app's own listen backlog)",
-                    "sudo sysctl -w net.core.somaxconn=4096",
-                ));
+                f = f.fix(crate::fixes::kernel::somaxconn_fix(4096));
             }
             found.push(f);
         }
@@ -133,22 +106,6 @@ impl Check for PoolExhausted {
             ));
         }
         Verdict::Found(found)
-    }
-}
-
-/// The systemd unit that runs FPM: known from facts, or by the Debian/RHEL naming.
-fn fpm_unit(fpm: Option<&PhpFpmFacts>, pool: &FpmPool) -> String {
-    if let Some(u) = fpm.and_then(|f| f.unit.clone()) {
-        return u;
-    }
-    let ver = pool
-        .file
-        .strip_prefix("/etc/php/")
-        .and_then(|r| r.split('/').next())
-        .filter(|v| v.contains('.'));
-    match ver {
-        Some(v) => format!("php{v}-fpm.service"),
-        None => "php-fpm.service".into(),
     }
 }
 
@@ -224,52 +181,37 @@ fn max_children_findings(facts: &Facts, fpm: &PhpFpmFacts) -> Vec<Finding> {
     out
 }
 
-/// Adds the pm.max_children fix, sized from memory per child.
+/// Adds the pm.max_children fix, sized from the children's peak memory (src/fixes/sizing.rs).
 fn sizing_fix(f: Finding, fpm: &PhpFpmFacts, p: &FpmPool) -> Finding {
     let Some(mc) = &p.max_children else { return f };
     let current = p.max_children_value().unwrap_or(0);
-    let unit = fpm_unit(Some(fpm), p);
-    let rss: Vec<u64> = fpm
-        .children
-        .iter()
-        .filter(|c| c.pool == p.name)
-        .map(|c| c.rss_kb)
-        .collect();
-    let (Some(avail), false) = (fpm.mem_available_kb, rss.is_empty()) else {
-        return f.fix(Fix::safe(
-            format!("measure memory per child of pool [{}] before raising pm.max_children ({}:{})", p.name, mc.file, mc.line),
-            "ps -o rss= -C php-fpm | awk '{s+=$1; n++} END {print s/n/1024 \" MiB per child\"}'  # then: (free RAM) / (MiB per child)",
-        ));
+    let children: Vec<_> = fpm.children.iter().filter(|c| c.pool == p.name).collect();
+    let rss: Vec<u64> = children.iter().map(|c| c.rss_kb).collect();
+    let hwm: Vec<u64> = children.iter().filter_map(|c| c.hwm_kb).collect();
+    let sized = fpm.mem_available_kb.and_then(|avail| {
+        crate::fixes::sizing::max_children(current, &rss, &hwm, avail, fpm.mem_total_kb)
+    });
+    let Some(sized) = sized else {
+        return f.fix(crate::fixes::fpm::measure_children_fix(p, mc));
     };
-    let avg = rss.iter().sum::<u64>() / rss.len() as u64;
-    let used: u64 = rss.iter().sum();
-    // Memory the pool may use: what is free now plus what its children already hold, with
-    // 10% kept back for the rest of the system.
-    let budget = (avail + used) * 9 / 10;
-    let allowed = u32::try_from(budget.checked_div(avg).unwrap_or(0)).unwrap_or(u32::MAX);
-    let f = f.evidence(
-        "/proc/meminfo, /proc/<pid>/status",
-        format!(
-            "{} children average {} MiB; MemAvailable {} MiB → memory allows about {} children",
-            rss.len(),
-            avg / 1024,
-            avail / 1024,
-            allowed
-        ),
-    );
-    if allowed > current {
-        f.fix(Fix::review(
-            format!("raise pm.max_children of pool [{}] from {current} to {allowed} ({}:{})", p.name, mc.file, mc.line),
+    let f = f.evidence("/proc/meminfo, /proc/<pid>/status", sized.formula.clone());
+    if sized.value > current {
+        let ctl = crate::fixes::fpm::control(fpm, p);
+        f.fix(Fix::planned(
             format!(
-                "sudo sed -i '{}s/.*/pm.max_children = {allowed}/' {} && sudo systemctl reload {unit}",
-                mc.line, mc.file
+                "raise pm.max_children of pool [{}] from {current} to {} ({}:{}): {}",
+                p.name, sized.value, mc.file, mc.line, sized.formula
+            ),
+            crate::fixes::fpm::setting_plan(
+                &ctl,
+                p,
+                "pm.max_children",
+                Some(mc),
+                &sized.value.to_string(),
             ),
         ))
     } else {
-        f.fix(Fix::safe(
-            format!("memory does not allow more than {current} children: find the slow requests that hold them (set request_slowlog_timeout in {})", p.file),
-            format!("sudo tail -n 50 /var/log/php-fpm/{}-slow.log 2>/dev/null || sudo journalctl -u {unit} -n 100 --no-pager", p.name),
-        ))
+        f.fix(crate::fixes::fpm::slow_requests_fix(fpm, p, current))
     }
 }
 
@@ -297,11 +239,13 @@ mod tests {
                     pool: "www".into(),
                     pid: 23100 + i as u32,
                     rss_kb,
+                    hwm_kb: None,
                 })
                 .collect(),
             mem_available_kb: Some(912_340),
             mem_total_kb: Some(4_014_252),
             unit: None,
+            master: None,
         }
     }
 
@@ -326,13 +270,13 @@ mod tests {
         assert!(
             x.evidence[3]
                 .text
-                .ends_with("memory allows about 17 children"),
+                .starts_with("(MemAvailable 890 MiB + pool's 5 children 300 MiB − headroom 392 MiB) ÷ largest child now (VmRSS; no peak known) 64 MiB = 12"),
             "{:?}",
             x.evidence[3]
         );
         assert_eq!(
             x.fixes[0].command,
-            "sudo sed -i '113s/.*/pm.max_children = 17/' /etc/php/8.2/fpm/pool.d/www.conf && sudo systemctl reload php8.2-fpm.service"
+            "sudo sed -i '113s#^\\([[:space:]]*\\).*#\\1pm.max_children = 12#' /etc/php/8.2/fpm/pool.d/www.conf && sudo php-fpm8.2 -t && sudo systemctl reload php8.2-fpm.service"
         );
     }
 

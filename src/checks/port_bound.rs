@@ -223,7 +223,7 @@ impl Check for PortBound {
             ))
             .fix(Fix::review(
                 "start the app (its unit name is in the list above), then check it answers as nginx asks",
-                format!("sudo systemctl start <app>.service && {}", util::curl_command(facts, &first.address)),
+                format!("{} && {}", crate::fixes::app::owner(facts).start_shown(), util::curl_command(facts, &first.address)),
             ));
         Verdict::Found(vec![f])
     }

@@ -56,16 +56,16 @@ impl Check for Protocol {
             let (title, fix) = match (scheme, speaks) {
                 ("http", "tls") => (
                     format!("nginx speaks plain HTTP to {}, which answers with TLS", p.address),
-                    Fix::review(
+                    Fix::planned(
                         format!("make nginx use TLS to it (edit {at}) and reload"),
-                        format!("{} && {}", util::sed_line(&file, line, "http://", "https://"), util::reload_command(facts)),
+                        crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(&file, line, "http://", "https://")]),
                     ),
                 ),
                 ("https" | "grpcs", "http") => (
                     format!("nginx speaks TLS to {}, which is a plain-HTTP server", p.address),
-                    Fix::review(
+                    Fix::planned(
                         format!("make nginx use plain HTTP to it (edit {at}) and reload"),
-                        format!("{} && {}", util::sed_line(&file, line, "https://", "http://"), util::reload_command(facts)),
+                        crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(&file, line, "https://", "http://")]),
                     ),
                 ),
                 ("fastcgi", "http") => (

@@ -103,13 +103,11 @@ impl Check for SocketExists {
             let similar = similar_socket(path, &listening);
             if let Some(s) = similar {
                 f = f.evidence("/proc/net/unix", format!("a socket does listen at {s}"));
-                f = f.fix(Fix::review(
+                f = f.fix(Fix::planned(
                     format!("point nginx at {s} (edit {}:{}) and reload", u.file, u.line),
-                    format!(
-                        "{} && {}",
-                        util::sed_line(&u.file, u.line, path, s),
-                        util::reload_command(facts)
-                    ),
+                    crate::fixes::nginx::control(facts).edit_plan(vec![
+                        crate::fixes::LineEdit::replace(&u.file, u.line, path, s),
+                    ]),
                 ));
             }
             let dir = std::path::Path::new(path)
@@ -123,12 +121,13 @@ impl Check for SocketExists {
             if let Some(version) = php_fpm_version(path) {
                 f = f
                     .fix(Fix::safe("check PHP-FPM and where its pools listen", format!("systemctl status php{version}-fpm --no-pager; grep -rn '^listen' /etc/php/{version}/fpm/pool.d/")))
-                    .fix(Fix::review("start PHP-FPM, which creates the socket", format!("sudo systemctl restart php{version}-fpm")));
+                    .fix(Fix::review("start PHP-FPM, which creates the socket", crate::fixes::app::owner(facts).start_shown_or_fpm(&version)));
             } else {
                 f = f.fix(Fix::review(
                     "start the app that creates this socket, then check it answers",
                     format!(
-                        "sudo systemctl start <app>.service && {}",
+                        "{} && {}",
+                        crate::fixes::app::owner(facts).start_shown(),
                         util::curl_command(facts, &u.address)
                     ),
                 ));
@@ -215,7 +214,7 @@ mod tests {
         assert!(f[0]
             .fixes
             .iter()
-            .any(|x| x.command == "sudo systemctl restart php8.1-fpm"));
+            .any(|x| x.command == "sudo systemctl restart php8.1-fpm.service"));
     }
 
     #[test]

@@ -158,50 +158,17 @@ fn denied(facts: &Facts, a: &SocketAccess, d: AccessDenial) -> Finding {
             f = f.evidence(format!("{file}:{}", s.line), s.text.clone());
         }
     }
-    match (&d, pool_for(facts, &a.socket)) {
-        (AccessDenial::NoWrite { .. }, Some(p)) => {
-            let at = p
-                .listen_owner
-                .as_ref()
-                .map_or(format!("{}:{}", p.file, p.line), |o| {
-                    format!("{}:{}", o.file, o.line)
-                });
-            let unit = facts
-                .php_fpm
-                .value()
-                .and_then(|f| f.unit.clone())
-                .unwrap_or_else(|| {
-                    p.file
-                        .strip_prefix("/etc/php/")
-                        .and_then(|r| r.split('/').next())
-                        .map_or("php-fpm.service".to_string(), |v| {
-                            format!("php{v}-fpm.service")
-                        })
-                });
-            f = f.fix(Fix::review(
-                format!("make PHP-FPM create the socket for {} (pool [{}], {at}: listen.owner/listen.group/listen.mode)", u.name, p.name),
-                format!(
-                    "sudo sed -i -e 's/^;\\?listen.owner = .*/listen.owner = {n}/' -e 's/^;\\?listen.group = .*/listen.group = {n}/' -e 's/^;\\?listen.mode = .*/listen.mode = 0660/' {} && sudo systemctl restart {unit}",
-                    p.file,
-                    n = u.name
-                ),
+    match (&d, pool_for(facts, &a.socket), facts.php_fpm.value()) {
+        (AccessDenial::NoWrite { socket }, Some(p), Some(fpm)) => {
+            f = f.fix(crate::fixes::socket::fpm_listen_owner(
+                fpm, p, socket, &u.name,
             ));
         }
-        (AccessDenial::NoWrite { socket }, None) => {
-            let grp = socket
-                .group
-                .clone()
-                .unwrap_or_else(|| socket.gid.to_string());
-            f = f.fix(Fix::review(
-                format!("let {} in through the socket's group {grp} (or have the app create it with group-write for {})", u.name, u.name),
-                format!("sudo usermod -aG {grp} {} && sudo chmod g+w {} && sudo systemctl reload nginx", u.name, a.socket),
-            ));
+        (AccessDenial::NoWrite { socket }, _, _) => {
+            f = f.fix(crate::fixes::socket::shared_group(socket, u));
         }
-        (AccessDenial::NoSearch { dir }, _) => {
-            f = f.fix(Fix::review(
-                format!("let others traverse {} (search only, no listing)", dir.path),
-                format!("sudo chmod o+x {}", dir.path),
-            ));
+        (AccessDenial::NoSearch { dir }, _, _) => {
+            f = f.fix(crate::fixes::socket::traverse_dir(&dir.path));
         }
         _ => {}
     }
@@ -325,9 +292,16 @@ mod tests {
             "{}",
             x.fixes[0].summary
         );
-        assert!(x.fixes[0].command.ends_with(
-            "/etc/php/8.2/fpm/pool.d/www.conf && sudo systemctl restart php8.2-fpm.service"
-        ));
+        assert!(
+            x.fixes[0].command.ends_with(
+                "/etc/php/8.2/fpm/pool.d/www.conf && sudo php-fpm8.2 -t && sudo chown www-data /run/php/php8.2-fpm.sock"
+            ),
+            "{}",
+            x.fixes[0].command
+        );
+        // Narrowest: never root's group, never world-writable.
+        assert!(!x.fixes[0].command.contains("usermod -aG root"));
+        assert!(!x.fixes[0].command.contains("666"));
     }
 
     #[test]

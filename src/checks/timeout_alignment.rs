@@ -43,14 +43,22 @@ pub struct TimeoutRow {
     pub source: String,
 }
 
+/// How an app limit is raised.
+enum LimitFix {
+    /// A command-line flag of the app (shown, not applied: it lives in the unit/script).
+    Flag(&'static str),
+    /// A PHP-FPM pool setting.
+    Fpm(Box<crate::facts::FpmPool>),
+}
+
 /// An app limit after which the app itself ends a request.
 struct AppLimit {
     app: &'static str,
     setting: String,
     seconds: f64,
     source: String,
-    /// What to run to raise it; `{READ}` stands for nginx's read timeout in seconds.
-    fix: String,
+    /// How to raise it.
+    fix: LimitFix,
     /// The app's own log saying it ended a request at this limit (`source`, text).
     proof: Option<(String, String)>,
 }
@@ -114,14 +122,35 @@ impl Check for TimeoutAlignment {
                         f = f.confidence(0.97);
                     }
                 }
-                found.push(f.fix(Fix::review(
-                    format!(
-                        "let {} run at least as long as nginx waits (or lower {read_name} to {} s)",
-                        limit.app,
-                        secs(limit.seconds)
+                let summary = format!(
+                    "let {} run at least as long as nginx waits: {} {} s (or lower {read_name} to {} s)",
+                    limit.app,
+                    limit.setting,
+                    secs(read),
+                    secs(limit.seconds)
+                );
+                let fix = match (&limit.fix, facts.php_fpm.value()) {
+                    (LimitFix::Fpm(pool), Some(fpm)) => Fix::planned(
+                        summary,
+                        crate::fixes::fpm::setting_plan(
+                            &crate::fixes::fpm::control(fpm, pool),
+                            pool,
+                            "request_terminate_timeout",
+                            pool.request_terminate_timeout.as_ref(),
+                            &format!("{}s", secs(read)),
+                        ),
                     ),
-                    limit.fix.replace("{READ}", &secs(read)),
-                )));
+                    (LimitFix::Flag(flag), _) => Fix::review(
+                        summary,
+                        crate::fixes::app::owner(facts).flag_change_shown(flag, &secs(read)),
+                    ),
+                    (LimitFix::Fpm(_), None) => Fix::review(
+                        summary,
+                        crate::fixes::app::owner(facts)
+                            .flag_change_shown("request_terminate_timeout", &secs(read)),
+                    ),
+                };
+                found.push(f.fix(fix));
             } else if limit.seconds == 0.0 || limit.seconds > read {
                 // nginx gives up first: a 504 while the app runs on.
                 let (severity, strength) = if timeout_lines > 0 {
@@ -148,10 +177,7 @@ impl Check for TimeoutAlignment {
                     )
                     .evidence(read_at.clone(), format!("{read_name} {}s", secs(read)))
                     .evidence(limit.source.clone(), format!("{} = {app_side}", limit.setting))
-                    .fix(Fix::review(
-                        format!("make {read_name} the longest wait: raise it to the app's limit, or cap the app below it"),
-                        format!("# in the location at {read_at}: {read_name} {}s;  then: sudo nginx -t && sudo nginx -s reload", secs(limit.seconds.max(read))),
-                    )),
+                    .fix(nginx_timeout_fix(facts, r, &read_name, read, &read_at, limit.seconds.max(read))),
                 );
             }
         }
@@ -165,6 +191,28 @@ impl Check for TimeoutAlignment {
             ));
         }
         Verdict::Found(found)
+    }
+}
+
+/// Make nginx's read timeout the longest wait: `name value` at the narrowest place.
+fn nginx_timeout_fix(facts: &Facts, r: &Route, name: &str, now: f64, now_at: &str, to: f64) -> Fix {
+    let summary = format!(
+        "set {name} {}s in the location (now {} s, {}) so nginx waits as long as the app may run",
+        secs(to),
+        secs(now),
+        if now_at == "nginx default" {
+            "nginx's default".to_string()
+        } else {
+            format!("set at {now_at}")
+        }
+    );
+    let ctl = crate::fixes::nginx::control(facts);
+    match crate::fixes::nginx::set_directive(r, name, &format!("{}s", secs(to))) {
+        Some(edit) => Fix::planned(summary, ctl.edit_plan(vec![edit])),
+        None => Fix::review(
+            summary,
+            ctl.manual_change("the location", &format!("{name} {}s;", secs(to))),
+        ),
     }
 }
 
@@ -348,7 +396,7 @@ fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
                 setting: "--timeout (worker timeout)".into(),
                 seconds,
                 source,
-                fix: "# start gunicorn with --timeout above nginx's read timeout (e.g. in its systemd unit's ExecStart), then restart it".into(),
+                fix: LimitFix::Flag("--timeout"),
                 proof: None,
             });
         }
@@ -365,10 +413,6 @@ fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
                     format!("{}:{} (unset: no limit)", pool.file, pool.line),
                 ),
             };
-            let at = pool
-                .request_terminate_timeout
-                .as_ref()
-                .map_or(pool.file.clone(), |s| s.file.clone());
             let log = fpm.log_file.as_deref().unwrap_or("PHP-FPM log");
             let proof = fpm
                 .log_events
@@ -381,9 +425,7 @@ fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
                 setting: format!("pool [{}] request_terminate_timeout", pool.name),
                 seconds,
                 source,
-                fix: format!(
-                    "sudo sed -i 's/^;\\?request_terminate_timeout = .*/request_terminate_timeout = {{READ}}s/' {at}  # then reload PHP-FPM"
-                ),
+                fix: LimitFix::Fpm(Box::new(pool.clone())),
             });
         }
     }

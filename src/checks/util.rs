@@ -135,69 +135,20 @@ pub fn as_written(u: &UpstreamAddr) -> String {
     }
 }
 
-/// The command that tests and reloads this nginx.
+/// The command that tests and reloads this nginx (built in src/fixes/nginx.rs).
 pub fn reload_command(facts: &Facts) -> String {
-    let Some(n) = facts.nginx.value() else {
-        return "sudo nginx -t && sudo nginx -s reload".into();
-    };
-    let bin = n
-        .master
-        .as_ref()
-        .and_then(|m| m.binary.clone())
-        .unwrap_or_else(|| "nginx".into());
-    let default_conf = n.conf_path == "/etc/nginx/nginx.conf"
-        && n.prefix
-            .as_deref()
-            .is_none_or(|p| p == "/usr/share/nginx" || p == "/etc/nginx/");
-    if default_conf {
-        let bin = if bin == "/usr/sbin/nginx" {
-            "nginx".to_string()
-        } else {
-            bin
-        };
-        format!("sudo {bin} -t && sudo {bin} -s reload")
-    } else {
-        let p = n
-            .prefix
-            .as_ref()
-            .map(|p| format!(" -p {}", shell_quote(p)))
-            .unwrap_or_default();
-        let c = shell_quote(&n.conf_path);
-        format!("sudo {bin}{p} -c {c} -t && sudo {bin}{p} -c {c} -s reload")
-    }
+    crate::fixes::nginx::test_and_reload(facts)
 }
 
-/// A `sed` command that replaces `from` with `to` on one line of one file.
+/// A `sed` command that replaces `from` with `to` on one line of one file (built in
+/// src/fixes/edit.rs).
 pub fn sed_line(file: &str, line: u32, from: &str, to: &str) -> String {
-    let esc = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace('#', "\\#")
-            .replace('.', "\\.")
-            .replace('[', "\\[")
-            .replace(']', "\\]")
-    };
-    let to = to
-        .replace('\\', "\\\\")
-        .replace('#', "\\#")
-        .replace('&', "\\&");
-    format!(
-        "sudo sed -i '{line}s#{}#{}#' {}",
-        esc(from),
-        to,
-        shell_quote(file)
-    )
+    crate::fixes::LineEdit::replace(file, line, from, to).shown()
 }
 
 /// Quotes a word for a POSIX shell only when it needs it.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:=+@,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    crate::fixes::shell_quote(s)
 }
 
 /// A process line for evidence: `node (pid 4242, user app): node server.js --port 3001`.

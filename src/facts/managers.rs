@@ -376,6 +376,24 @@ pub struct FpmChildMemory {
     pub pool: String,
     pub pid: u32,
     pub rss_kb: u64,
+    /// Peak resident size of the child so far (`VmHWM`): what it needed under load.
+    #[serde(default)]
+    pub hwm_kb: Option<u64>,
+}
+
+/// The running PHP-FPM master: how to test its configuration and reload it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FpmMaster {
+    pub pid: u32,
+    /// `/proc/<pid>/exe`, e.g. /usr/sbin/php-fpm8.2.
+    #[serde(default)]
+    pub binary: Option<String>,
+    /// Its main configuration file (`php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)`).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Its systemd unit (from its cgroup), only when systemd is the init system here.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// What badgw learned about PHP-FPM.
@@ -399,6 +417,9 @@ pub struct PhpFpmFacts {
     /// The `php-fpm8.2.service`-style unit that runs it, when known.
     #[serde(default)]
     pub unit: Option<String>,
+    /// The master process, when one runs.
+    #[serde(default)]
+    pub master: Option<FpmMaster>,
 }
 
 /// Who a process is in `/proc/<pid>/limits` terms: nginx worker or upstream app.

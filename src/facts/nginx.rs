@@ -31,6 +31,16 @@ pub struct NginxMaster {
     /// Users the workers run as (from /proc), e.g. "www-data".
     #[serde(default)]
     pub worker_users: Vec<String>,
+    /// The systemd unit that runs it (`/proc/<pid>/cgroup` `…/nginx.service`), only when
+    /// systemd is the init system here (so `systemctl reload` reaches it).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Its pid file (the `pid` directive, resolved against the prefix) and the pid written
+    /// there: `nginx -s reload` signals that pid, so it is exact only when they agree.
+    #[serde(default)]
+    pub pid_file: Option<String>,
+    #[serde(default)]
+    pub pid_file_pid: Option<u32>,
 }
 
 /// A configuration problem, reported like `nginx -t` does.

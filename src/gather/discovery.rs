@@ -149,7 +149,7 @@ pub fn discover(procs: &[(u32, String, Option<u32>)], timeout: Duration) -> Disc
                 cmdline: cmd.clone(),
                 binary: args.binary.clone(),
                 workers,
-                worker_users: Vec::new(),
+                ..Default::default()
             }),
         });
     }

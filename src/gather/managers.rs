@@ -27,6 +27,12 @@ pub fn systemd_is_pid1() -> bool {
 }
 
 /// The systemd unit a process runs in, from /proc/<pid>/cgroup.
+/// True when systemd is the init system here (`sd_booted()`: /run/systemd/system exists),
+/// so `systemctl` can act on a unit found in a process's cgroup.
+pub fn systemd_is_init() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
 pub fn unit_of_pid(pid: u32) -> Option<String> {
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     parse::systemd::unit_from_proc_cgroup(&cg)
@@ -301,18 +307,20 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
                     }
                 }
             } else if let Some(pool) = cmd.strip_prefix("php-fpm: pool ") {
-                let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    .ok()
-                    .and_then(|s| {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+                let kb = |key: &str| {
+                    status.as_deref().and_then(|s| {
                         s.lines()
-                            .find_map(|l| l.strip_prefix("VmRSS:"))
+                            .find_map(|l| l.strip_prefix(key))
                             .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-                    });
-                if let Some(rss_kb) = rss {
+                    })
+                };
+                if let Some(rss_kb) = kb("VmRSS:") {
                     children.push(FpmChildMemory {
                         pool: pool.trim().to_string(),
                         pid,
                         rss_kb,
+                        hwm_kb: kb("VmHWM:"),
                     });
                 }
             }
@@ -391,6 +399,22 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
         facts.mem_available_kb = avail;
     }
     facts.unit = masters.first().and_then(|p| unit_of_pid(*p));
+    facts.master = masters.first().map(|&pid| {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        crate::facts::FpmMaster {
+            pid,
+            binary: std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .map(|p| p.display().to_string()),
+            config: cmd
+                .trim()
+                .strip_prefix("php-fpm: master process (")
+                .and_then(|r| r.strip_suffix(')'))
+                .map(str::to_string),
+            unit: unit_of_pid(pid).filter(|_| systemd_is_init()),
+        }
+    });
     Fact::collected(facts)
 }
 

@@ -435,8 +435,27 @@ fn nginx_facts(
             .map(|r| nginx::other_targets(&config, r, &resolve))
             .unwrap_or_default()
     };
+    let mut master = inst.master.clone();
+    if let Some(m) = &mut master {
+        m.unit = managers::unit_of_pid(m.pid).filter(|_| managers::systemd_is_init());
+        let pid_path = config
+            .tree()
+            .root
+            .iter()
+            .find(|d| d.name == "pid")
+            .and_then(|d| d.arg(0))
+            .map(|p| match (Path::new(p).is_absolute(), &inst.prefix) {
+                (false, Some(prefix)) => prefix.join(p),
+                _ => PathBuf::from(p),
+            });
+        m.pid_file_pid = pid_path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| t.trim().parse().ok());
+        m.pid_file = pid_path.map(|p| p.display().to_string());
+    }
     let facts = NginxFacts {
-        master: inst.master.clone(),
+        master,
         conf_path: inst.conf_path.display().to_string(),
         prefix: inst.prefix.as_ref().map(|p| p.display().to_string()),
         discovered_by: inst.found_by.clone(),

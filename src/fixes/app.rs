@@ -1,0 +1,148 @@
+//! How to start, restart and inspect the program that should serve the upstream: its
+//! systemd unit, its PM2 app, or the PHP-FPM master of the route's pool — whichever the
+//! facts show owns it. When none is known the commands say so (`<app>`) rather than guess.
+
+use super::fpm::{self, FpmControl};
+use super::Cmd;
+use crate::facts::Facts;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppOwner {
+    Systemd { unit: String },
+    Pm2 { name: String },
+    Fpm(FpmControl),
+    Unknown,
+}
+
+/// Who runs the route's upstream: the unit or PM2 app that owns its listener (or that
+/// names its port or socket), else the PHP-FPM master of the route's pool.
+pub fn owner(facts: &Facts) -> AppOwner {
+    let owners: Vec<u32> = facts
+        .upstream_listener_owners()
+        .iter()
+        .map(|(pid, _)| *pid)
+        .collect();
+    if let Some(units) = facts.systemd.value() {
+        let owning = units
+            .iter()
+            .find(|u| u.status.main_pid.is_some_and(|p| owners.contains(&p)))
+            .or_else(|| units.first());
+        if let Some(u) = owning.filter(|u| !u.status.id.is_empty()) {
+            return AppOwner::Systemd {
+                unit: u.status.id.clone(),
+            };
+        }
+    }
+    if let Some(apps) = facts.pm2.value() {
+        if let Some(a) = apps
+            .iter()
+            .find(|a| a.pid.is_some_and(|p| owners.contains(&p)))
+        {
+            return AppOwner::Pm2 {
+                name: a.name.clone(),
+            };
+        }
+    }
+    if let Some(fpm_facts) = facts.php_fpm.value() {
+        if let Some(pool) = crate::checks::util::route_pools(facts, fpm_facts)
+            .into_iter()
+            .next()
+        {
+            return AppOwner::Fpm(fpm::control(fpm_facts, pool));
+        }
+    }
+    AppOwner::Unknown
+}
+
+impl AppOwner {
+    /// Start it (or, for one that runs, restart it), shown.
+    pub fn start_shown(&self) -> String {
+        match self {
+            AppOwner::Systemd { unit } => {
+                Cmd::root(["systemctl", "start", unit.as_str()]).shown()
+            }
+            AppOwner::Pm2 { name } => format!("pm2 restart {}", super::shell_quote(name)),
+            AppOwner::Fpm(c) => match &c.unit {
+                Some(u) => Cmd::root(["systemctl", "start", u.as_str()]).shown(),
+                None => {
+                    let mut argv = vec![c.bin.clone()];
+                    if let Some(conf) = &c.config {
+                        argv.extend(["-y".to_string(), conf.clone()]);
+                    }
+                    Cmd::root(argv).shown()
+                }
+            },
+            AppOwner::Unknown => "sudo systemctl start <app>.service  # its unit: systemctl list-units --type=service".into(),
+        }
+    }
+
+    /// Start PHP-FPM `version` (from a Debian socket path) when no owner is known.
+    pub fn start_shown_or_fpm(&self, version: &str) -> String {
+        match self {
+            AppOwner::Unknown => Cmd::root([
+                "systemctl".to_string(),
+                "restart".into(),
+                format!("php{version}-fpm.service"),
+            ])
+            .shown(),
+            other => other.start_shown(),
+        }
+    }
+
+    /// Restart it, shown.
+    pub fn restart_shown(&self) -> String {
+        match self {
+            AppOwner::Systemd { unit } => {
+                Cmd::root(["systemctl", "restart", unit.as_str()]).shown()
+            }
+            AppOwner::Pm2 { name } => format!("pm2 restart {}", super::shell_quote(name)),
+            AppOwner::Fpm(c) => c.restart_shown(),
+            AppOwner::Unknown => "sudo systemctl restart <app>.service  # its unit: systemctl list-units --type=service".into(),
+        }
+    }
+
+    /// How to change one of its command-line flags (`--timeout 60`): where the command line
+    /// lives, then the restart. Shown, never applied (the flag is in a unit or a script).
+    pub fn flag_change_shown(&self, flag: &str, value: &str) -> String {
+        match self {
+            AppOwner::Systemd { unit } => format!(
+                "sudo systemctl edit --full {u}  # ExecStart=… {flag} {value}; then: {}",
+                Cmd::root(["systemctl", "restart", unit.as_str()]).shown(),
+                u = super::shell_quote(unit)
+            ),
+            AppOwner::Pm2 { name } => format!(
+                "pm2 describe {n} | grep -E 'script args|exec cwd'  # set {flag} {value} in its args, then: pm2 restart {n} --update-env",
+                n = super::shell_quote(name)
+            ),
+            _ => format!("# start the app with {flag} {value} (where its command line is kept), then restart it"),
+        }
+    }
+
+    /// Its recent log, shown.
+    pub fn logs_shown(&self) -> String {
+        match self {
+            AppOwner::Systemd { unit } => format!(
+                "sudo journalctl -u {} --since -15min --no-pager | tail -n 50",
+                super::shell_quote(unit)
+            ),
+            AppOwner::Pm2 { name } => {
+                format!(
+                    "pm2 logs {} --lines 100 --nostream",
+                    super::shell_quote(name)
+                )
+            }
+            AppOwner::Fpm(c) => match &c.unit {
+                Some(u) => format!(
+                    "sudo journalctl -u {} --since -15min --no-pager | tail -n 50",
+                    super::shell_quote(u)
+                ),
+                None => {
+                    "sudo journalctl --since -15min --no-pager | grep -i fpm | tail -n 50".into()
+                }
+            },
+            AppOwner::Unknown => {
+                "sudo journalctl -p err --since -15min --no-pager | tail -n 50".into()
+            }
+        }
+    }
+}
