@@ -54,6 +54,7 @@ causes! {
     FdExhaustion => "fd-exhaustion", "nginx or the app ran out of file descriptors";
     EphemeralPorts => "ephemeral-ports", "no local ports left for new upstream connections";
     DnsResolution => "dns-resolution", "the upstream host name cannot be resolved";
+    StaleResolution => "stale-resolution", "nginx still connects to the address an upstream name had when it loaded its configuration; the name now resolves elsewhere";
     WebsocketUpgrade => "websocket-upgrade", "a WebSocket location does not pass the upgrade (headers, HTTP/1.1) or cuts idle sockets at proxy_read_timeout";
 }
 
@@ -78,6 +79,8 @@ impl Cause {
                 &[NoLiveUpstreams]
             }
             UpstreamTimeout | PrematureClose | HeaderTooBig | KeepaliveRace => &[NoLiveUpstreams],
+            // The old address refuses, times out or is unreachable: those are its symptoms.
+            StaleResolution => &[UpstreamDown, UpstreamTimeout, NoLiveUpstreams],
             NoLiveUpstreams | Upstream502 | WebsocketUpgrade => &[],
         }
     }

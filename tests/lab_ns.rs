@@ -158,6 +158,17 @@ impl NetLab {
         ip(&["-n", b, "link", "set", &ib, "up"]);
     }
 
+    /// `/etc/netns/NS/hosts`: `ip netns exec NS` bind-mounts it onto /etc/hosts in a private
+    /// mount namespace.
+    fn hosts_file(&mut self, ns: &str, text: &str) -> PathBuf {
+        let dir = PathBuf::from("/etc/netns").join(ns);
+        std::fs::create_dir_all(&dir).unwrap();
+        self.etc_dirs.push(dir.clone());
+        let p = dir.join("hosts");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
     fn spawn_in(&mut self, ns: &str, program: &Path, args: &[&str], stdout: Stdio) -> &mut Child {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns])
@@ -485,4 +496,115 @@ fn a_remote_address_that_answers_is_not_down() {
     let notes = report["notes"].to_string();
     assert!(notes.contains("run as root"), "{notes}");
     assert_eq!(report["view"]["probes_in_nginx_netns"], false, "{report:#}");
+}
+
+/// nginx in a namespace with its own /etc/hosts (`ip netns exec` bind-mounts
+/// /etc/netns/NS/hosts in a private mount namespace) resolves `app.stale.test` at start; the
+/// app then moves to a new address and the hosts file follows, but nginx keeps connecting to
+/// the old one (113: No route to host) → stale-resolution, found through nginx's own
+/// /etc/hosts (badgw's resolver does not know the name at all).
+#[test]
+fn a_name_whose_target_moved_is_stale_resolution() {
+    let mut net = NetLab::new();
+    let front_ns = net.netns("front");
+    let app_ns = net.netns("app");
+    net.veth(Some(&front_ns), 1, &app_ns, 2);
+    let name = format!("app-{}.stale.test", net.tag);
+    let hosts = net.hosts_file(
+        &front_ns,
+        &format!("127.0.0.1 localhost\n{} {name}\n", net.addr(2)),
+    );
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.stale.test");
+    let app = net.app_in(&app_ns, &format!("{}:{back}", net.addr(2)));
+    let (master, conf, err) = net.nginx_in(
+        &front_ns,
+        &lab::proxy_server(
+            front,
+            &site,
+            &format!("http://{name}:{back}"),
+            "proxy_connect_timeout 10s;",
+        ),
+    );
+    assert_eq!(
+        net.get_in(&front_ns, front, &site),
+        (200, "ok from shop".to_string())
+    );
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(findings(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["view"]["mnt"]["pid"], master, "{report:#}");
+
+    // The app moves: its old address is gone, the hosts file names the new one.
+    net.kill(app);
+    let link = format!("bgw{}0b", net.tag);
+    ip(&[
+        "-n",
+        &app_ns,
+        "addr",
+        "del",
+        &format!("{}/24", net.addr(2)),
+        "dev",
+        &link,
+    ]);
+    ip(&[
+        "-n",
+        &app_ns,
+        "addr",
+        "add",
+        &format!("{}/24", net.addr(3)),
+        "dev",
+        &link,
+    ]);
+    net.app_in(&app_ns, &format!("{}:{back}", net.addr(3)));
+    // As when a container is recreated: nginx's side forgets the old neighbour, so the old
+    // address gets no ARP answer (113: No route to host), not a silent drop.
+    ip(&[
+        "-n",
+        &front_ns,
+        "neigh",
+        "flush",
+        "dev",
+        &format!("bgw{}0a", net.tag),
+    ]);
+    // In place (same inode): the bind mount in nginx's mount namespace sees it.
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{} {name}\n", net.addr(3)),
+    )
+    .unwrap();
+    assert_eq!(net.get_in(&front_ns, front, &site).0, 502);
+    wait_for(
+        &err,
+        &format!("upstream: \"http://{}:{back}/\"", net.addr(2)),
+    );
+
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "stale-resolution", "{report:#}");
+    let f = &report["findings"][0];
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("{}:{back}", net.addr(2))),
+        "{title}"
+    );
+    assert!(
+        title.contains(&format!("{}:{back}", net.addr(3))),
+        "{title}"
+    );
+    let evidence = f["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("/proc/{master}/root/etc/hosts")),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("last loaded its configuration"),
+        "{evidence}"
+    );
+    assert!(
+        f["fixes"]
+            .to_string()
+            .contains(&format!("kill -HUP {master}")),
+        "{f:#}"
+    );
 }

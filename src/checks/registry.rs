@@ -23,5 +23,6 @@ pub const CHECKS: &[&dyn Check] = &[
     &FdExhaustion,
     &AccessLogOrigin,
     &WebsocketUpgrade,
+    &StaleResolution,
     &ErrorLogCauses,
 ];

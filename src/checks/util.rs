@@ -73,6 +73,8 @@ pub fn reach<'a>(facts: &'a Facts, target: &SocketAddr) -> Reach<'a> {
         local_addresses_known: false,
         peers: Vec::new(),
         limits: Vec::new(),
+        names: Vec::new(),
+        nameservers: Vec::new(),
     };
     let locality = facts.view.value().unwrap_or(&NO_VIEW).locality(target.ip());
     match locality {

@@ -100,6 +100,21 @@ pub struct View {
     /// What could not be done and what was used instead, in words.
     #[serde(default)]
     pub limits: Vec<String>,
+    /// The upstream names of the route as nginx's resolver answers now.
+    #[serde(default)]
+    pub names: Vec<NameResolution>,
+    /// `nameserver` lines of nginx's resolv.conf (for a `resolver` directive).
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+}
+
+/// What one upstream name resolves to now, and through what.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NameResolution {
+    pub name: String,
+    pub addresses: Vec<String>,
+    /// e.g. "nginx's /etc/hosts (/proc/812/root/etc/hosts)", "the system resolver".
+    pub source: String,
 }
 
 /// Where an upstream IP lives, as seen from nginx's network namespace.

@@ -169,6 +169,31 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             view.peers = peers;
             view.limits.extend(note);
         }
+        // What the route's upstream names resolve to now, through nginx's resolver.
+        let resolver = ns::NginxResolver::new(root.clone());
+        let mut names: Vec<(String, u16)> = Vec::new();
+        for u in route.iter().flat_map(|r| r.upstreams.iter()) {
+            let (Some(h), Ok(a)) = (u.host.as_deref(), u.address.parse::<SocketAddr>()) else {
+                continue;
+            };
+            let name = upstream_name(h);
+            if name.parse::<std::net::IpAddr>().is_err() && !names.iter().any(|(n, _)| *n == name) {
+                names.push((name, a.port()));
+            }
+        }
+        for (name, port) in names {
+            let (ips, source) = resolver.lookup(&name, port);
+            view.names.push(NameResolution {
+                name,
+                addresses: ips.iter().map(|ip| ip.to_string()).collect(),
+                source,
+            });
+        }
+        if let Ok(text) =
+            std::fs::read_to_string(ns::under_root(root.as_deref(), "/etc/resolv.conf"))
+        {
+            view.nameservers = ns::nameservers(&text);
+        }
         facts.notes.extend(view.limits.iter().cloned());
         facts.view = Fact::collected(view.clone());
         crate::progress::stage("process managers, kernel log, limits");
@@ -468,6 +493,19 @@ fn nginx_facts(
         listens: config.listens(),
     };
     Ok((facts, Some(config)))
+}
+
+/// `app:3000`, `http://app:3000/x`, `[::1]:80` → the host part (`app`).
+pub fn upstream_name(written: &str) -> String {
+    let s = written.split("://").last().unwrap_or(written);
+    let s = s.split('/').next().unwrap_or(s);
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_string();
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h.to_string(),
+        _ => s.to_string(),
+    }
 }
 
 /// Names resolve as the instance resolves them: through its own /etc/hosts when it has a

@@ -314,7 +314,10 @@ pub struct NginxResolver {
 
 impl NginxResolver {
     pub fn new(root: Option<PathBuf>) -> Self {
-        let hosts = fs::read_to_string(under_root(root.as_deref(), "/etc/hosts")).ok();
+        // With badgw's own mount namespace the OS resolver is exactly what nginx used.
+        let hosts = root
+            .as_deref()
+            .and_then(|r| fs::read_to_string(r.join("etc/hosts")).ok());
         NginxResolver {
             root,
             hosts,
@@ -332,17 +335,7 @@ impl NginxResolver {
                 .map(|ip| SocketAddr::new(ip, port))
                 .collect();
         }
-        let mut ips = self
-            .hosts
-            .as_deref()
-            .map(|t| hosts_lookup(t, host))
-            .unwrap_or_default();
-        if ips.is_empty() {
-            ips = super::os_resolve(host, port)
-                .into_iter()
-                .map(|a| a.ip())
-                .collect();
-        }
+        let ips = self.lookup(host, port).0;
         if let Ok(mut c) = self.cache.lock() {
             c.insert(host.to_string(), ips.clone());
         }
@@ -350,6 +343,47 @@ impl NginxResolver {
             .map(|ip| SocketAddr::new(ip, port))
             .collect()
     }
+
+    /// The addresses of `host` and where they came from, in words.
+    pub fn lookup(&self, host: &str, port: u16) -> (Vec<IpAddr>, String) {
+        if let (Some(text), Some(root)) = (self.hosts.as_deref(), self.root.as_deref()) {
+            let ips = hosts_lookup(text, host);
+            if !ips.is_empty() {
+                return (
+                    ips,
+                    format!("nginx's /etc/hosts ({}/etc/hosts)", root.display()),
+                );
+            }
+        }
+        let ips = super::os_resolve(host, port)
+            .into_iter()
+            .map(|a| a.ip())
+            .fold(Vec::new(), |mut v, ip| {
+                if !v.contains(&ip) {
+                    v.push(ip);
+                }
+                v
+            });
+        let source = if self.root.is_some() {
+            "badgw's own resolver (not in nginx's /etc/hosts; its DNS servers were not asked)"
+        } else {
+            "the system resolver (getaddrinfo), as nginx at start-up"
+        };
+        (ips, source.to_string())
+    }
+}
+
+/// The `nameserver` addresses of a resolv.conf.
+pub fn nameservers(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver"))
+                .then(|| w.next())
+                .flatten()
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -401,6 +435,13 @@ mod tests {
             ["172.18.0.7".parse::<IpAddr>().unwrap()]
         );
         assert!(hosts_lookup(text, "nope").is_empty());
+    }
+
+    #[test]
+    fn resolv_conf_nameservers() {
+        let text =
+            "# Docker\nnameserver 127.0.0.11\nsearch corp\noptions ndots:0\nnameserver ::1\n";
+        assert_eq!(nameservers(text), ["127.0.0.11", "::1"]);
     }
 
     #[test]
