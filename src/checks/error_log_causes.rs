@@ -3,7 +3,8 @@
 //!
 //! **Detects**: upstream-down, socket-missing, socket-permission, selinux-denied,
 //! pool-exhausted, ephemeral-ports, fd-exhaustion, upstream-timeout, premature-close,
-//! keepalive-race, header-too-big, protocol-mismatch, no-live-upstreams, dns-resolution —
+//! keepalive-race, header-too-big, protocol-mismatch, no-live-upstreams, dns-resolution,
+//! upstream-tls-verify —
 //! each from the error-log category nginx's own message maps to.
 //!
 //! **Why nginx returns 502**: nginx logs the reason of every failed upstream attempt at
@@ -45,6 +46,7 @@ const CAUSES: &[Cause] = &[
     Cause::ProtocolMismatch,
     Cause::NoLiveUpstreams,
     Cause::DnsResolution,
+    Cause::UpstreamTlsVerify,
 ];
 
 /// The root cause an error-log category shows, if it has one.
@@ -65,6 +67,7 @@ pub fn cause_of(category: &str, keepalive: bool) -> Option<Cause> {
         "invalid-header" | "ssl-handshake" => Cause::ProtocolMismatch,
         "no-live-upstreams" => Cause::NoLiveUpstreams,
         "dns-resolution" => Cause::DnsResolution,
+        "ssl-verify" => Cause::UpstreamTlsVerify,
         _ => return None,
     })
 }
@@ -86,6 +89,7 @@ fn title(cause: Cause, count: u64, since: Option<&str>) -> String {
         Cause::ProtocolMismatch => "nginx and the upstream speak different protocols",
         Cause::NoLiveUpstreams => "every server of the upstream group was marked failed",
         Cause::DnsResolution => "nginx could not resolve the upstream host name",
+        Cause::UpstreamTlsVerify => "nginx rejected the upstream's TLS certificate",
         _ => "upstream failures in the error log",
     };
     format!("{what} ({count} error-log line(s){when})")
@@ -384,6 +388,7 @@ mod tests {
             ("no-live-upstreams", Some(Cause::NoLiveUpstreams)),
             ("dns-resolution", Some(Cause::DnsResolution)),
             ("fastcgi-script-unknown", None),
+            ("ssl-verify", Some(Cause::UpstreamTlsVerify)),
             ("other-upstream", None),
         ];
         assert_eq!(want.len(), crate::logs::line::Category::ALL.len());

@@ -68,6 +68,10 @@ pub fn fixes(facts: &Facts, cause: Cause, upstream: &str) -> Vec<Fix> {
             Fix::safe("resolve the name as the host does", "getent hosts <name>"),
             Fix::review("with variables in proxy_pass, add a resolver (e.g. resolver 127.0.0.53 valid=30s;)", reload.clone()),
         ],
+        Cause::UpstreamTlsVerify => vec![
+            Fix::safe("see the names and expiry on the upstream's certificate", format!("openssl s_client -connect {up} -servername <name> </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate")),
+            Fix::review("verify against the certificate's name and CA: proxy_ssl_name <name>; proxy_ssl_server_name on; proxy_ssl_trusted_certificate <ca.pem>;", reload.clone()),
+        ],
         _ => Vec::new(),
     }
 }

@@ -99,6 +99,17 @@ pub fn probe(req: &ProbeRequest) -> ProbeResult {
                 }
                 .into(),
             );
+            if result.speaks.as_deref() == Some("http") && result.status == Some(400) {
+                // nginx ("The plain HTTP request was sent to HTTPS port"), Go and Apache
+                // answer a plain request on their TLS port with an HTTP 400: no proof of a
+                // plain-HTTP server, so no mismatch is claimed from it.
+                result.speaks = Some("unknown".into());
+                result.note = Some(
+                    "answered the plain probe with 400, as TLS servers do on their HTTPS port"
+                        .into(),
+                );
+                return result;
+            }
             if result.speaks.as_deref() == Some("tls") {
                 // A TLS server rejecting a plain request is the expected, healthy answer.
                 result.error = None;

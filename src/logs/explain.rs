@@ -22,10 +22,11 @@ pub fn explanation(c: Category) -> &'static str {
         BrokenPipe => "nginx was still sending the request when the upstream closed the connection (errno 32): the app rejected a large body or crashed.",
         HeaderTooBig => "the upstream's response headers (often big cookies or long redirects) do not fit in proxy_buffer_size / fastcgi_buffer_size.",
         InvalidHeader => "the upstream answered in a different protocol than nginx expects. \"unsupported FastCGI protocol version: 72\" means fastcgi_pass points at an HTTP server (72 is the 'H' of \"HTTP/1.1\"); \"no valid HTTP/1.0 header\" means proxy_pass points at something that is not HTTP (FastCGI, TLS, a database).",
-        SslHandshake => "the TLS handshake with the upstream failed. \"wrong version number\" means proxy_pass https:// points at a plain-HTTP port; certificate errors mean proxy_ssl_verify rejected the upstream's certificate.",
+        SslHandshake => "the TLS handshake with the upstream failed. \"wrong version number\" means proxy_pass https:// points at a plain-HTTP port; \"peer closed connection\" often that the upstream wants SNI (proxy_ssl_server_name on). Certificate rejections are ssl-verify.",
         NoLiveUpstreams => "every server of the upstream group is marked failed (max_fails within fail_timeout), so nginx did not even try one: a consequence of the failures listed above it.",
         DnsResolution => "nginx could not resolve the upstream host name: at start-up (host not found in upstream) or at run time with a variable proxy_pass (no resolver defined / could not be resolved).",
         FastcgiScriptUnknown => "php-fpm could not find the script nginx asked for (SCRIPT_FILENAME): a wrong root or fastcgi_param, or php-fpm's chroot/open_basedir. php-fpm answers 404 \"File not found.\"",
+        SslVerify => "the TLS handshake with the upstream worked but nginx rejected the upstream's certificate (proxy_ssl_verify on): it is self-signed or from a CA not in proxy_ssl_trusted_certificate, expired, or its names do not match proxy_ssl_name (by default the host in proxy_pass, often an upstream group name). nginx answers 502.",
         OtherUpstream => "another upstream failure nginx logged (a PHP fatal error, an SSL read error, a buffer problem); read the sample lines.",
     }
 }
@@ -96,7 +97,7 @@ pub fn fixes(c: Category) -> &'static [&'static str] {
         ],
         SslHandshake => &[
             "openssl s_client -connect <upstream> </dev/null   # does it speak TLS?",
-            "use proxy_pass http:// for a plain-HTTP upstream, or fix proxy_ssl_verify/proxy_ssl_name",
+            "use proxy_pass http:// for a plain-HTTP upstream",
         ],
         NoLiveUpstreams => &[
             "fix the failures above; then nginx -s reload resets max_fails state",
@@ -108,6 +109,11 @@ pub fn fixes(c: Category) -> &'static [&'static str] {
         FastcgiScriptUnknown => &[
             "nginx -T | grep -n -E 'root|SCRIPT_FILENAME'",
             "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;",
+        ],
+        SslVerify => &[
+            "openssl s_client -connect <upstream> -servername <name> -showcerts </dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate",
+            "set proxy_ssl_name <name on the certificate>; and proxy_ssl_server_name on; in the location",
+            "set proxy_ssl_trusted_certificate to the CA bundle that signed the upstream's certificate",
         ],
         OtherUpstream => &["read the sample lines with --events"],
     }

@@ -13,113 +13,85 @@
 /// Seconds since 1970-01-01 00:00:00 of the log's own (local, zone-less) clock.
 pub type LogTime = i64;
 
-/// A design §3 category of upstream failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Category {
-    UpstreamRefused,
-    SocketMissing,
-    SocketPermission,
-    PermissionDeniedTcp,
-    BacklogFull,
-    EphemeralPorts,
-    FdExhaustion,
-    NoRoute,
-    ConnectTimeout,
-    ReadTimeout,
-    PrematureClose,
-    ConnectionReset,
-    BrokenPipe,
-    HeaderTooBig,
-    InvalidHeader,
-    SslHandshake,
-    NoLiveUpstreams,
-    DnsResolution,
-    FastcgiScriptUnknown,
-    OtherUpstream,
+/// Declares the error-log categories once: the enum, [`Category::ALL`] (which therefore
+/// cannot miss a variant), the stable ids and the status nginx answers with. What each
+/// means and what to type about it is in [`super::explain`], whose matches are exhaustive.
+macro_rules! categories {
+    ($($variant:ident => $id:literal, $status:literal;)*) => {
+        /// A design §3 category of upstream failure.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Category { $($variant),* }
+
+        impl Category {
+            /// Every category, in design order (the order of the enum, so `index` works).
+            pub const ALL: [Category; [$($id),*].len()] = [$(Category::$variant),*];
+
+            /// The stable id (design §3).
+            pub fn id(self) -> &'static str {
+                match self { $(Category::$variant => $id),* }
+            }
+
+            /// The HTTP status nginx answers the client with when this happens.
+            pub fn implied_status(self) -> u16 {
+                match self { $(Category::$variant => $status),* }
+            }
+        }
+    };
+}
+
+categories! {
+    UpstreamRefused => "upstream-refused", 502;
+    SocketMissing => "socket-missing", 502;
+    SocketPermission => "socket-permission", 502;
+    PermissionDeniedTcp => "permission-denied-tcp", 502;
+    BacklogFull => "backlog-full", 502;
+    EphemeralPorts => "ephemeral-ports", 502;
+    FdExhaustion => "fd-exhaustion", 502;
+    NoRoute => "no-route", 502;
+    ConnectTimeout => "connect-timeout", 504;
+    ReadTimeout => "read-timeout", 504;
+    PrematureClose => "premature-close", 502;
+    ConnectionReset => "connection-reset", 502;
+    BrokenPipe => "broken-pipe", 502;
+    HeaderTooBig => "header-too-big", 502;
+    InvalidHeader => "invalid-header", 502;
+    SslHandshake => "ssl-handshake", 502;
+    NoLiveUpstreams => "no-live-upstreams", 502;
+    DnsResolution => "dns-resolution", 502;
+    // php-fpm answers "File not found." with status 404 itself.
+    FastcgiScriptUnknown => "fastcgi-script-unknown", 404;
+    SslVerify => "ssl-verify", 502;
+    OtherUpstream => "other-upstream", 502;
 }
 
 impl Category {
-    pub const ALL: [Category; 20] = [
-        Category::UpstreamRefused,
-        Category::SocketMissing,
-        Category::SocketPermission,
-        Category::PermissionDeniedTcp,
-        Category::BacklogFull,
-        Category::EphemeralPorts,
-        Category::FdExhaustion,
-        Category::NoRoute,
-        Category::ConnectTimeout,
-        Category::ReadTimeout,
-        Category::PrematureClose,
-        Category::ConnectionReset,
-        Category::BrokenPipe,
-        Category::HeaderTooBig,
-        Category::InvalidHeader,
-        Category::SslHandshake,
-        Category::NoLiveUpstreams,
-        Category::DnsResolution,
-        Category::FastcgiScriptUnknown,
-        Category::OtherUpstream,
-    ];
-
     /// Index into [`Category::ALL`], for per-category arrays.
     pub fn index(self) -> usize {
         self as usize
     }
 
-    /// The stable id (design §3).
-    pub fn id(self) -> &'static str {
-        use Category::*;
-        match self {
-            UpstreamRefused => "upstream-refused",
-            SocketMissing => "socket-missing",
-            SocketPermission => "socket-permission",
-            PermissionDeniedTcp => "permission-denied-tcp",
-            BacklogFull => "backlog-full",
-            EphemeralPorts => "ephemeral-ports",
-            FdExhaustion => "fd-exhaustion",
-            NoRoute => "no-route",
-            ConnectTimeout => "connect-timeout",
-            ReadTimeout => "read-timeout",
-            PrematureClose => "premature-close",
-            ConnectionReset => "connection-reset",
-            BrokenPipe => "broken-pipe",
-            HeaderTooBig => "header-too-big",
-            InvalidHeader => "invalid-header",
-            SslHandshake => "ssl-handshake",
-            NoLiveUpstreams => "no-live-upstreams",
-            DnsResolution => "dns-resolution",
-            FastcgiScriptUnknown => "fastcgi-script-unknown",
-            OtherUpstream => "other-upstream",
-        }
-    }
-
     pub fn from_id(id: &str) -> Option<Category> {
         Category::ALL.iter().copied().find(|c| c.id() == id)
-    }
-
-    /// The HTTP status nginx answers the client with when this happens.
-    pub fn implied_status(self) -> u16 {
-        use Category::*;
-        match self {
-            ConnectTimeout | ReadTimeout => 504,
-            // php-fpm answers "File not found." with status 404 itself.
-            FastcgiScriptUnknown => 404,
-            _ => 502,
-        }
     }
 }
 
 /// One parsed record. Slices borrow the log bytes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Record<'a> {
+    /// nginx's own timestamp; `None` for a fragment (a line pasted without it).
     pub time: Option<LogTime>,
     pub level: &'a [u8],
+    /// `PID#TID`: on Linux the worker's thread id is its pid, on the BSDs, macOS and
+    /// Windows it is not (a platform hint for errno numbers); 0 when built without threads.
+    pub pid: Option<u64>,
+    pub tid: Option<u64>,
     /// Connection id (`*123`), absent on start-up and master lines.
     pub cid: Option<u64>,
     /// Message text up to the context fields, including errno and action.
     pub message: &'a [u8],
     pub errno: Option<u32>,
+    /// The OS's text for the errno (`Connection refused`), possibly cut short.
+    pub errno_text: Option<&'a [u8]>,
     /// Text after the last " while " in the message.
     pub action: Option<&'a [u8]>,
     pub client: Option<&'a [u8]>,
@@ -256,28 +228,52 @@ fn quoted<'a>(rest: &'a [u8], next_keys: &[&[u8]]) -> (&'a [u8], &'a [u8]) {
     (&rest[..end], &[][..])
 }
 
+/// Where the message of a line without nginx's timestamp starts: leading blanks and the
+/// `nginx: ` that `nginx -t`/`nginx -s` print before `[emerg] …` are skipped.
+fn fragment_start(line: &[u8]) -> &[u8] {
+    let n = line
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let rest = &line[n..];
+    rest.strip_prefix(b"nginx: ").unwrap_or(rest)
+}
+
 /// Parses one line (without its line terminator). Never fails; see the module doc.
+///
+/// A line without nginx's timestamp (a fragment) is parsed the same way from its first
+/// word: `[level] PID#TID: *CID ` are each optional, so a message pasted on its own, or
+/// `nginx: [emerg] …` from `nginx -t`, yields its message, errno, action and context.
 pub fn parse(line: &[u8]) -> Record<'_> {
     let mut r = Record {
         time: parse_time(line),
         ..Default::default()
     };
-    let mut rest = line.get(19..).unwrap_or(&[]);
-    if r.time.is_none() {
-        r.message = line;
-        return r;
-    }
-    if let Some(s) = rest.strip_prefix(b" [") {
-        if let Some(e) = memchr::memchr(b']', s) {
-            r.level = &s[..e];
-            rest = &s[e + 1..];
+    let mut rest = match r.time {
+        Some(_) => line.get(19..).unwrap_or(&[]),
+        None => fragment_start(line),
+    };
+    rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    if let Some(s) = rest.strip_prefix(b"[") {
+        if let Some(e) = memchr::memchr(b']', s.get(..10).unwrap_or(s)) {
+            if s[..e].iter().all(u8::is_ascii_alphabetic) {
+                r.level = &s[..e];
+                rest = &s[e + 1..];
+            }
         }
     }
     rest = rest.strip_prefix(b" ").unwrap_or(rest);
     // PID#TID:
-    if let Some(p) = memchr::memchr(b':', rest) {
+    if let Some(p) = memchr::memchr(b':', rest.get(..42).unwrap_or(rest)) {
         let pt = &rest[..p];
-        if !pt.is_empty() && pt.iter().all(|b| b.is_ascii_digit() || *b == b'#') {
+        if let Some(h) = memchr::memchr(b'#', pt) {
+            if let (Some(pid), Some(tid)) = (digits(&pt[..h]), digits(&pt[h + 1..])) {
+                r.pid = u64::try_from(pid).ok();
+                r.tid = u64::try_from(tid).ok();
+                rest = &rest[p + 1..];
+                rest = rest.strip_prefix(b" ").unwrap_or(rest);
+            }
+        } else if r.time.is_some() && !pt.is_empty() && pt.iter().all(u8::is_ascii_digit) {
             rest = &rest[p + 1..];
             rest = rest.strip_prefix(b" ").unwrap_or(rest);
         }
@@ -300,7 +296,10 @@ pub fn parse(line: &[u8]) -> Record<'_> {
     };
     r.message = message;
     parse_context(ctx, &mut r);
-    r.errno = parse_errno(message);
+    if let Some((n, text)) = parse_errno(message) {
+        r.errno = Some(n);
+        r.errno_text = Some(text);
+    }
     r.action = rfind(message, b" while ").map(|p| &message[p + 7..]);
     r
 }
@@ -343,18 +342,162 @@ fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
     }
 }
 
-/// The number in the first `(NNN: ` of the message: nginx's `(%d: %s)` errno suffix.
-fn parse_errno(message: &[u8]) -> Option<u32> {
+/// The number and text in the first `(NNN: text)` of the message: nginx's `(%d: %s)`
+/// errno suffix. The text runs to the closing parenthesis (or the end of a cut message).
+fn parse_errno(message: &[u8]) -> Option<(u32, &[u8])> {
     let mut from = 0;
     while let Some(p) = memchr::memchr(b'(', message.get(from..)?) {
         let s = &message[from + p + 1..];
         let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
         if n > 0 && n <= 6 && s.get(n) == Some(&b':') {
-            return digits(&s[..n]).and_then(|v| u32::try_from(v).ok());
+            let num = digits(&s[..n]).and_then(|v| u32::try_from(v).ok())?;
+            let t = &s[n + 1..];
+            let t = t.strip_prefix(b" ").unwrap_or(t);
+            let end = memchr::memchr(b')', t).unwrap_or(t.len());
+            return Some((num, &t[..end]));
         }
         from += p + 1;
     }
     None
+}
+
+/// The operating system a record was written on, as far as the record itself shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Linux,
+    /// FreeBSD, macOS and the other BSDs: the same numbers for every errno below.
+    Bsd,
+    Windows,
+    Unknown,
+}
+
+/// The errno values that matter for upstream failures, by meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Errno {
+    NoEnt,
+    Acces,
+    Again,
+    MFile,
+    NFile,
+    Pipe,
+    AddrInUse,
+    AddrNotAvail,
+    NetUnreach,
+    ConnAborted,
+    ConnReset,
+    TimedOut,
+    ConnRefused,
+    HostUnreach,
+}
+
+/// Numbers per platform: Linux (`asm-generic/errno*.h`), FreeBSD/macOS (`sys/errno.h`,
+/// identical for these), Windows (Winsock `WSAE*`; 0 = no such value). ENOENT, EACCES,
+/// EMFILE, ENFILE and EPIPE are the same everywhere they exist.
+pub const ERRNO_TABLE: &[(Errno, u32, u32, u32)] = &[
+    (Errno::NoEnt, 2, 2, 2),
+    (Errno::Acces, 13, 13, 10013),
+    (Errno::Again, 11, 35, 10035),
+    (Errno::MFile, 24, 24, 10024),
+    (Errno::NFile, 23, 23, 0),
+    (Errno::Pipe, 32, 32, 0),
+    (Errno::AddrInUse, 98, 48, 10048),
+    (Errno::AddrNotAvail, 99, 49, 10049),
+    (Errno::NetUnreach, 101, 51, 10051),
+    (Errno::ConnAborted, 103, 53, 10053),
+    (Errno::ConnReset, 104, 54, 10054),
+    (Errno::TimedOut, 110, 60, 10060),
+    (Errno::ConnRefused, 111, 61, 10061),
+    (Errno::HostUnreach, 113, 65, 10065),
+];
+
+/// The meaning of an errno text as glibc, musl, FreeBSD/macOS libc or Windows print it
+/// (matched on the words that survive a cut: "Connection ref…" is refused).
+fn errno_from_text(t: &[u8]) -> Option<Errno> {
+    use Errno::*;
+    const TEXTS: &[(&[u8], Errno)] = &[
+        (b"Connection ref", ConnRefused),
+        (b"actively refused", ConnRefused),
+        (b"timed out", TimedOut),
+        (b"did not properly respond", TimedOut),
+        (b"reset by peer", ConnReset),
+        (b"forcibly closed", ConnReset),
+        (b"connection abort", ConnAborted),
+        (b"aborted by the software", ConnAborted),
+        (b"temporarily unavailable", Again),
+        (b"could not be completed immediately", Again),
+        (b"No route to host", HostUnreach),
+        (b"Host is unreachable", HostUnreach),
+        (b"unreachable host", HostUnreach),
+        (b"Network is unreachable", NetUnreach),
+        (b"Network unreachable", NetUnreach),
+        (b"unreachable network", NetUnreach),
+        (b"assign requested address", AddrNotAvail),
+        (b"Address not available", AddrNotAvail),
+        (b"requested address is not valid", AddrNotAvail),
+        (b"already in use", AddrInUse),
+        (b"Address in use", AddrInUse),
+        (b"usage of each socket address", AddrInUse),
+        (b"Broken pipe", Pipe),
+        (b"No such file", NoEnt),
+        (b"cannot find the file", NoEnt),
+        (b"Permission denied", Acces),
+        (b"forbidden by its access permissions", Acces),
+        (b"open files in system", NFile),
+        (b"File table overflow", NFile),
+        (b"Too many open files", MFile),
+        (b"Too many open sockets", MFile),
+        (b"No file descriptors available", MFile),
+    ];
+    TEXTS
+        .iter()
+        .find(|(needle, _)| contains(t, needle))
+        .map(|&(_, e)| e)
+}
+
+/// The platform a record shows: `kevent()` exists on the BSDs and macOS only, `epoll` on
+/// Linux only; Winsock numbers are ≥ 10000; nginx's `PID#TID` has TID = PID on Linux
+/// (gettid of the worker's main thread) and a thread id unrelated to the pid elsewhere
+/// (0 when built without thread support, which says nothing).
+pub fn platform(r: &Record<'_>) -> Platform {
+    if r.errno.is_some_and(|n| n >= 10000) {
+        return Platform::Windows;
+    }
+    if r.message.starts_with(b"kevent()") {
+        return Platform::Bsd;
+    }
+    if r.message.starts_with(b"epoll_wait()") {
+        return Platform::Linux;
+    }
+    match (r.pid, r.tid) {
+        (Some(p), Some(t)) if p == t => Platform::Linux,
+        (Some(_), Some(t)) if t != 0 => Platform::Bsd,
+        _ => Platform::Unknown,
+    }
+}
+
+/// What the record's errno means. The text wins when it is one the C libraries print
+/// (it was written by the same system as the number); otherwise the number is read in
+/// the platform's table; on an unknown platform only in the union of the tables, where
+/// no number has two network meanings (the BSD numbers 35–65 are not network errors on
+/// Linux, Linux's 98–113 are not defined or not network errors on the BSDs). A number
+/// the platform does not define as a network error means nothing — never Linux's meaning.
+pub fn errno_kind(r: &Record<'_>) -> Option<Errno> {
+    let n = r.errno?;
+    if let Some(e) = r.errno_text.and_then(errno_from_text) {
+        return Some(e);
+    }
+    let col = |i: usize| {
+        ERRNO_TABLE
+            .iter()
+            .find(|row| [row.1, row.2, row.3][i] == n && n != 0)
+            .map(|row| row.0)
+    };
+    match platform(r) {
+        Platform::Linux => col(0),
+        Platform::Bsd => col(1),
+        Platform::Windows => col(2),
+        Platform::Unknown => col(0).or_else(|| col(1)).or_else(|| col(2)),
+    }
 }
 
 /// Whether the upstream of the record is a unix-domain socket.
@@ -369,13 +512,95 @@ pub fn is_upstream_disabled(r: &Record<'_>) -> bool {
 }
 
 /// Classifies a parsed record; `None` when it is not an upstream failure.
+pub fn classify(r: &Record<'_>) -> Option<Category> {
+    classify_full(r).map(|c| c.category)
+}
+
+/// A classification and how sure it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Class {
+    pub category: Category,
+    /// The message was cut before nginx's phase (`while …`) and context: classified from
+    /// what remains (the call and its errno), at lower confidence.
+    pub truncated: bool,
+}
+
+/// Classifies a parsed record, also one cut short; see [`Class`].
+pub fn classify_full(r: &Record<'_>) -> Option<Class> {
+    if let Some(category) = classify_complete(r) {
+        // A timeout without its phase and context could be a connect or a read timeout.
+        let phaseless = r.action.is_none() && r.client.is_none() && r.upstream.is_none();
+        return Some(Class {
+            category,
+            truncated: phaseless
+                && matches!(category, Category::ConnectTimeout | Category::ReadTimeout),
+        });
+    }
+    classify_truncated(r).map(|category| Class {
+        category,
+        truncated: true,
+    })
+}
+
+/// A message that stops before its phase and context (`connect() failed (111: Connection
+/// ref…`): only the calls nginx makes to upstreams, never client-side ones, so a cut line
+/// cannot turn a client's reset into an upstream failure.
+fn classify_truncated(r: &Record<'_>) -> Option<Category> {
+    use Category::*;
+    let m = r.message;
+    if r.action.is_some() || r.client.is_some() || r.server.is_some() || r.upstream.is_some() {
+        return None;
+    }
+    if matches!(r.level, b"info" | b"notice" | b"debug") {
+        return None;
+    }
+    if let Some(rest) = m.strip_prefix(b"upstream ") {
+        return if rest.starts_with(b"timed out") {
+            Some(ReadTimeout)
+        } else if rest.starts_with(b"prematurely closed") {
+            Some(PrematureClose)
+        } else if rest.starts_with(b"sent too big ") {
+            Some(HeaderTooBig)
+        } else if rest.starts_with(b"sent ") {
+            Some(InvalidHeader)
+        } else if rest.starts_with(b"SSL certificate") {
+            Some(SslVerify)
+        } else {
+            None
+        };
+    }
+    if m.starts_with(b"no live upstreams") {
+        return Some(NoLiveUpstreams);
+    }
+    let connect = m.starts_with(b"connect() ")
+        || m.starts_with(b"kevent() reported that connect() failed")
+        || m.starts_with(b"epoll_wait() reported that connect() failed");
+    if !connect {
+        return None;
+    }
+    Some(match errno_kind(r)? {
+        Errno::ConnRefused => UpstreamRefused,
+        Errno::NoEnt if is_unix(r) => SocketMissing,
+        Errno::Acces if is_unix(r) => SocketPermission,
+        Errno::Acces => PermissionDeniedTcp,
+        Errno::Again => BacklogFull,
+        Errno::AddrInUse | Errno::AddrNotAvail => EphemeralPorts,
+        Errno::MFile | Errno::NFile => FdExhaustion,
+        Errno::NetUnreach | Errno::HostUnreach => NoRoute,
+        Errno::TimedOut => ConnectTimeout,
+        Errno::ConnReset | Errno::ConnAborted => ConnectionReset,
+        _ => return None,
+    })
+}
+
+/// Classifies a complete record.
 ///
 /// Dispatches on the message's first words (nginx's fixed texts) so a record costs a few
 /// prefix compares, not a dozen substring searches.
-pub fn classify(r: &Record<'_>) -> Option<Category> {
+fn classify_complete(r: &Record<'_>) -> Option<Category> {
     use Category::*;
     let m = r.message;
-    if r.time.is_none() || m.is_empty() {
+    if m.is_empty() {
         return None;
     }
     // Client-side events are not upstream failures even when they name the upstream
@@ -387,23 +612,26 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
     {
         return None;
     }
+    let action = r.action.unwrap_or(&[]);
     // Resolution fails before any upstream connection exists, so these lines may have no
     // `upstream:` field; the number in "(3: Host not found)" is a DNS rcode, not errno.
+    // `send() failed (111: …) while resolving, resolver: …` is the resolver unreachable.
     if m.starts_with(b"no resolver defined")
         || m.starts_with(b"host not found in upstream")
         || contains(m, b" could not be resolved")
+        || action.starts_with(b"resolving")
     {
         return Some(DnsResolution);
     }
+    let kind = errno_kind(r);
     // accept() failing with EMFILE/ENFILE is the worker out of descriptors: it logs this on
     // the listening socket (no client, no upstream), and the same worker's next socket()
     // to an upstream fails too — often the first sign of exhaustion in the log.
     if (m.starts_with(b"accept4() failed") || m.starts_with(b"accept() failed"))
-        && matches!(r.errno, Some(23 | 24 | 10024))
+        && matches!(kind, Some(Errno::MFile | Errno::NFile))
     {
         return Some(FdExhaustion);
     }
-    let action = r.action.unwrap_or(&[]);
     let upstream_ctx =
         r.upstream.is_some() || m.starts_with(b"upstream ") || contains(action, b"upstream");
     if !upstream_ctx {
@@ -440,8 +668,11 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
         if rest.starts_with(b"prematurely closed") || rest.starts_with(b"closed prematurely") {
             return Some(PrematureClose);
         }
+        // "upstream SSL certificate verify error: (N:…)" and "upstream SSL certificate
+        // does not match \"name\"": the handshake worked, proxy_ssl_verify rejected the
+        // certificate (ngx_http_upstream_ssl_handshake).
         if rest.starts_with(b"SSL certificate") {
-            return Some(SslHandshake);
+            return Some(SslVerify);
         }
     }
     if m.starts_with(b"no live upstreams") {
@@ -461,7 +692,7 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
         }
         return None;
     }
-    if matches!(r.errno, Some(110 | 10060)) {
+    if kind == Some(Errno::TimedOut) {
         return Some(if connecting {
             ConnectTimeout
         } else {
@@ -472,20 +703,24 @@ pub fn classify(r: &Record<'_>) -> Option<Category> {
         || m.starts_with(b"peer closed connection in SSL handshake")
         || action.starts_with(b"SSL handshaking to upstream")
     {
+        // With verification inside the handshake, OpenSSL says so itself.
+        if contains(m, b"certificate verify failed") {
+            return Some(SslVerify);
+        }
         return Some(SslHandshake);
     }
-    match r.errno {
-        Some(111 | 10061) => Some(UpstreamRefused),
-        Some(2) if is_unix(r) => Some(SocketMissing),
-        Some(13 | 10013) if is_unix(r) => Some(SocketPermission),
-        Some(13 | 10013) => Some(PermissionDeniedTcp),
-        Some(11 | 10035) => Some(BacklogFull),
-        // 98 EADDRINUSE comes from bind() with proxy_bind when the local ports run out.
-        Some(98 | 99 | 10048 | 10049) => Some(EphemeralPorts),
-        Some(23 | 24 | 10024) => Some(FdExhaustion),
-        Some(101 | 113 | 10051 | 10065) => Some(NoRoute),
-        Some(104 | 10053 | 10054) => Some(ConnectionReset),
-        Some(32) => Some(BrokenPipe),
+    match kind {
+        Some(Errno::ConnRefused) => Some(UpstreamRefused),
+        Some(Errno::NoEnt) if is_unix(r) => Some(SocketMissing),
+        Some(Errno::Acces) if is_unix(r) => Some(SocketPermission),
+        Some(Errno::Acces) => Some(PermissionDeniedTcp),
+        Some(Errno::Again) => Some(BacklogFull),
+        // EADDRINUSE comes from bind() with proxy_bind when the local ports run out.
+        Some(Errno::AddrInUse | Errno::AddrNotAvail) => Some(EphemeralPorts),
+        Some(Errno::MFile | Errno::NFile) => Some(FdExhaustion),
+        Some(Errno::NetUnreach | Errno::HostUnreach) => Some(NoRoute),
+        Some(Errno::ConnReset | Errno::ConnAborted) => Some(ConnectionReset),
+        Some(Errno::Pipe) => Some(BrokenPipe),
         _ if contains(m, b"worker_connections are not enough") => Some(FdExhaustion),
         _ if contains(m, b"prematurely closed") => Some(PrematureClose),
         // Warn/notice/info lines that merely mention the upstream ("an upstream response
@@ -693,7 +928,7 @@ mod tests {
             ("upstream violated stream flow control, received 70000 data frame bytes while reading upstream", "invalid-header"),
             ("upstream split a header line in FastCGI records while reading response header from upstream", "invalid-header"),
             ("upstream sent invalid chunked response while reading upstream", "invalid-header"),
-            ("upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream", "ssl-handshake"),
+            ("upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream", "ssl-verify"),
             ("bind(10.0.0.1) failed (98: Address already in use) while connecting to upstream", "ephemeral-ports"),
             ("SSL_read() failed (SSL: error:0A000126:SSL routines::unexpected eof while reading) while reading upstream", "other-upstream"),
             ("256 worker_connections are not enough while connecting to upstream", "fd-exhaustion"),

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod explain;
 pub mod line;
+pub mod prefix;
 pub mod scan;
 
 use std::fs::File;
@@ -467,6 +468,7 @@ pub fn report_json(rep: &Report, top_n: usize, events: bool) -> Value {
                     .map(|(a, n)| json!({"address": a, "count": n})).collect::<Vec<_>>(),
                 "servers": top(&cs.servers, top_n).into_iter()
                     .map(|(a, n)| json!({"name": a, "count": n})).collect::<Vec<_>>(),
+                "truncated": cs.truncated,
                 "explanation": explain::explanation(c),
                 "fixes": explain::fixes(c),
             })
@@ -486,6 +488,8 @@ pub fn report_json(rep: &Report, top_n: usize, events: bool) -> Value {
         "lines_unparsed": s.lines_unparsed,
         "lines_failures": s.failures,
         "upstream_disabled": s.upstream_disabled,
+        "fragments": s.fragments,
+        "input_formats": s.formats.iter().map(|(f, n)| json!({"format": f, "lines": n})).collect::<Vec<_>>(),
         "time_range": if s.first_time.is_some() {
             json!({"first": opt_time(s.first_time), "last": opt_time(s.last_time)})
         } else { Value::Null },
@@ -511,6 +515,7 @@ pub fn report_json(rep: &Report, top_n: usize, events: bool) -> Value {
                         "host": e.host,
                         "request": e.request,
                         "client": e.client,
+                        "truncated": e.truncated,
                     })
                 })
             })
@@ -579,6 +584,21 @@ pub fn render_human(
     if let (Some(a), Some(b)) = (s.first_time, s.last_time) {
         writeln!(out, "time range: {} .. {}", format_time(a), format_time(b))?;
     }
+    if !s.formats.is_empty() {
+        let list: Vec<String> = s
+            .formats
+            .iter()
+            .map(|(f, n)| format!("{f} ({n} line(s))"))
+            .collect();
+        writeln!(out, "collector prefixes stripped: {}", list.join(", "))?;
+    }
+    if s.fragments > 0 {
+        writeln!(
+            out,
+            "{} failure(s) read from lines without nginx's timestamp (pasted or cut)",
+            s.fragments
+        )?;
+    }
     if rep.since.is_some() || rep.until.is_some() {
         writeln!(
             out,
@@ -633,7 +653,12 @@ pub fn render_human(
     writeln!(out, "{table}\n")?;
     for &c in &cats {
         let cs = &s.categories[c.index()];
-        let title = format!("{} ×{} ({})", c.id(), cs.count, c.implied_status());
+        let cut = if cs.truncated > 0 {
+            format!(", {} cut short: lower confidence", cs.truncated)
+        } else {
+            String::new()
+        };
+        let title = format!("{} ×{} ({}{cut})", c.id(), cs.count, c.implied_status());
         writeln!(out, "{}", paint(&title, color, |m| m.bold().to_string()))?;
         writeln!(out, "  {}", explain::explanation(c))?;
         let ups = top(&cs.upstreams, top_n);
@@ -683,11 +708,12 @@ pub fn render_human(
             for e in &f.stats.events {
                 writeln!(
                     out,
-                    "{}:{} {} {} {} {}",
+                    "{}:{} {} {}{} {} {}",
                     escape_for_terminal(&f.name),
                     e.line,
-                    e.time.map(format_time).unwrap_or_default(),
+                    e.time.map(format_time).unwrap_or_else(|| "-".into()),
                     e.category.id(),
+                    if e.truncated { " (cut short)" } else { "" },
                     escape_for_terminal(e.upstream.as_deref().unwrap_or("-")),
                     escape_for_terminal(e.request.as_deref().unwrap_or("-")),
                 )?;

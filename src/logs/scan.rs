@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use memchr::memmem::Finder;
 
 use super::line::{self, Category, LogTime, Record};
+use super::prefix;
 
 /// Distinct upstreams/servers remembered per category; the rest are counted as "(other)".
 const MAP_CAP: usize = 4096;
@@ -44,8 +45,11 @@ pub struct Event {
     /// Request line with the query string removed.
     pub request: Option<String>,
     pub client: Option<String>,
-    /// The record as logged, query strings removed; only with `keep_text`.
+    /// The record as logged (collector prefix included), query strings removed; only
+    /// with `keep_text`.
     pub text: Option<String>,
+    /// Cut before nginx's phase: classified from what remains, at lower confidence.
+    pub truncated: bool,
 }
 
 /// Counters of one category.
@@ -56,6 +60,8 @@ pub struct CategoryStats {
     pub last: Option<LogTime>,
     pub upstreams: HashMap<Vec<u8>, u64>,
     pub servers: HashMap<Vec<u8>, u64>,
+    /// Events classified from a message cut before its phase.
+    pub truncated: u64,
 }
 
 fn bump(map: &mut HashMap<Vec<u8>, u64>, key: &[u8], n: u64) {
@@ -104,6 +110,10 @@ pub struct Stats {
     /// With `keep_events`: each `upstream server temporarily disabled` note, as an event
     /// (its `category` is meaningless: the note is not a failure of its own).
     pub disabled_notes: Vec<Event>,
+    /// Lines per collector prefix format recognised (`docker-compose`, `journal`, …).
+    pub formats: BTreeMap<&'static str, u64>,
+    /// Events whose line carried no nginx timestamp (pasted fragments, `nginx -t` output).
+    pub fragments: u64,
 }
 
 impl Default for Stats {
@@ -119,6 +129,8 @@ impl Default for Stats {
             timeline: BTreeMap::new(),
             events: Vec::new(),
             disabled_notes: Vec::new(),
+            formats: BTreeMap::new(),
+            fragments: 0,
         }
     }
 }
@@ -131,10 +143,15 @@ impl Stats {
         self.lines_unparsed += other.lines_unparsed;
         self.failures += other.failures;
         self.upstream_disabled += other.upstream_disabled;
+        self.fragments += other.fragments;
+        for (k, v) in other.formats {
+            *self.formats.entry(k).or_insert(0) += v;
+        }
         self.first_time = min_opt(self.first_time, other.first_time);
         self.last_time = max_opt(self.last_time, other.last_time);
         for (mine, theirs) in self.categories.iter_mut().zip(other.categories) {
             mine.count += theirs.count;
+            mine.truncated += theirs.truncated;
             mine.first = min_opt(mine.first, theirs.first);
             mine.last = max_opt(mine.last, theirs.last);
             for (k, v) in theirs.upstreams {
@@ -171,9 +188,10 @@ pub struct Scanner {
     pub lines_seen: u64,
     /// Words one of which every classifiable record contains: `upstream` (the upstream
     /// field or message), `resolv` (resolver failures logged before any upstream exists),
-    /// `accept` (accept4() out of descriptors, logged on the listening socket). Records
+    /// `accept` (accept4() out of descriptors, logged on the listening socket),
+    /// `connect()` (a record cut before its phase: `connect() failed (111: Conn`). Records
     /// without any are never parsed, which is what makes the scan run at memchr speed.
-    keys: [Finder<'static>; 3],
+    keys: [Finder<'static>; 4],
     /// Built once: a one-shot `memmem::find` builds its searcher per call, which cost
     /// 15 % of a scan when run on every warn line.
     disabled: Finder<'static>,
@@ -184,6 +202,66 @@ pub struct Scanner {
     /// Offset (in the current buffer) of the last record whose time was not parsed; its
     /// time is parsed once per buffer for `last_time`.
     pending_last: Option<usize>,
+    /// A record read from a line without nginx's timestamp at its start (collector
+    /// prefix stripped, or a fragment), kept until its continuation lines are known.
+    pend: Option<Pending>,
+    /// Its text (nginx's part), reused between records.
+    pend_buf: Vec<u8>,
+    /// Its original lines, prefix included (evidence), only with `keep_text`.
+    pend_orig: Vec<u8>,
+    /// Scratch for joining a wrapped record.
+    join_buf: Vec<u8>,
+}
+
+/// See [`Scanner::pend`].
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    line: u64,
+    lines: u64,
+    time: Option<LogTime>,
+    format: Option<prefix::Format>,
+    /// A FastCGI stderr record: the next unstamped lines of the same format continue it.
+    open: bool,
+}
+
+/// Whether `next` (a line that starts no record) continues `rec`, wrapped by a terminal,
+/// a chat or a ticket: only when `rec` is visibly unfinished — its context stops inside a
+/// quoted value or in the middle of a `key: ` — or when `rec` has no context yet and
+/// `next` carries one (`…, client: …`). A line a collector prefixed never continues one.
+pub fn wraps(rec: &[u8], next: &[u8]) -> bool {
+    if next.is_empty() || line::looks_timestamped(next) {
+        return false;
+    }
+    let unfinished = match memchr::memmem::find(rec, b", client: ") {
+        Some(p) => {
+            let ctx = &rec[p..];
+            let last_field = memchr::memmem::rfind(ctx, b", ").map_or(ctx, |q| &ctx[q + 2..]);
+            memchr::memchr_iter(b'"', ctx).count() % 2 == 1
+                || ctx.ends_with(b",")
+                || ctx.ends_with(b", ")
+                || memchr::memmem::find(last_field, b": ").is_none()
+        }
+        // No context yet: only a continuation that starts with the rest of the message
+        // (its phase or its context) is unambiguous; a line carrying a message of its own
+        // followed by context is the next pasted record.
+        None => {
+            next.starts_with(b", client: ")
+                || next.starts_with(b"client: ")
+                || next.starts_with(b", server: ")
+                || next.starts_with(b"while ")
+        }
+    };
+    unfinished && prefix::strip(next).is_none()
+}
+
+/// Appends the continuation `next` of a wrapped record to `acc`.
+fn join_wrapped(acc: &mut Vec<u8>, next: &[u8]) {
+    let spaced =
+        acc.last() == Some(&b',') || next.starts_with(b"while ") || next.starts_with(b"client: ");
+    if spaced && acc.last() != Some(&b' ') {
+        acc.push(b' ');
+    }
+    acc.extend_from_slice(next);
 }
 
 impl Scanner {
@@ -196,11 +274,16 @@ impl Scanner {
                 Finder::new(b"upstream"),
                 Finder::new(b"resolv"),
                 Finder::new(b"accept"),
+                Finder::new(b"connect()"),
             ],
             disabled: Finder::new(b"upstream server temporarily disabled"),
             stderr: Finder::new(b" sent in stderr: \""),
             last_in_window: opts.since.is_none() && opts.until.is_none(),
             pending_last: None,
+            pend: None,
+            pend_buf: Vec::new(),
+            pend_orig: Vec::new(),
+            join_buf: Vec::new(),
         }
     }
 
@@ -217,8 +300,10 @@ impl Scanner {
         // Current record: start offset, end offset (exclusive, after its last line's
         // content), first line number, and how many continuation lines it has.
         let mut cur: Option<(usize, usize, u64, u64)> = None;
-        // Whether the current record may continue (decided lazily, once).
+        // Whether the current record may continue (decided lazily, once), and whether
+        // it was joined from wrapped lines.
         let mut cur_open: Option<bool> = None;
+        let mut cur_wrapped = false;
         while pos < len {
             let nl = memchr::memchr(b'\n', &data[pos..]).map(|p| pos + p);
             let end = nl.unwrap_or(len);
@@ -228,11 +313,15 @@ impl Scanner {
             let line_bytes = &data[pos..end];
             if line::looks_timestamped(line_bytes) {
                 if let Some((s, e, ln, n)) = cur.take() {
-                    self.finish(data, s, e, ln, n, &mut next);
+                    self.finish(data, s, e, ln, n, &mut next, cur_wrapped);
+                }
+                if self.pend.is_some() {
+                    self.flush_pending();
                 }
                 self.lines_seen += 1;
                 cur = Some((pos, end, self.lines_seen, 0));
                 cur_open = None;
+                cur_wrapped = false;
             } else {
                 self.lines_seen += 1;
                 let continues = match cur.as_mut() {
@@ -240,11 +329,14 @@ impl Scanner {
                         let stderr = &self.stderr;
                         let open =
                             *cur_open.get_or_insert_with(|| stderr.find(&data[*s..*e]).is_some());
-                        if open {
+                        if open || (!cur_wrapped || *n < 8) && wraps(&data[*s..*e], line_bytes) {
+                            cur_wrapped |= !open;
                             *e = end;
                             *n += 1;
+                            true
+                        } else {
+                            false
                         }
-                        open
                     }
                     _ => false,
                 };
@@ -252,12 +344,9 @@ impl Scanner {
                     // The record cannot continue past a foreign line: finish it now so the
                     // buffer tail only ever holds the last record and its continuations.
                     if let Some((s, e, ln, n)) = cur.take() {
-                        self.finish(data, s, e, ln, n, &mut next);
+                        self.finish(data, s, e, ln, n, &mut next, cur_wrapped);
                     }
-                    if self.last_in_window {
-                        self.stats.lines_total += 1;
-                        self.stats.lines_unparsed += 1;
-                    }
+                    self.foreign_line(line_bytes);
                 }
             }
             pos = end.saturating_add(1).min(len);
@@ -267,7 +356,7 @@ impl Scanner {
         }
         let used = match cur {
             Some((s, e, ln, n)) if is_last => {
-                self.finish(data, s, e, ln, n, &mut next);
+                self.finish(data, s, e, ln, n, &mut next, cur_wrapped);
                 len
             }
             Some((s, _, ln, _)) => {
@@ -277,11 +366,85 @@ impl Scanner {
             }
             None => pos,
         };
+        if is_last && self.pend.is_some() {
+            self.flush_pending();
+        }
         if let Some(off) = self.pending_last.take() {
             let t = data.get(off..).and_then(line::parse_time);
             self.stats.last_time = max_opt(self.stats.last_time, t);
         }
         used
+    }
+
+    /// A line that neither starts with nginx's timestamp nor continues the record before
+    /// it: a collector-prefixed line, a fragment, a continuation of a pending record, or
+    /// noise (counted as unparsed).
+    fn foreign_line(&mut self, raw: &[u8]) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let stripped = prefix::strip(raw);
+        let (body, ptime, format): (&[u8], _, _) = match &stripped {
+            Some(s) => (&s.body, s.time, Some(s.format)),
+            None => (raw, None, None),
+        };
+        if let Some(f) = format {
+            *self.stats.formats.entry(f.id()).or_insert(0) += 1;
+        }
+        let stamped = line::looks_timestamped(body);
+        if let Some(p) = self.pend.as_mut() {
+            let same = p.format == format && !stamped && p.lines < MAX_CONTINUATION_LINES;
+            if same && (p.open || p.lines < 8 && wraps(&self.pend_buf, body)) {
+                if p.open {
+                    self.pend_buf.push(b'\n');
+                    self.pend_buf.extend_from_slice(body);
+                } else {
+                    join_wrapped(&mut self.pend_buf, body);
+                }
+                p.lines += 1;
+                if self.opts.keep_text {
+                    self.pend_orig.push(b'\n');
+                    self.pend_orig.extend_from_slice(raw);
+                }
+                return;
+            }
+            self.flush_pending();
+        }
+        let keyed = || self.keys.iter().any(|k| k.find(body).is_some());
+        if !(stamped || format.is_some() || keyed()) {
+            if self.last_in_window {
+                self.stats.lines_total += 1;
+                self.stats.lines_unparsed += 1;
+            }
+            return;
+        }
+        self.pend_buf.clear();
+        self.pend_buf.extend_from_slice(body);
+        self.pend_orig.clear();
+        if self.opts.keep_text {
+            self.pend_orig.extend_from_slice(raw);
+        }
+        self.pend = Some(Pending {
+            line: self.lines_seen,
+            lines: 1,
+            time: ptime,
+            format,
+            open: self.stderr.find(body).is_some(),
+        });
+    }
+
+    /// Processes the pending record.
+    fn flush_pending(&mut self) {
+        let Some(p) = self.pend.take() else {
+            return;
+        };
+        let text = std::mem::take(&mut self.pend_buf);
+        let orig = std::mem::take(&mut self.pend_orig);
+        let candidate = self.keys.iter().any(|k| k.find(&text).is_some());
+        let stamped = line::looks_timestamped(&text);
+        let time = line::parse_time(&text).or(p.time);
+        let orig_ref: &[u8] = if self.opts.keep_text { &orig } else { &text };
+        self.process(&text, orig_ref, p.line, p.lines, candidate, time, !stamped);
+        self.pend_buf = text;
+        self.pend_orig = orig;
     }
 
     fn in_window(&self, t: Option<LogTime>) -> bool {
@@ -306,7 +469,8 @@ impl Scanner {
         e: usize,
         line_no: u64,
         continuation_lines: u64,
-        next: &mut [usize; 3],
+        next: &mut [usize; 4],
+        wrapped: bool,
     ) {
         let mut rec = &data[s..e];
         if rec.last() == Some(&b'\r') {
@@ -333,69 +497,126 @@ impl Scanner {
         } else {
             None
         };
+        // (Bounded scans always parse the time; a record without one is outside.)
+        if time.is_none() && !bounded {
+            self.pending_last = Some(s);
+        }
+        if wrapped {
+            let mut buf = std::mem::take(&mut self.join_buf);
+            buf.clear();
+            for (i, l) in rec.split(|&b| b == b'\n').enumerate() {
+                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                if i == 0 {
+                    buf.extend_from_slice(l);
+                } else {
+                    join_wrapped(&mut buf, l);
+                }
+            }
+            self.process(&buf, rec, line_no, lines, candidate, time, false);
+            self.join_buf = buf;
+        } else {
+            self.process(rec, rec, line_no, lines, candidate, time, false);
+        }
+    }
+
+    /// Counts and classifies one complete record: `rec` is nginx's text, `orig` the
+    /// lines as read (evidence), `time` the record's time (nginx's, else the collector's),
+    /// `fragment` whether `rec` lacks nginx's timestamp.
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &mut self,
+        rec: &[u8],
+        orig: &[u8],
+        line_no: u64,
+        lines: u64,
+        candidate: bool,
+        time: Option<LogTime>,
+        fragment: bool,
+    ) {
+        let bounded = self.opts.since.is_some() || self.opts.until.is_some();
         if bounded && !self.in_window(time) {
             self.last_in_window = false;
             return;
         }
         self.last_in_window = true;
         self.stats.lines_total += lines;
-        if time.is_none() {
-            self.pending_last = Some(s);
-        }
         if let Some(t) = time {
             self.stats.first_time = min_opt(self.stats.first_time, Some(t));
             self.stats.last_time = max_opt(self.stats.last_time, Some(t));
         }
         if !candidate {
+            if fragment {
+                self.stats.lines_unparsed += lines;
+            }
             return;
         }
         // nginx logs upstream failures at warn and above; info/notice/debug lines that
         // mention the upstream (client closes, keep-alive) are skipped unparsed, and warn
         // lines are only the max_fails note.
-        match rec.get(19..27) {
-            Some(l)
-                if l.starts_with(b" [info]")
-                    || l.starts_with(b" [notice")
-                    || l.starts_with(b" [debug]") =>
-            {
-                return
-            }
-            Some(l) if l.starts_with(b" [warn]") => {
-                if self.disabled.find(rec).is_some() {
-                    self.stats.upstream_disabled += 1;
-                    if self.opts.keep_events {
-                        let r = line::parse(rec);
-                        let note = self.event(Category::OtherUpstream, &r, rec, line_no);
-                        self.stats.disabled_notes.push(note);
-                    }
+        if !fragment {
+            match rec.get(19..27) {
+                Some(l)
+                    if l.starts_with(b" [info]")
+                        || l.starts_with(b" [notice")
+                        || l.starts_with(b" [debug]") =>
+                {
+                    return
                 }
-                return;
+                Some(l) if l.starts_with(b" [warn]") => {
+                    if self.disabled.find(rec).is_some() {
+                        self.stats.upstream_disabled += 1;
+                        if self.opts.keep_events {
+                            let r = line::parse(rec);
+                            let note = self.event(Category::OtherUpstream, &r, orig, line_no);
+                            self.stats.disabled_notes.push(note);
+                        }
+                    }
+                    return;
+                }
+                _ => {}
             }
-            _ => {}
         }
-        let r = line::parse(rec);
-        if r.time.is_none() {
+        let mut r = line::parse(rec);
+        if !fragment && r.time.is_none() {
             self.stats.lines_unparsed += 1;
             return;
         }
-        let Some(cat) = line::classify(&r) else {
+        if fragment {
+            if matches!(r.level, b"info" | b"notice" | b"debug") {
+                return;
+            }
+            r.time = time;
+        }
+        let class = if r.level == b"warn" {
+            None
+        } else {
+            line::classify_full(&r)
+        };
+        let Some(class) = class else {
             if line::is_upstream_disabled(&r) {
                 self.stats.upstream_disabled += 1;
                 if self.opts.keep_events {
-                    let note = self.event(Category::OtherUpstream, &r, rec, line_no);
+                    let note = self.event(Category::OtherUpstream, &r, orig, line_no);
                     self.stats.disabled_notes.push(note);
                 }
+            } else if fragment && r.level.is_empty() {
+                self.stats.lines_unparsed += lines;
             }
             return;
         };
-        self.record_event(cat, &r, rec, line_no);
+        if fragment {
+            self.stats.fragments += 1;
+        }
+        self.record_event(class, &r, orig, line_no);
     }
 
-    fn record_event(&mut self, cat: Category, r: &Record<'_>, rec: &[u8], line_no: u64) {
+    fn record_event(&mut self, class: line::Class, r: &Record<'_>, rec: &[u8], line_no: u64) {
+        let cat = class.category;
         let st = &mut self.stats;
         st.failures += 1;
         let c = &mut st.categories[cat.index()];
         c.count += 1;
+        c.truncated += u64::from(class.truncated);
         c.first = min_opt(c.first, r.time);
         c.last = max_opt(c.last, r.time);
         let up = line::upstream_key(r);
@@ -409,7 +630,8 @@ impl Scanner {
             *st.timeline.entry(t.div_euclid(60)).or_insert(0) += 1;
         }
         if self.opts.keep_events {
-            let e = self.event(cat, r, rec, line_no);
+            let mut e = self.event(cat, r, rec, line_no);
+            e.truncated = class.truncated;
             self.stats.events.push(e);
         }
     }
@@ -425,6 +647,7 @@ impl Scanner {
             request: r.request.map(|q| lossy(&line::strip_query(q))),
             client: r.client.map(lossy),
             text: self.opts.keep_text.then(|| redact_queries(rec)),
+            truncated: false,
         }
     }
 }
