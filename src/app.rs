@@ -90,6 +90,9 @@ fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
     let opts =
         config::gather_options(&args.target, None).map_err(|e| fail(ExitStatus::Usage, e))?;
     let found = gather::nginx_only(&opts)?;
+    // Problems with a file:line are syntax errors or unreadable includes of this
+    // configuration: `nginx -t` rejects it, so the route is no all-clear (exit 1).
+    let rejected = found.issues.iter().any(|i| i.line > 0);
     let Some(route) = &found.route else {
         // The configuration problems usually say why there is no route: show them all.
         let problems: String = found.issues.iter().map(|i| format!("\n  {i}")).collect();
@@ -99,7 +102,11 @@ fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
             format!("; configuration problems:{problems}")
         };
         return Err(fail(
-            ExitStatus::Incomplete,
+            if rejected {
+                ExitStatus::Problems
+            } else {
+                ExitStatus::Incomplete
+            },
             anyhow!(
                 "no route for {}{}: {}{problems}",
                 opts.request.site,
@@ -121,16 +128,14 @@ fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
             out,
         )?;
     } else {
-        for i in &found.issues {
-            writeln!(
-                out,
-                "config problem: {}",
-                render::sanitize::escape_for_terminal(&i.to_string())
-            )?;
-        }
+        render::human::config_problems(&found.issues, rejected, out)?;
         render::human::route(route, color, out)?;
     }
-    Ok(ExitStatus::Healthy)
+    Ok(if rejected {
+        ExitStatus::Problems
+    } else {
+        ExitStatus::Healthy
+    })
 }
 
 fn explain(args: &ExplainArgs, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {

@@ -90,12 +90,14 @@ pub fn tokenize(src: &[u8]) -> (Vec<Token>, Option<LexError>) {
                 let mut word = Vec::new();
                 loop {
                     if i >= n {
+                        // nginx reads on to the end of the file and reports it there, at
+                        // the line after the last newline.
                         return (
                             tokens,
                             Some(LexError {
-                                line: start_line,
+                                line,
                                 message: format!(
-                                    "unexpected end of file, unterminated {} quote",
+                                    "unexpected end of file, expecting \";\" or \"}}\" (a {} quote opened on line {start_line} is never closed)",
                                     if quote == b'"' { "double" } else { "single" }
                                 ),
                             }),
@@ -340,9 +342,12 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_is_an_error_with_its_line() {
+    fn unterminated_quote_is_reported_at_the_end_of_file_like_nginx() {
         let (_, e) = tokenize(b"a;\nb \"open;\n\n");
-        assert_eq!(e.unwrap().line, 2);
+        let e = e.unwrap();
+        // nginx -t: unexpected end of file, expecting ";" or "}" in …:4
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("opened on line 2"), "{}", e.message);
     }
 
     #[test]

@@ -164,26 +164,25 @@ fn parse_tokens(tree: &mut Tree, file: usize, bytes: &[u8]) -> Vec<Directive> {
     // frames[0] is the file itself; each other frame is an open block.
     let mut frames: Vec<(Option<Directive>, Vec<Directive>)> = vec![(None, Vec::new())];
     let mut words: Vec<(String, u32)> = Vec::new();
-    let mut last_line = 1;
     let mut stopped = false;
     for tok in tokens {
         match tok {
             Token::Word { text, line, .. } => {
-                last_line = line;
                 words.push((text, line));
             }
             Token::Raw { .. } => {}
             Token::Semicolon(line) => {
-                last_line = line;
                 if words.is_empty() {
                     issue(tree, line, "unexpected \";\"".into());
                     continue;
+                }
+                if let Some(m) = missing_semicolon(&words) {
+                    issue(tree, line, m);
                 }
                 let d = directive(&mut words, file);
                 frames.last_mut().expect("frame").1.push(d);
             }
             Token::Open(line) => {
-                last_line = line;
                 if words.is_empty() {
                     issue(tree, line, "unexpected \"{\"".into());
                     stopped = true;
@@ -194,18 +193,21 @@ fn parse_tokens(tree: &mut Tree, file: usize, bytes: &[u8]) -> Vec<Directive> {
                     stopped = true;
                     break;
                 }
+                if let Some(m) = missing_semicolon(&words) {
+                    issue(tree, line, m);
+                }
                 let d = directive(&mut words, file);
                 frames.push((Some(d), Vec::new()));
             }
             Token::Close(line) => {
-                last_line = line;
                 if !words.is_empty() {
+                    // nginx -t names the line of the "}".
                     issue(
                         tree,
-                        words[0].1,
+                        line,
                         format!(
-                            "unexpected \"}}\": directive \"{}\" is not terminated by \";\"",
-                            words[0].0
+                            "unexpected \"}}\" (directive \"{}\" on line {} is not terminated by \";\")",
+                            words[0].0, words[0].1
                         ),
                     );
                     words.clear();
@@ -219,19 +221,21 @@ fn parse_tokens(tree: &mut Tree, file: usize, bytes: &[u8]) -> Vec<Directive> {
             }
         }
     }
+    // nginx reports an early end of file at the line after the last newline.
+    let eof_line = 1 + memchr::memchr_iter(b'\n', bytes).count() as u32;
     if let Some(e) = lex_error {
         issue(tree, e.line, e.message);
     } else if !stopped {
         if !words.is_empty() {
             issue(
                 tree,
-                last_line,
+                eof_line,
                 "unexpected end of file, expecting \";\" or \"}\"".into(),
             );
         } else if frames.len() > 1 {
             issue(
                 tree,
-                last_line,
+                eof_line,
                 "unexpected end of file, expecting \"}\"".into(),
             );
         }
@@ -241,6 +245,71 @@ fn parse_tokens(tree: &mut Tree, file: usize, bytes: &[u8]) -> Vec<Directive> {
         close_frame(&mut frames);
     }
     frames.pop().map(|f| f.1).unwrap_or_default()
+}
+
+/// Directive names that, met at the start of a line inside another directive's arguments,
+/// mean the line before lacks its `;` (nginx then reads them as arguments and rejects the
+/// directive at the line of the `;` or `{` that ends it).
+const COMMON_DIRECTIVES: &[&str] = &[
+    "access_log",
+    "add_header",
+    "alias",
+    "allow",
+    "auth_basic",
+    "charset",
+    "client_max_body_size",
+    "default_type",
+    "deny",
+    "error_log",
+    "error_page",
+    "expires",
+    "fastcgi_param",
+    "fastcgi_pass",
+    "grpc_pass",
+    "gzip",
+    "http",
+    "if",
+    "include",
+    "index",
+    "keepalive",
+    "keepalive_timeout",
+    "limit_req",
+    "listen",
+    "location",
+    "log_format",
+    "proxy_buffer_size",
+    "proxy_buffering",
+    "proxy_connect_timeout",
+    "proxy_http_version",
+    "proxy_pass",
+    "proxy_read_timeout",
+    "proxy_send_timeout",
+    "proxy_set_header",
+    "resolver",
+    "return",
+    "rewrite",
+    "root",
+    "sendfile",
+    "server",
+    "server_name",
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "try_files",
+    "upstream",
+    "uwsgi_pass",
+];
+
+/// "directive X is not terminated by ;" when a known directive name starts a line in the
+/// middle of `words` (the statement being closed).
+fn missing_semicolon(words: &[(String, u32)]) -> Option<String> {
+    let k = (1..words.len()).find(|&k| {
+        words[k].1 > words[k - 1].1 && COMMON_DIRECTIVES.contains(&words[k].0.as_str())
+    })?;
+    Some(format!(
+        "directive \"{}\" is not terminated by \";\" (nginx reads \"{}\" on line {} as its argument)",
+        words[0].0, words[k].0,
+        words[k].1
+    ))
 }
 
 fn directive(words: &mut Vec<(String, u32)>, file: usize) -> Directive {
@@ -399,7 +468,7 @@ mod tests {
             (2, "unexpected \"}\"")
         );
         let t = parse("server {\n listen 80\n}\n");
-        assert_eq!(t.issues[0].line, 2);
+        assert_eq!(t.issues[0].line, 3, "nginx names the line of the \"}\"");
         assert!(t.issues[0].message.contains("\"listen\" is not terminated"));
     }
 

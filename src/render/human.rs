@@ -459,6 +459,26 @@ impl RoutePaint for Paint {
     }
 }
 
+/// The configuration's problems before `route`'s answer; `rejected` when nginx -t would
+/// refuse the configuration (the route is then what nginx would do once it is fixed).
+pub fn config_problems(
+    issues: &[crate::facts::ConfigIssue],
+    rejected: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if rejected {
+        writeln!(
+            out,
+            "nginx -t rejects this configuration ({} problem(s)); the route below is read past them:",
+            issues.iter().filter(|i| i.line > 0).count()
+        )?;
+    }
+    for i in issues {
+        writeln!(out, "config problem: {}", val(&i.to_string()))?;
+    }
+    Ok(())
+}
+
 /// Human output of `badgw route`.
 pub fn route(r: &Route, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let p = Paint { on: color };
