@@ -468,8 +468,13 @@ mod tests {
             (2, "unexpected \"}\"")
         );
         let t = parse("server {\n listen 80\n}\n");
-        assert_eq!(t.issues[0].line, 3, "nginx names the line of the closing brace");
-        assert!(t.issues[0].message.contains("\"listen\" is not terminated"));
+        assert_eq!(
+            t.issues[0].line, 3,
+            "nginx names the line of the closing brace"
+        );
+        assert!(t.issues[0]
+            .message
+            .contains("directive \"listen\" on line 2 is not terminated"));
     }
 
     #[test]
