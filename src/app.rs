@@ -84,6 +84,9 @@ struct RouteDoc<'a> {
     route: &'a crate::facts::Route,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     config_issues: &'a [crate::facts::ConfigIssue],
+    /// Without --path: every location of the server and where it ends.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    locations: &'a [crate::facts::Route],
 }
 
 fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
@@ -124,12 +127,14 @@ fn route(args: &RouteArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<E
                 path: &opts.request.path,
                 route,
                 config_issues: &found.issues,
+                locations: &found.site_routes,
             },
             out,
         )?;
     } else {
         render::human::config_problems(&found.issues, rejected, out)?;
         render::human::route(route, color, out)?;
+        render::human::site_locations(&found.site_routes, color, out)?;
     }
     Ok(if rejected {
         ExitStatus::Problems

@@ -124,6 +124,7 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
     }
     Ok(GatherOptions {
         request: request(t)?,
+        whole_site: t.path.is_none() && t.url.is_none(),
         nginx_conf: t.nginx_conf.clone(),
         nginx_dump: t.nginx_dump.clone(),
         error_log: source(|s| &s.error_log),

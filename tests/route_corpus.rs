@@ -99,16 +99,17 @@ const CASES: &[Case] = &[
         notes: &[],
     },
     // nginx would match `location ~ /\.(?!well-known).*` (deny); badgw cannot evaluate the
-    // lookahead, says so, and does not pretend the regex matched.
+    // lookahead, says so, and does not pretend the regex matched: it follows `location /`,
+    // whose try_files (no /srv/app/public on this host) falls back to /index.php.
     Case {
         shape: "laravel",
         site: "app.example.test",
         path: "/.env",
         port: None,
         server: ("nginx.conf", 3),
-        location: Some(("", "/", 13)),
-        directive: None,
-        upstreams: &[],
+        location: Some(("~", "^/index\\.php(/|$)", 21)),
+        directive: Some("fastcgi_pass"),
+        upstreams: &["127.0.0.1:9000"],
         notes: &["cannot evaluate"],
     },
     Case {

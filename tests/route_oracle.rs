@@ -288,3 +288,320 @@ fn route_command_json_matches_the_library() {
         None => assert!(doc["route"]["location"].is_null()),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Internal redirects: index, try_files, error_page, rewrite, return, if, internal, alias,
+// access rules, auto 301, map/set variables. Every terminal location passes to its own
+// upstream address (nothing listens there: nginx still tries it and logs the address in
+// `$upstream_addr`); files are present or absent under the lab's root. For every
+// (server, path, method) badgw must name the upstream nginx contacted first, or none.
+
+/// The servers; `@ROOT@` is the document root, `@Un@` upstream ports.
+const REDIRECT_SERVERS: &str = r#"
+map $uri $mport { default @U19@; ~^/m2/ @U20@; }
+map $host $docroot { default @ROOT@; }
+server { listen 127.0.0.1:@PORT@; server_name tf;
+    root @ROOT@; index index.php index.html;
+    location / { try_files $uri $uri/ /index.php?$query_string; }
+    location ~ \.php$ { proxy_pass http://127.0.0.1:@U1@; }
+    location /api/ { proxy_pass http://127.0.0.1:@U2@; }
+    location = /named { try_files /nonexistent @back; }
+    location @back { proxy_pass http://127.0.0.1:@U3@; }
+    location /codes/ { try_files $uri =418; }
+    location /both/ { try_files $uri =404; proxy_pass http://127.0.0.1:@U4@; }
+    location /int/ { internal; proxy_pass http://127.0.0.1:@U5@; }
+    location /toint { try_files /nofile /int/x; }
+    location /dir/ { }
+    location /empty/ { }
+}
+server { listen 127.0.0.1:@PORT@; server_name rw;
+    root @ROOT@;
+    rewrite ^/old/(.*)$ /new/$1 last;
+    rewrite ^/perm/(.*)$ /new/$1 permanent;
+    location /new/ { proxy_pass http://127.0.0.1:@U6@; }
+    location /loc/ { rewrite ^/loc/(.*)$ /new/$1 break; proxy_pass http://127.0.0.1:@U7@; }
+    location /last/ { rewrite ^/last/(.*)$ /new/$1 last; proxy_pass http://127.0.0.1:@U8@; }
+    location /ret { return 403; }
+    location /cycle/ { rewrite ^ /cycle/again last; }
+    location /redir { return 302 /new/x; }
+    location /args/ { rewrite ^/args/(\w+)$ /new/$1?from=args last; }
+}
+server { listen 127.0.0.1:@PORT@; server_name ep;
+    root @ROOT@;
+    error_page 404 /e404;
+    location = /e404 { proxy_pass http://127.0.0.1:@U9@; }
+    location /deny/ { deny all; error_page 403 = @denied; }
+    location @denied { proxy_pass http://127.0.0.1:@U10@; }
+    location /files/ { try_files $uri =404; }
+    location /own/ { error_page 418 /x; try_files $uri =404; }
+    location /app/ { proxy_pass http://127.0.0.1:@U11@; error_page 502 = @m; }
+    location @m { proxy_pass http://127.0.0.1:@U12@; }
+    location /r404 { return 404; }
+    location /r404text { return 404 "gone"; }
+    location /cyc/ { error_page 404 /cyc/x; try_files $uri =404; }
+}
+server { listen 127.0.0.1:@PORT@; server_name if;
+    root @ROOT@;
+    if ($request_method = POST) { return 405; }
+    location / {
+        if (-f $request_filename) { proxy_pass http://127.0.0.1:@U13@; }
+        try_files $uri /fallback;
+    }
+    location = /fallback { proxy_pass http://127.0.0.1:@U14@; }
+    location /ifd/ { if (!-d $request_filename) { rewrite ^ /fallback last; } proxy_pass http://127.0.0.1:@U15@; }
+    location /ife/ { set $x 1; if ($x) { set $y 2; } try_files $uri =404; proxy_pass http://127.0.0.1:@U16@; }
+    location /ifarg/ { if ($arg_go = yes) { return 404; } proxy_pass http://127.0.0.1:@U24@; }
+}
+server { listen 127.0.0.1:@PORT@; server_name al;
+    root @ROOT@;
+    location /al/ { alias @ROOT@/aliased/; try_files $uri @miss; }
+    location @miss { proxy_pass http://127.0.0.1:@U17@; }
+    location ~ ^/ra/(.+)$ { alias @ROOT@/aliased/$1; error_page 404 = @miss2; }
+    location @miss2 { proxy_pass http://127.0.0.1:@U18@; }
+    location /n/ {
+        location ~ \.php$ { proxy_pass http://127.0.0.1:@U25@; }
+        location /n/deep/ { proxy_pass http://127.0.0.1:@U26@; }
+        try_files $uri /n/x.php;
+    }
+}
+server { listen 127.0.0.1:@PORT@; server_name mp;
+    root $docroot;
+    location /m/ { proxy_pass http://127.0.0.1:$mport; }
+    location /m2/ { proxy_pass http://127.0.0.1:$mport; }
+    location /s/ { set $p @U27@; proxy_pass http://127.0.0.1:$p; }
+    location /rv/ { try_files $uri /m/fromrv; }
+    location /acl/ { allow 10.0.0.0/8; deny all; proxy_pass http://127.0.0.1:@U21@; }
+    location /acl2/ { allow 127.0.0.1; deny all; proxy_pass http://127.0.0.1:@U22@; }
+    location /le/ { limit_except POST { deny all; } proxy_pass http://127.0.0.1:@U23@; }
+}
+"#;
+
+/// (server, path, method).
+const REDIRECT_CASES: &[(&str, &str, &str)] = &[
+    ("tf", "/", "GET"),
+    ("tf", "/static/app.js", "GET"),
+    ("tf", "/missing", "GET"),
+    ("tf", "/missing?a=1", "GET"),
+    ("tf", "/api/x", "GET"),
+    ("tf", "/api", "GET"),
+    ("tf", "/named", "GET"),
+    ("tf", "/codes/a", "GET"),
+    ("tf", "/both/exists.txt", "GET"),
+    ("tf", "/both/missing", "GET"),
+    ("tf", "/int/x", "GET"),
+    ("tf", "/toint", "GET"),
+    ("tf", "/dir/", "GET"),
+    ("tf", "/empty/", "GET"),
+    ("tf", "/dir", "GET"),
+    ("tf", "/x.php", "GET"),
+    ("tf", "/static/", "GET"),
+    ("rw", "/old/a", "GET"),
+    ("rw", "/perm/a", "GET"),
+    ("rw", "/loc/a", "GET"),
+    ("rw", "/last/a", "GET"),
+    ("rw", "/ret", "GET"),
+    ("rw", "/cycle/x", "GET"),
+    ("rw", "/redir", "GET"),
+    ("rw", "/args/abc?x=1", "GET"),
+    ("rw", "/new/q", "GET"),
+    ("ep", "/nothing", "GET"),
+    ("ep", "/deny/x", "GET"),
+    ("ep", "/files/present.txt", "GET"),
+    ("ep", "/files/absent.txt", "GET"),
+    ("ep", "/own/absent", "GET"),
+    ("ep", "/app/x", "GET"),
+    ("ep", "/r404", "GET"),
+    ("ep", "/r404text", "GET"),
+    ("ep", "/cyc/a", "GET"),
+    ("if", "/page.html", "GET"),
+    ("if", "/nope.html", "GET"),
+    ("if", "/page.html", "POST"),
+    ("if", "/ifd/", "GET"),
+    ("if", "/ifd/none/", "GET"),
+    ("if", "/ife/missing", "GET"),
+    ("if", "/ifarg/x?go=yes", "GET"),
+    ("if", "/ifarg/x?go=no", "GET"),
+    ("al", "/al/present.txt", "GET"),
+    ("al", "/al/absent.txt", "GET"),
+    ("al", "/ra/present.txt", "GET"),
+    ("al", "/ra/absent.txt", "GET"),
+    ("al", "/n/a", "GET"),
+    ("al", "/n/b.php", "GET"),
+    ("al", "/n/deep/x", "GET"),
+    ("mp", "/m/x", "GET"),
+    ("mp", "/m2/x", "GET"),
+    ("mp", "/s/x", "GET"),
+    ("mp", "/rv/none", "GET"),
+    ("mp", "/rv/../page.html", "GET"),
+    ("mp", "/acl/x", "GET"),
+    ("mp", "/acl2/x", "GET"),
+    ("mp", "/le/x", "GET"),
+    ("mp", "/le/x", "POST"),
+    ("mp", "/page.html", "GET"),
+];
+
+/// The document root's files and directories.
+fn make_root(root: &std::path::Path) {
+    for d in [
+        "static", "both", "aliased", "files", "dir", "empty", "ifd", "n", "e",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    for f in [
+        "index.php",
+        "static/app.js",
+        "both/exists.txt",
+        "aliased/present.txt",
+        "files/present.txt",
+        "dir/index.html",
+        "page.html",
+    ] {
+        std::fs::write(root.join(f), "x\n").unwrap();
+    }
+}
+
+/// One request with a case id header; nginx's access log line for it carries the id.
+fn send(port: u16, host: &str, method: &str, path: &str, id: usize) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to nginx");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let body = if method == "POST" {
+        "Content-Length: 0\r\n"
+    } else {
+        ""
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nX-Case: {id}\r\n{body}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs every redirect case against nginx and badgw; returns the mismatches and the count.
+fn redirect_cases(mutate: Option<&dyn Fn(&str) -> String>) -> (Vec<String>, usize) {
+    let lab = Lab::new("oracle-redirects");
+    let root = lab.path("www");
+    make_root(&root);
+    let port = free_port();
+    let mut ports: HashMap<String, u16> = HashMap::new();
+    let mut body = REDIRECT_SERVERS
+        .replace("@ROOT@", root.to_str().unwrap())
+        .replace("@PORT@", &port.to_string());
+    for n in (1..=27).rev() {
+        let p = free_port();
+        ports.insert(format!("127.0.0.1:{p}"), n);
+        body = body.replace(&format!("@U{n}@"), &p.to_string());
+    }
+    let log = lab.path("upstream.log");
+    let http = format!(
+        "log_format oracle '$http_x_case $status $upstream_addr';\n\
+         access_log {} oracle;\n\
+         proxy_connect_timeout 2s;\n{body}",
+        log.display()
+    );
+    let nginx = lab.nginx(&http);
+    let badgw_conf = match mutate {
+        Some(f) => {
+            let text = std::fs::read_to_string(&nginx.conf_path).unwrap();
+            let p = lab.path("mutated.conf");
+            std::fs::write(&p, f(&text)).unwrap();
+            p
+        }
+        None => nginx.conf_path.clone(),
+    };
+    let config = nginx::load(&nginx::LoadOptions {
+        conf_path: badgw_conf,
+        prefix: Some(nginx.prefix.clone()),
+        dump: None,
+    })
+    .unwrap();
+    assert!(config.issues().is_empty(), "{:?}", config.issues());
+    let files = badgw::gather::files::HostFiles::new();
+    let no_dns = |_: &str, _: u16| -> Vec<SocketAddr> { Vec::new() };
+    let mut mismatches = Vec::new();
+    for (id, (host, path, method)) in REDIRECT_CASES.iter().enumerate() {
+        let status = send(port, host, method, path, id);
+        let line = lab::wait_for_line(&log, &format!("{id} {status} "));
+        let want = line
+            .split_whitespace()
+            .nth(2)
+            .filter(|a| *a != "-")
+            .map(|a| a.trim_end_matches(',').to_string());
+        let req = RequestSpec {
+            site: host.to_string(),
+            path: path.to_string(),
+            port: Some(port),
+            scheme: None,
+        };
+        let r = nginx::route_request(
+            &config,
+            &req,
+            &no_dns,
+            &files,
+            method,
+            Some("127.0.0.1".parse().unwrap()),
+        )
+        .unwrap_or_else(|e| panic!("route {host}{path}: {e}"));
+        let got = (r.ends.as_deref() == Some("upstream"))
+            .then(|| r.upstreams.first().map(|u| u.address.clone()))
+            .flatten();
+        let name = |a: &Option<String>| match a {
+            Some(a) => format!("U{}", ports.get(a).copied().unwrap_or(0)),
+            None => "none".into(),
+        };
+        if want != got {
+            mismatches.push(format!(
+                "{method} {host}{path}: nginx {} (status {status}), badgw {} via {}",
+                name(&want),
+                name(&got),
+                r.hops
+                    .iter()
+                    .map(|h| h.text.clone())
+                    .collect::<Vec<_>>()
+                    .join(" → ")
+            ));
+        }
+    }
+    (mismatches, REDIRECT_CASES.len())
+}
+
+#[test]
+fn internal_redirects_like_nginx() {
+    let (mismatches, cases) = redirect_cases(None);
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cases} cases differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(cases >= 60, "only {cases} cases");
+    eprintln!(
+        "{cases} internal-redirect cases: badgw names the upstream nginx contacted in every one"
+    );
+}
+
+/// The test can fail: badgw reading a configuration whose `try_files` fallback differs
+/// from nginx's must disagree with nginx.
+#[test]
+fn internal_redirects_mutation_is_caught() {
+    let mutate = |t: &str| {
+        t.replace(
+            "try_files $uri $uri/ /index.php?$query_string;",
+            "try_files $uri $uri/ =404;",
+        )
+        .replace("error_page 404 /e404;", "error_page 404 /nowhere;")
+    };
+    let (mismatches, _) = redirect_cases(Some(&mutate));
+    assert!(
+        mismatches.len() >= 2,
+        "a mutated configuration went unnoticed: {mismatches:?}"
+    );
+}

@@ -176,6 +176,59 @@ pub struct Route {
     /// Other observations worth showing, e.g. "site also served by …:40 on port 443".
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The request's path through nginx's phases and internal redirects, first to last
+    /// (index, try_files, rewrite, error_page…). Empty in snapshots older than the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<RouteHop>,
+    /// How the request ends: "upstream", "static" (a file nginx serves) or "status"
+    /// (nginx answers itself: return, 403, 404, 500 cycle…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<String>,
+    /// The status nginx answers with when `ends` is "status" (0: not known statically).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// What the configuration alone could not decide, and what this route assumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumed: Vec<String>,
+    /// The other ways the request can go, when something could not be decided.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<RouteBranch>,
+    /// The `error_page` that takes over when the upstream fails here (502/504): it may
+    /// mask the failure from clients, e.g. "502 → @maintenance (default:30)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_upstream_error: Option<String>,
+    /// The request path this route was computed for (site-wide mode routes one per
+    /// location).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// One step of a request through nginx.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RouteHop {
+    /// request, location, rewrite, return, if, access, try_files, index, error_page,
+    /// redirect, static, pass, status.
+    pub kind: String,
+    pub text: String,
+    /// The URI after this step, when it set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<SourceRef>,
+}
+
+/// Another way the request can go (a branch the configuration leaves to run time).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RouteBranch {
+    pub assumed: Vec<String>,
+    pub hops: Vec<RouteHop>,
+    /// "upstream", "static" or "status".
+    pub ends: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `fastcgi_pass unix:/run/php/php8.2-fpm.sock`, when it ends at an upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// A `log_format` as nginx assembles it: the name, its strings concatenated, the escaping.
@@ -232,4 +285,7 @@ pub struct NginxFacts {
     /// taken for the application.
     #[serde(default)]
     pub listens: Vec<String>,
+    /// Site-wide mode (no `--path`): one route per location of the selected server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub site_routes: Vec<Route>,
 }

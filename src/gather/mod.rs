@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod discovery;
+pub mod files;
 pub mod kernel_log;
 pub mod listeners;
 pub mod managers;
@@ -40,6 +41,8 @@ pub struct GatherOptions {
     pub timeout: Duration,
     /// Normally /proc; tests may point elsewhere.
     pub proc_root: PathBuf,
+    /// No `--path` was given: route every location of the site (site-wide mode).
+    pub whole_site: bool,
 }
 
 /// Resolves a host name as the OS resolver does (what nginx does at start-up).
@@ -391,7 +394,12 @@ fn nginx_facts(
                 let route = {
                     let resolver = instance_resolver(opts, &inst);
                     let resolve = |h: &str, p: u16| resolver.resolve(h, p);
-                    nginx::route(&config, &opts.request, &resolve)
+                    nginx::route_with(
+                        &config,
+                        &opts.request,
+                        &resolve,
+                        &instance_files(opts, &inst),
+                    )
                 };
                 candidates.push((inst, config, route));
             }
@@ -452,13 +460,21 @@ fn nginx_facts(
         }
         Err(e) => (None, Some(e)),
     };
-    let other_targets = {
-        let resolver = instance_resolver(opts, &inst);
-        let resolve = |h: &str, p: u16| resolver.resolve(h, p);
-        route
-            .as_ref()
-            .map(|r| nginx::other_targets(&config, r, &resolve))
-            .unwrap_or_default()
+    let resolver = instance_resolver(opts, &inst);
+    let resolve = |h: &str, p: u16| resolver.resolve(h, p);
+    let other_targets = route
+        .as_ref()
+        .map(|r| nginx::other_targets(&config, r, &resolve))
+        .unwrap_or_default();
+    let site_routes = match (&route, opts.whole_site) {
+        (Some(_), true) => nginx::site_routes(
+            &config,
+            &opts.request,
+            &resolve,
+            &instance_files(opts, &inst),
+        )
+        .unwrap_or_default(),
+        _ => Vec::new(),
     };
     let mut master = inst.master.clone();
     if let Some(m) = &mut master {
@@ -480,6 +496,7 @@ fn nginx_facts(
         m.pid_file = pid_path.map(|p| p.display().to_string());
     }
     let facts = NginxFacts {
+        site_routes,
         master,
         conf_path: inst.conf_path.display().to_string(),
         prefix: inst.prefix.as_ref().map(|p| p.display().to_string()),
@@ -513,6 +530,16 @@ pub fn upstream_name(written: &str) -> String {
 fn instance_resolver(opts: &GatherOptions, inst: &discovery::Instance) -> ns::NginxResolver {
     let pid = inst.master.as_ref().map(|m| m.pid);
     ns::NginxResolver::new(ns::mount_root(&opts.proc_root, pid))
+}
+
+/// The files nginx serves, as its master sees them (through /proc/PID/root when it runs
+/// in another mount namespace).
+fn instance_files(opts: &GatherOptions, inst: &discovery::Instance) -> files::HostFiles {
+    let pid = inst.master.as_ref().map(|m| m.pid);
+    match ns::mount_root(&opts.proc_root, pid) {
+        Some(root) => files::HostFiles { root },
+        None => files::HostFiles::new(),
+    }
 }
 
 /// `nginx -T` output of the instance's own binary, when it runs and dumps a configuration.

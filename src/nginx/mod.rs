@@ -3,6 +3,7 @@
 //! for reading the configuration files themselves; host name resolution is injected.
 
 pub mod lexer;
+pub mod phases;
 pub mod select;
 pub mod tree;
 pub mod upstream;
@@ -13,14 +14,15 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use select::{best_by_name, default_for_port, find_location, location_spec, Server};
+use select::{best_by_name, default_for_port, location_spec, Server};
 use tree::{Directive, Source, Tree};
 use upstream::{default_port, parse_target, PASS_DIRECTIVES};
 
 use crate::facts::{
-    ConfigIssue, LogFormatRef, OtherTarget, RequestSpec, Route, RouteLocation, RouteServer,
-    RouteSettings, SourceRef, UpstreamAddr,
+    ConfigIssue, LogFormatRef, OtherTarget, RequestSpec, Route, RouteBranch, RouteHop,
+    RouteLocation, RouteServer, RouteSettings, SourceRef, UpstreamAddr,
 };
+use phases::{End, FileView, Walk};
 
 /// Where to read the configuration from.
 #[derive(Debug, Clone, Default)]
@@ -120,8 +122,34 @@ pub fn load(opts: &LoadOptions) -> anyhow::Result<Config> {
     Ok(Config { tree, prefix })
 }
 
-/// Selects the server block, location and upstream for a request.
+/// Selects the server block, location and upstream for a request, without looking at
+/// the file system (every file check becomes a branch; see [`route_with`]).
 pub fn route(config: &Config, req: &RequestSpec, resolve: Resolver) -> Result<Route, String> {
+    route_with(config, req, resolve, &phases::NoFiles)
+}
+
+/// Follows a request through nginx's phases and internal redirects (index, try_files,
+/// rewrite, error_page…) to where it ends; `files` answers the stat()s nginx would make.
+/// The route describes the final location (its settings, its upstream); `hops` the way there.
+pub fn route_with(
+    config: &Config,
+    req: &RequestSpec,
+    resolve: Resolver,
+    files: &dyn FileView,
+) -> Result<Route, String> {
+    route_request(config, req, resolve, files, "GET", None)
+}
+
+/// [`route_with`] for a given method and client address (access rules depend on it; None:
+/// every `allow`/`deny` with an address is a branch).
+pub fn route_request(
+    config: &Config,
+    req: &RequestSpec,
+    resolve: Resolver,
+    files: &dyn FileView,
+    method: &str,
+    client: Option<std::net::IpAddr>,
+) -> Result<Route, String> {
     let servers = config.servers();
     if servers.is_empty() {
         return Err(format!(
@@ -134,26 +162,84 @@ pub fn route(config: &Config, req: &RequestSpec, resolve: Resolver) -> Result<Ro
     let mut notes = Vec::new();
     let (idx, port) = pick_server(&refs, &host, req, &mut notes)?;
     let server = refs[idx];
-    let chain_locs = find_location(server.dir.children(), &req.path, &mut notes);
-    let mut chain: Vec<&Directive> = config
-        .tree
-        .root
+    let ctx = walk_ctx(config, server, files);
+    let (uri, args) = match req.path.split_once('?') {
+        Some((u, a)) => (phases::normalize_uri(u), a.to_string()),
+        None => (phases::normalize_uri(&req.path), String::new()),
+    };
+    let input = phases::Input {
+        uri,
+        args,
+        host: req.site.clone(),
+        method: method.to_ascii_uppercase(),
+        client,
+        scheme: req
+            .scheme
+            .clone()
+            .unwrap_or_else(|| if port == 443 { "https" } else { "http" }.into()),
+        port,
+    };
+    let walks = phases::walk_all(&ctx, &input);
+    let mut route = route_from_walks(config, server, port, req, &walks, resolve, &mut notes);
+    notes.dedup();
+    route.notes.extend(notes);
+    Ok(route)
+}
+
+fn walk_ctx<'a>(
+    config: &'a Config,
+    server: &Server<'a>,
+    files: &'a dyn FileView,
+) -> phases::Ctx<'a> {
+    phases::Ctx {
+        tree: &config.tree,
+        http: config.http().next(),
+        server: server.dir,
+        prefix: &config.prefix,
+        files,
+        server_name: server.names.first().cloned().unwrap_or_default(),
+    }
+}
+
+fn hops_of(config: &Config, w: &Walk) -> Vec<RouteHop> {
+    w.hops
         .iter()
-        .filter(|d| d.name == "http")
-        .take(1)
-        .collect();
-    chain.push(server.dir);
-    chain.extend(chain_locs.iter().copied());
+        .map(|h| RouteHop {
+            kind: h.kind.to_string(),
+            text: h.text.clone(),
+            uri: h.uri.clone(),
+            at: h.at.map(|(f, line)| SourceRef {
+                file: config.tree.file(f).to_string(),
+                line,
+            }),
+        })
+        .collect()
+}
+
+fn end_kind(e: &End) -> (&'static str, Option<u16>) {
+    match e {
+        End::Pass { .. } => ("upstream", None),
+        End::Static { .. } => ("static", None),
+        End::Status { code, .. } => ("status", Some(*code)),
+    }
+}
+
+/// The route of the first walk that reaches an upstream (else the first walk); the
+/// others become `branches`.
+fn route_from_walks(
+    config: &Config,
+    server: &Server,
+    port: u16,
+    req: &RequestSpec,
+    walks: &[Walk],
+    resolve: Resolver,
+    notes: &mut Vec<String>,
+) -> Route {
     let tree = &config.tree;
-    let location = chain_locs.last().map(|d| {
-        let (modifier, pattern) = location_spec(d);
-        RouteLocation {
-            modifier,
-            pattern,
-            file: tree.file(d.file).to_string(),
-            line: d.line,
-        }
-    });
+    let primary = walks
+        .iter()
+        .position(|w| matches!(w.end, End::Pass { .. }))
+        .unwrap_or(0);
     let mut route = Route {
         server: RouteServer {
             file: tree.file(server.dir.file).to_string(),
@@ -166,19 +252,82 @@ pub fn route(config: &Config, req: &RequestSpec, resolve: Resolver) -> Result<Ro
                 .map(|l| l.address.clone())
                 .collect(),
         },
-        location,
         ..Default::default()
     };
-    // The pass directive is not inherited: only the selected location's own counts.
-    let scope: &Directive = chain_locs.last().copied().unwrap_or(server.dir);
-    if let Some(pass) = scope
-        .children()
+    let Some(w) = walks.get(primary) else {
+        return route;
+    };
+    let mut chain: Vec<&Directive> = config.http().take(1).collect();
+    chain.push(server.dir);
+    let locs: Vec<&Directive> = match &w.end {
+        End::Pass { chain: c, .. } => c.clone(),
+        _ => w.chain.clone(),
+    };
+    chain.extend(locs.iter().copied());
+    route.location = w
+        .chain
         .iter()
-        .find(|d| PASS_DIRECTIVES.contains(&d.name.as_str()))
-    {
-        resolve_pass(
-            config, &chain, scope, pass, req, resolve, &mut route, &mut notes,
-        );
+        .rev()
+        .find(|d| d.name == "location")
+        .map(|d| {
+            let (modifier, pattern) = location_spec(d);
+            RouteLocation {
+                modifier,
+                pattern,
+                file: tree.file(d.file).to_string(),
+                line: d.line,
+            }
+        });
+    route.hops = hops_of(config, w);
+    let (ends, status) = end_kind(&w.end);
+    route.ends = Some(ends.to_string());
+    route.status = status;
+    route.assumed = w.assumed.clone();
+    // What nginx's regexes or variables left open is worth a note too.
+    notes.extend(
+        w.assumed
+            .iter()
+            .filter(|a| !a.contains(": assumed "))
+            .cloned(),
+    );
+    route.path = Some(req.path.clone());
+    route.on_upstream_error = w
+        .on_upstream_error
+        .as_ref()
+        .map(|(c, t, f, l)| format!("{c} → error_page {t} ({}:{l})", short(tree.file(*f))));
+    if let End::Pass { pass, target, .. } = &w.end {
+        let scope = *chain.last().unwrap_or(&server.dir);
+        let mut final_req = req.clone();
+        final_req.path = w.uri.clone();
+        match target {
+            // Variables nginx evaluates per request, known here (map, set, captures).
+            Some(t) => {
+                let mut evaluated = (*pass).clone();
+                evaluated.block = None;
+                evaluated.args[0] = t.clone();
+                notes.push(format!(
+                    "{} {} evaluates to {t} for this request",
+                    pass.name, pass.args[0]
+                ));
+                resolve_pass(
+                    config, &chain, scope, &evaluated, &final_req, resolve, &mut route, notes,
+                );
+                route.target = Some(pass.args[0].clone());
+                let resolver = nearest(config, &chain, "resolver").map(|d| d.args.join(" "));
+                route.dynamic = Some(format!(
+                    "{} {} is evaluated per request (for this one: {t}){}",
+                    pass.name,
+                    pass.args[0],
+                    match &resolver {
+                        Some(r) => format!("; names are resolved at run time by `resolver {r}`"),
+                        None => "; no `resolver` is defined, so a host name in it fails (\"no resolver defined to resolve …\")".into(),
+                    }
+                ));
+            }
+            None => resolve_pass(
+                config, &chain, scope, pass, &final_req, resolve, &mut route, notes,
+            ),
+        }
     }
     route.error_log =
         nearest(config, &chain, "error_log").and_then(|d| log_path(config, d.arg(0)?));
@@ -192,9 +341,87 @@ pub fn route(config: &Config, req: &RequestSpec, resolve: Resolver) -> Result<Ro
             .unwrap_or("combined");
         route.access_log_format = log_format(config, name);
     }
-    notes.dedup();
-    route.notes.extend(notes);
-    Ok(route)
+    if walks.len() > 1 {
+        for (i, b) in walks.iter().enumerate() {
+            if i == primary {
+                continue;
+            }
+            let (ends, status) = end_kind(&b.end);
+            route.branches.push(RouteBranch {
+                assumed: b.assumed.clone(),
+                hops: hops_of(config, b),
+                ends: ends.into(),
+                status,
+                target: match &b.end {
+                    End::Pass { pass, .. } => {
+                        Some(format!("{} {}", pass.name, pass.args.join(" ")))
+                    }
+                    _ => None,
+                },
+            });
+        }
+    }
+    route
+}
+
+/// A file name as the chain shows it: `sites-enabled/default` → `default`.
+pub fn short(file: &str) -> &str {
+    file.rsplit('/').next().unwrap_or(file)
+}
+
+/// Every location of the site's server and where a request to it ends (site-wide mode):
+/// one route per location, for a path that location serves (its prefix, its exact name,
+/// or a sample that its regex matches).
+pub fn site_routes(
+    config: &Config,
+    req: &RequestSpec,
+    resolve: Resolver,
+    files: &dyn FileView,
+) -> Result<Vec<Route>, String> {
+    let servers = config.servers();
+    let refs: Vec<&Server> = servers.iter().collect();
+    let host = req.site.trim_end_matches('.').to_ascii_lowercase();
+    let mut notes = Vec::new();
+    let (idx, port) = pick_server(&refs, &host, req, &mut notes)?;
+    let server = refs[idx];
+    let mut locs = Vec::new();
+    collect_locations(server.dir, &mut locs, 0);
+    let mut out = Vec::new();
+    for loc in locs {
+        let (m, p) = location_spec(loc);
+        let path = match m.as_str() {
+            "@" => continue,
+            "~" | "~*" => match select::sample_for_regex(&p, m == "~*") {
+                Some(s) => s,
+                None => continue,
+            },
+            _ => p.clone(),
+        };
+        let mut q = req.clone();
+        q.path = path.clone();
+        q.port = Some(port);
+        let mut r = route_with(config, &q, resolve, files)?;
+        // Keep only paths that really reach this location first.
+        let first = r.hops.iter().find(|h| h.kind == "location");
+        if first.and_then(|h| h.at.as_ref()).map(|a| a.line) != Some(loc.line) {
+            continue;
+        }
+        r.path = Some(path);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn collect_locations<'a>(d: &'a Directive, out: &mut Vec<&'a Directive>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    for c in d.children() {
+        if c.name == "location" {
+            out.push(c);
+            collect_locations(c, out, depth + 1);
+        }
+    }
 }
 
 /// Picks the server (index) and the port it was chosen on.

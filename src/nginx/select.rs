@@ -186,6 +186,115 @@ pub fn location_spec(d: &Directive) -> (String, String) {
     }
 }
 
+/// A request path that the location regex matches, built from the pattern (first
+/// alternative of each group, one character per class) and checked against the regex.
+pub fn sample_for_regex(pcre: &str, case_insensitive: bool) -> Option<String> {
+    let re = translate_regex(pcre, case_insensitive).ok()?;
+    let core = simplify_regex(pcre);
+    let mut candidates = vec![format!("/index{core}"), core.clone()];
+    for pre in ["/", "/x", "/index", "/x/"] {
+        candidates.push(format!("{pre}{}", core.trim_start_matches('/')));
+        candidates.push(format!("{pre}{core}"));
+    }
+    candidates
+        .into_iter()
+        .map(|c| c.replace("//", "/"))
+        .find(|c| c.starts_with('/') && re.is_match(c))
+}
+
+fn simplify_regex(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    // Skipping the rest of a group's alternatives: depth of the group being skipped.
+    let mut skip_to_close: Vec<bool> = Vec::new();
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '^' | '$' => i += 1,
+            '\\' if i + 1 < chars.len() => {
+                let n = chars[i + 1];
+                out.push(match n {
+                    'd' => '1',
+                    'w' => 'a',
+                    's' => ' ',
+                    other => other,
+                });
+                i += 2;
+            }
+            '(' => {
+                // (?:  (?<name>  (?P<name>  (?i)
+                i += 1;
+                if chars.get(i) == Some(&'?') {
+                    while i < chars.len() && ![':', '>'].contains(&chars[i]) && chars[i] != ')' {
+                        i += 1;
+                    }
+                    if chars.get(i) != Some(&')') {
+                        i += 1;
+                    }
+                }
+                skip_to_close.push(false);
+            }
+            '|' => {
+                // Skip the other alternatives up to the group's close.
+                let mut depth = 0;
+                i += 1;
+                while i < chars.len() {
+                    match chars[i] {
+                        '\\' => i += 1,
+                        '(' => depth += 1,
+                        ')' if depth == 0 => break,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            ')' => {
+                skip_to_close.pop();
+                i += 1;
+            }
+            '[' => {
+                let mut j = i + 1;
+                let negated = chars.get(j) == Some(&'^');
+                if negated {
+                    j += 1;
+                }
+                let first = chars.get(j).copied();
+                while j < chars.len() && !(chars[j] == ']' && j > i + 1) {
+                    j += 1;
+                }
+                out.push(if negated {
+                    'x'
+                } else {
+                    first.filter(|c| *c != '\\').unwrap_or('a')
+                });
+                i = j + 1;
+            }
+            '.' => {
+                out.push('x');
+                i += 1;
+            }
+            '*' | '?' => {
+                // Zero of the previous item is allowed: keep the one character (simpler).
+                i += 1;
+            }
+            '+' => i += 1,
+            '{' => {
+                while i < chars.len() && chars[i] != '}' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Location nesting deeper than this is not followed (nginx configs nest two or three).
 const MAX_LOCATION_DEPTH: usize = 32;
 

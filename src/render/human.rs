@@ -429,7 +429,38 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
         )?,
         None => writeln!(out, "  location (none matches)")?,
     }
-    if let (Some(d), Some(t)) = (&r.directive, &r.target) {
+    if r.hops.len() > 2
+        || r.hops
+            .iter()
+            .any(|h| h.kind == "redirect" || h.kind == "error_page")
+    {
+        writeln!(out, "  chain    {}", esc(&chain_text(&r.hops)))?;
+    }
+    for b in &r.branches {
+        writeln!(
+            out,
+            "  or, if {}: {}",
+            esc(&b.assumed.join("; ")),
+            esc(&chain_text(&b.hops))
+        )?;
+    }
+    if let Some(e) = &r.on_upstream_error {
+        writeln!(
+            out,
+            "  when the upstream fails: {}; clients get that answer, not the 502/504",
+            esc(e)
+        )?;
+    }
+    if r.directive.is_none() && r.ends.as_deref() == Some("status") {
+        writeln!(
+            out,
+            "  (nginx answers itself with {}: no *_pass directive is reached)",
+            r.status
+                .filter(|c| *c != 0)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "a status it decides at run time".into())
+        )?;
+    } else if let (Some(d), Some(t)) = (&r.directive, &r.target) {
         let at = r
             .directive_at
             .as_ref()
@@ -444,6 +475,68 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
     }
     if let Some(d) = &r.dynamic {
         writeln!(out, "  dynamic target: {}", val(d))?;
+    }
+    Ok(())
+}
+
+/// `/ → location / (default:45) → try_files (default:48) → /index.php → …`
+pub fn chain_text(hops: &[crate::facts::RouteHop]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for h in hops {
+        let at =
+            h.at.as_ref()
+                .map(|a| format!(" ({}:{})", crate::nginx::short(&a.file), a.line))
+                .unwrap_or_default();
+        let part = match h.kind.as_str() {
+            "request" | "redirect" => h.text.rsplit(' ').next().unwrap_or(&h.text).to_string(),
+            "try_files" if h.text.starts_with("try_files: no file found") => {
+                format!("try_files{at}")
+            }
+            "index"
+                if h.uri.is_none()
+                    && !h.text.contains("exists")
+                    && !h.text.contains("not exist") =>
+            {
+                format!("{}{at}", h.text)
+            }
+            "rewrite" => match &h.uri {
+                Some(u) => format!("{}{at} → {u}", h.text),
+                None => format!("{}{at}", h.text),
+            },
+            _ => format!("{}{at}", h.text),
+        };
+        parts.push(part);
+    }
+    parts.join(" → ")
+}
+
+/// `badgw route` without --path: every location and where a request to it ends.
+pub fn site_locations(routes: &[Route], color: bool, out: &mut dyn Write) -> io::Result<()> {
+    if routes.is_empty() {
+        return Ok(());
+    }
+    let p = Paint { on: color };
+    writeln!(out, "{}", p.bold("Every location of the server"))?;
+    for r in routes {
+        let ends = match (r.ends.as_deref(), &r.directive, &r.target) {
+            (Some("upstream"), Some(d), Some(t)) => format!("{d} {t}"),
+            (Some("status"), _, _) => format!(
+                "nginx answers {}",
+                r.status
+                    .filter(|c| *c != 0)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "(decided at run time)".into())
+            ),
+            (Some("static"), _, _) => "static files".into(),
+            _ => "?".into(),
+        };
+        writeln!(
+            out,
+            "  {:<28} → {}",
+            esc(r.path.as_deref().unwrap_or("")),
+            esc(&ends)
+        )?;
+        writeln!(out, "      {}", p.dim(&esc(&chain_text(&r.hops))))?;
     }
     Ok(())
 }
