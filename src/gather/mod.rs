@@ -462,10 +462,6 @@ fn nginx_facts(
     };
     let resolver = instance_resolver(opts, &inst);
     let resolve = |h: &str, p: u16| resolver.resolve(h, p);
-    let other_targets = route
-        .as_ref()
-        .map(|r| nginx::other_targets(&config, r, &resolve))
-        .unwrap_or_default();
     let site_routes = match (&route, opts.whole_site) {
         (Some(_), true) => nginx::site_routes(
             &config,
@@ -476,6 +472,11 @@ fn nginx_facts(
         .unwrap_or_default(),
         _ => Vec::new(),
     };
+    let route = route.map(|r| site_wide_pick(r, &site_routes));
+    let other_targets = route
+        .as_ref()
+        .map(|r| nginx::other_targets(&config, r, &resolve))
+        .unwrap_or_default();
     let mut master = inst.master.clone();
     if let Some(m) = &mut master {
         m.unit = managers::unit_of_pid(m.pid).filter(|_| managers::systemd_is_init());
@@ -540,6 +541,49 @@ fn instance_files(opts: &GatherOptions, inst: &discovery::Instance) -> files::Ho
         Some(root) => files::HostFiles { root },
         None => files::HostFiles::new(),
     }
+}
+
+/// Site-wide mode: when `/` does not reach an upstream, the site is diagnosed through the
+/// first location that does (config order), and the route says so; `--path` never
+/// comes here (site_routes is empty then).
+fn site_wide_pick(root: Route, site: &[Route]) -> Route {
+    if site.is_empty() || root.ends.as_deref() == Some("upstream") {
+        return root;
+    }
+    let Some(pick) = site.iter().find(|r| r.ends.as_deref() == Some("upstream")) else {
+        return root;
+    };
+    let mut r = pick.clone();
+    let root_end = match (root.ends.as_deref(), root.status) {
+        (Some("status"), Some(c)) if c != 0 => format!("nginx answers {c} itself"),
+        (Some("static"), _) => "nginx serves files itself".to_string(),
+        _ => "no upstream is reached".to_string(),
+    };
+    let loc = r
+        .location
+        .as_ref()
+        .map(|l| {
+            format!(
+                " (location {}{}{} {}:{})",
+                l.modifier,
+                if l.modifier.is_empty() { "" } else { " " },
+                l.pattern,
+                l.file,
+                l.line
+            )
+        })
+        .unwrap_or_default();
+    let others: Vec<String> = site
+        .iter()
+        .filter(|o| o.ends.as_deref() == Some("upstream") && o.path != r.path)
+        .filter_map(|o| Some(format!("{} → {}", o.path.as_deref()?, o.target.as_deref()?)))
+        .collect();
+    r.notes.push(format!(
+        "site-wide: a request for / ends without an upstream ({root_end}); diagnosing {}{loc}, the first location that reaches one{}",
+        r.path.as_deref().unwrap_or("?"),
+        if others.is_empty() { String::new() } else { format!("; other locations with an upstream: {}", others.join(", ")) }
+    ));
+    r
 }
 
 /// `nginx -T` output of the instance's own binary, when it runs and dumps a configuration.

@@ -1,0 +1,124 @@
+//! Real-nginx scenarios where the request reaches its upstream only through internal
+//! redirects, diagnosed with no `--path` (site-wide mode): Debian's default site with its
+//! PHP block enabled and PHP-FPM stopped, and an SPA whose `/` is static and whose `/api/`
+//! is proxied to a dead app (the same root cause with and without `--path`).
+
+mod lab;
+
+use lab::{free_port, Lab};
+use serde_json::Value;
+
+fn top_cause(report: &Value) -> String {
+    report["findings"][0]["cause"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no finding in {report:#}"))
+        .to_string()
+}
+
+/// Debian's /etc/nginx/sites-available/default with the PHP block uncommented, and its
+/// snippets/fastcgi-php.conf, rooted in the lab. PHP-FPM is not running: its socket is
+/// absent. nginx itself sends `/` to the PHP location (index → index.php).
+#[test]
+fn debian_default_site_with_php_fpm_stopped_is_socket_missing() {
+    let lab = Lab::new("debian-php");
+    let root = lab.path("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("index.php"), "<?php phpinfo();\n").unwrap();
+    std::fs::write(root.join("index.nginx-debian.html"), "welcome\n").unwrap();
+    let run = lab.path("run/php");
+    std::fs::create_dir_all(&run).unwrap();
+    let sock = run.join("php8.2-fpm.sock");
+    let snippet = lab.path("fastcgi-php.conf");
+    std::fs::write(
+        &snippet,
+        "fastcgi_split_path_info ^(.+?\\.php)(/.*)$;\n\
+         try_files $fastcgi_script_name =404;\n\
+         set $path_info $fastcgi_path_info;\n\
+         fastcgi_param PATH_INFO $path_info;\n\
+         fastcgi_index index.php;\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let body = format!(
+        "server {{
+    listen 127.0.0.1:{port} default_server;
+    root {root};
+    index index.php index.html index.htm index.nginx-debian.html;
+    server_name _;
+    location / {{
+        try_files $uri $uri/ =404;
+    }}
+    location ~ \\.php$ {{
+        include {snippet};
+        fastcgi_pass unix:{sock};
+    }}
+}}",
+        root = root.display(),
+        snippet = snippet.display(),
+        sock = sock.display()
+    );
+    let nginx = lab.nginx(&body);
+    assert_eq!(
+        lab.get(port, "localhost", "/").0,
+        502,
+        "nginx must fail on /"
+    );
+    let conf = nginx.conf_path.to_str().unwrap().to_string();
+    let (code, report) = lab::diagnose_json(&["--site", "localhost", "--nginx-conf", &conf]);
+    assert_eq!(top_cause(&report), "socket-missing", "{report:#}");
+    assert_eq!(code, 1, "{report:#}");
+    let fixes = report["findings"][0]["fixes"].to_string();
+    assert!(fixes.contains("php8.2-fpm"), "{fixes}");
+    let hops = report["route"]["hops"].to_string();
+    assert!(hops.contains("index.php"), "{hops}");
+    // The human chain names each hop with its line.
+    let out = lab::badgw()
+        .args(["route", "--site", "localhost", "--nginx-conf", &conf])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("try_files")
+            && text.contains("location ~ \\.php$")
+            && text.contains("fastcgi_pass unix:"),
+        "{text}"
+    );
+}
+
+/// `/` serves files, `/api/` proxies to an app that is not running: without `--path` the
+/// diagnosis is the same as for a request to /api/.
+#[test]
+fn spa_with_proxied_api_ranks_the_same_with_and_without_path() {
+    let lab = Lab::new("spa");
+    let root = lab.path("dist");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("index.html"), "<div id=app></div>\n").unwrap();
+    let (front, back) = (free_port(), free_port());
+    let body = format!(
+        "server {{
+    listen 127.0.0.1:{front};
+    server_name spa.example.test;
+    root {root};
+    location / {{ try_files $uri $uri/ /index.html; }}
+    location /api/ {{ proxy_pass http://127.0.0.1:{back}; }}
+}}",
+        root = root.display()
+    );
+    let nginx = lab.nginx(&body);
+    assert_eq!(lab.get(front, "spa.example.test", "/").0, 200);
+    assert_eq!(lab.get(front, "spa.example.test", "/api/users").0, 502);
+    let conf = nginx.conf_path.to_str().unwrap().to_string();
+    let (code_site, site) =
+        lab::diagnose_json(&["--site", "spa.example.test", "--nginx-conf", &conf]);
+    let (code_path, path) = lab::diagnose_json(&[
+        "--site",
+        "spa.example.test",
+        "--path",
+        "/api/users",
+        "--nginx-conf",
+        &conf,
+    ]);
+    assert_eq!(top_cause(&path), "upstream-down", "{path:#}");
+    assert_eq!(top_cause(&site), top_cause(&path), "{site:#}");
+    assert_eq!((code_site, code_path), (1, 1));
+}
