@@ -76,8 +76,12 @@ impl Cause {
             }
             PortMismatch | AddressFamilyMismatch => &[UpstreamDown, NoLiveUpstreams],
             UpstreamDown | SocketMissing | SocketPermission | SelinuxDenied | DnsResolution
-            | FdExhaustion | EphemeralPorts | PoolExhausted | ProtocolMismatch
-            | UpstreamTlsVerify => &[NoLiveUpstreams],
+            | FdExhaustion | EphemeralPorts | ProtocolMismatch | UpstreamTlsVerify => {
+                &[NoLiveUpstreams]
+            }
+            // Every worker busy: new connections wait in the listen backlog until nginx's
+            // connect (TCP) or read timeout fires — the timeouts are its symptom.
+            PoolExhausted => &[NoLiveUpstreams, UpstreamTimeout],
             UpstreamTimeout | PrematureClose | HeaderTooBig | KeepaliveRace => &[NoLiveUpstreams],
             // The old address refuses, times out or is unreachable: those are its symptoms.
             StaleResolution => &[UpstreamDown, UpstreamTimeout, NoLiveUpstreams],

@@ -151,6 +151,28 @@ mod tests {
         assert_eq!(ranked[1].explained_by, Some(Cause::PortMismatch));
     }
 
+    /// PHP-FPM over TCP: connect timeouts after "server reached pm.max_children" are the
+    /// full pool's symptom (issue 11).
+    #[test]
+    fn a_full_pool_explains_the_connect_timeouts() {
+        let timeout = Finding::new(
+            Cause::UpstreamTimeout,
+            Severity::Critical,
+            Strength::Direct,
+            "upstream timed out (110) while connecting to upstream",
+        );
+        let pool = Finding::new(
+            Cause::PoolExhausted,
+            Severity::Critical,
+            Strength::Direct,
+            "pool",
+        )
+        .confidence(0.9);
+        let ranked = rank(&[run("a", vec![timeout]), run("b", vec![pool])]);
+        assert_eq!(ranked[0].finding.cause, Cause::PoolExhausted);
+        assert_eq!(ranked[1].explained_by, Some(Cause::PoolExhausted));
+    }
+
     #[test]
     fn an_unsure_root_does_not_push_direct_evidence_down() {
         let down = Finding::new(

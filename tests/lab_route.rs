@@ -5,6 +5,8 @@
 
 mod lab;
 
+use std::time::Duration;
+
 use lab::{free_port, Lab};
 use serde_json::Value;
 
@@ -121,4 +123,61 @@ fn spa_with_proxied_api_ranks_the_same_with_and_without_path() {
     assert_eq!(top_cause(&path), "upstream-down", "{path:#}");
     assert_eq!(top_cause(&site), top_cause(&path), "{site:#}");
     assert_eq!((code_site, code_path), (1, 1));
+}
+
+/// A Laravel-style front controller (`try_files $uri $uri/ /index.php?$query_string`) on a
+/// PHP-FPM pool over TCP with one worker: slow requests fill it, PHP-FPM logs "server
+/// reached max_children", nginx times out connecting. Without `--path`, the route reaches
+/// the pool through try_files, and pool-exhausted leads with the timeouts explained by it.
+#[test]
+fn front_controller_on_a_full_tcp_pool_is_pool_exhausted() {
+    let lab = Lab::new("fpm-tcp");
+    let (front, fport) = (free_port(), free_port());
+    let site = format!("laravel-{front}.test");
+    let fpm = lab::fpm::start(
+        &lab,
+        &[("index.php", "<?php usleep(4000000); echo \"done\\n\";\n")],
+        &format!(
+            "listen = 127.0.0.1:{fport}\nlisten.backlog = 0\npm = ondemand\npm.max_children = 1\nrequest_terminate_timeout = 10s"
+        ),
+    );
+    let nginx = lab.nginx(&format!(
+        "server {{ listen 127.0.0.1:{front}; server_name {site}; root {www}; index index.php;
+           location / {{ try_files $uri $uri/ /index.php?$query_string; }}
+           location ~ \\.php$ {{
+               fastcgi_pass 127.0.0.1:{fport};
+               fastcgi_connect_timeout 1s;
+               fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+               fastcgi_param REQUEST_METHOD $request_method;
+           }}
+         }}",
+        www = fpm.www.display()
+    ));
+    let mut inflight = Vec::new();
+    for i in 0..8 {
+        let s = std::net::TcpStream::connect(("127.0.0.1", front)).unwrap();
+        use std::io::Write;
+        let mut s = s;
+        write!(s, "GET /users/{i} HTTP/1.0\r\nHost: {site}\r\n\r\n").unwrap();
+        inflight.push(s);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nginx.wait_log("while connecting to upstream");
+    let log = nginx.error_log_text();
+    assert!(log.contains("upstream timed out (110"), "{log}");
+    let (code, report) = lab::diagnose_json(&[
+        "--site",
+        &site,
+        "--nginx-conf",
+        nginx.conf_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(top_cause(&report), "pool-exhausted", "{report:#}");
+    let findings = report["findings"].as_array().unwrap();
+    let t = findings
+        .iter()
+        .find(|f| f["cause"] == "upstream-timeout")
+        .unwrap_or_else(|| panic!("the connect timeouts are reported: {report:#}"));
+    assert_eq!(t["explained_by"], "pool-exhausted", "{report:#}");
+    drop(inflight);
 }

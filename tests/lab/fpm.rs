@@ -158,12 +158,30 @@ pub fn start(lab: &Lab, scripts: &[(&str, &str)], pool: &str) -> Fpm {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let group = spawn_group(cmd);
-    assert!(
-        wait_for(&sock, Duration::from_secs(5)),
-        "php-fpm did not create {}: {}",
-        sock.display(),
-        std::fs::read_to_string(dir.join("php-fpm.log")).unwrap_or_default()
-    );
+    // A `listen = 127.0.0.1:PORT` in `pool` overrides the socket (the ini's last value wins).
+    if let Some(addr) = pool
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("listen ="))
+        .map(str::trim)
+        .find(|a| !a.starts_with('/'))
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "php-fpm did not listen on {addr}: {}",
+                std::fs::read_to_string(dir.join("php-fpm.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    } else {
+        assert!(
+            wait_for(&sock, Duration::from_secs(5)),
+            "php-fpm did not create {}: {}",
+            sock.display(),
+            std::fs::read_to_string(dir.join("php-fpm.log")).unwrap_or_default()
+        );
+    }
     Fpm {
         _group: group,
         sock,
