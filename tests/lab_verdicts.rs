@@ -114,3 +114,76 @@ fn a_full_listen_queue_is_never_a_healthy_verdict() {
     assert!(!text.contains("No problem found"), "{text}");
     drop(listener);
 }
+
+/// As `nobody`, the nginx that serves the site has a 0600 configuration and another nginx
+/// with a catch-all `server_name _` runs: the diagnosis is incomplete (exit 3) and says
+/// why — never the other instance's "no problem found".
+#[test]
+fn unreadable_instance_serving_the_site_is_incomplete_never_another_instances_answer() {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this scenario switches to user nobody, which needs root"
+    );
+    let lab = Lab::new("wrong-instance");
+    let (front, catch_all, back) = (free_port(), free_port(), free_port());
+    let site = format!("shop-{front}.hidden.test");
+    let _app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
+    let serving = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://127.0.0.1:{back}"),
+        "",
+    ));
+    let other = lab.nginx(&format!(
+        "    server {{\n        listen 127.0.0.1:{catch_all} default_server;\n        \
+         listen 127.0.0.2:{front} default_server;\n        server_name _;\n        \
+         location / {{ return 200 \"other\\n\"; }}\n    }}\n"
+    ));
+    let _ = &other;
+    std::fs::set_permissions(&serving.conf_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // nobody may not reach the build directory: run a copy from the world-readable prefix.
+    let bin = lab.path("badgw");
+    std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = front.to_string();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args([
+            "diagnose",
+            "--site",
+            &site,
+            "--port",
+            &port,
+            "--timeout",
+            "1s",
+        ])
+        .args(["--color", "never"])
+        .env_remove("PM2_HOME")
+        .env("HOME", "/nonexistent")
+        .current_dir("/");
+    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the serving nginx is unreadable: incomplete\n{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("No problem found"), "{stdout}");
+    let conf = serving.conf_path.display().to_string();
+    assert!(
+        stderr.contains(&conf) && stderr.contains("run badgw as root"),
+        "the reason names the unreadable configuration: {stderr}"
+    );
+
+    // As root the serving instance is read and diagnosed.
+    let (code, report) = lab::diagnose_json(&["--site", &site, "--port", &port, "--timeout", "1s"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["route"]["server"]["file"],
+        conf.as_str(),
+        "{report:#}"
+    );
+}

@@ -429,6 +429,25 @@ fn nginx_facts(
     let naming: Vec<usize> = (0..candidates.len())
         .filter(|&i| names_site(&candidates[i].2))
         .collect();
+    // The instance that serves the site may be one this user cannot read: another
+    // instance's answer (a catch-all default server) would then be a wrong all-clear.
+    if naming.is_empty() && !load_errors.is_empty() {
+        let unread: Vec<String> = load_errors
+            .iter()
+            .map(|(i, e)| format!("{} ({e})", i.found_by))
+            .collect();
+        return Err(fail(
+            ExitStatus::Incomplete,
+            anyhow!(
+                "no readable nginx configuration names {}, and {} nginx instance(s) could not be read: {}. \
+                 One of them may serve the site: run badgw as root (or pass --nginx-conf or --nginx-dump); \
+                 another instance's answer is not given instead",
+                opts.request.site,
+                unread.len(),
+                unread.join("; ")
+            ),
+        ));
+    }
     let pick = naming
         .first()
         .copied()
