@@ -83,7 +83,7 @@ _badgw() {
             return 0
             ;;
         badgw__subcmd__collect)
-            opts="-h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --color --help --version"
+            opts="-h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +142,10 @@ _badgw() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lb-idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -175,7 +179,7 @@ _badgw() {
             return 0
             ;;
         badgw__subcmd__diagnose)
-            opts="-v -h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --json --verbose --color --help --version"
+            opts="-v -h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --json --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +238,10 @@ _badgw() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lb-idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

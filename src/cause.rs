@@ -56,6 +56,7 @@ causes! {
     DnsResolution => "dns-resolution", "the upstream host name cannot be resolved";
     StaleResolution => "stale-resolution", "nginx still connects to the address an upstream name had when it loaded its configuration; the name now resolves elsewhere";
     WebsocketUpgrade => "websocket-upgrade", "a WebSocket location does not pass the upgrade (headers, HTTP/1.1) or cuts idle sockets at proxy_read_timeout";
+    LbKeepaliveRace => "lb-keepalive-race", "a load balancer in front reuses idle connections that nginx has already closed";
     UpstreamTlsVerify => "upstream-tls-verify", "nginx cannot verify the upstream's TLS certificate (proxy_ssl_verify on)";
 }
 
@@ -85,7 +86,7 @@ impl Cause {
             UpstreamTimeout | PrematureClose | HeaderTooBig | KeepaliveRace => &[NoLiveUpstreams],
             // The old address refuses, times out or is unreachable: those are its symptoms.
             StaleResolution => &[UpstreamDown, UpstreamTimeout, NoLiveUpstreams],
-            NoLiveUpstreams | Upstream502 | WebsocketUpgrade => &[],
+            NoLiveUpstreams | Upstream502 | WebsocketUpgrade | LbKeepaliveRace => &[],
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct SourceArgs {
     /// Timeout of each probe and external command, e.g. 3s, 500ms.
     #[arg(long, default_value = "3s", value_name = "DURATION")]
     pub timeout: String,
+    /// Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default),
+    /// compared with nginx's keepalive_timeout.
+    #[arg(long, value_name = "DURATION")]
+    pub lb_idle_timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -122,7 +122,12 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
     if timeout.is_zero() {
         bail!("--timeout must be more than 0");
     }
+    let lb_idle_timeout = match s.and_then(|s| s.lb_idle_timeout.as_deref()) {
+        Some(v) => Some(parse_duration(v).map_err(|e| anyhow!("--lb-idle-timeout: {e}"))?),
+        None => None,
+    };
     Ok(GatherOptions {
+        lb_idle_timeout,
         request: request(t)?,
         whole_site: t.path.is_none() && t.url.is_none(),
         nginx_conf: t.nginx_conf.clone(),

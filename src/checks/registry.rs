@@ -24,5 +24,7 @@ pub const CHECKS: &[&dyn Check] = &[
     &AccessLogOrigin,
     &WebsocketUpgrade,
     &StaleResolution,
+    &LbKeepaliveRace,
+    &HealthCheckPath,
     &ErrorLogCauses,
 ];

@@ -223,6 +223,12 @@ pub fn timeout_table(facts: &Facts) -> Vec<TimeoutRow> {
     };
     let s = &r.settings;
     let mut rows = Vec::new();
+    // With a load balancer in front, nginx's client is the balancer.
+    let client = if super::lb_keepalive_race::balancer_known(facts) {
+        "load balancer → nginx"
+    } else {
+        "client → nginx"
+    };
     let mut add = |hop, name: &str, v: Option<f64>, default: &str| {
         if let Some(v) = v {
             let source = r
@@ -240,19 +246,19 @@ pub fn timeout_table(facts: &Facts) -> Vec<TimeoutRow> {
         }
     };
     add(
-        "client → nginx",
+        client,
         "client_body_timeout",
         s.client_body_timeout_s,
         "nginx default",
     );
     add(
-        "client → nginx",
+        client,
         "send_timeout",
         s.client_send_timeout_s,
         "nginx default",
     );
     add(
-        "client → nginx",
+        client,
         "keepalive_timeout",
         s.client_keepalive_timeout_s,
         "nginx default",
@@ -302,6 +308,7 @@ pub fn timeout_table(facts: &Facts) -> Vec<TimeoutRow> {
             });
         }
     }
+    rows.extend(super::lb_keepalive_race::timeout_rows(facts));
     rows.extend(super::websocket_upgrade::timeout_rows(facts));
     for k in known_app_defaults(facts) {
         rows.push(k);

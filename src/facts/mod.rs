@@ -7,6 +7,7 @@
 //! passwords, no query strings, no raw configuration text.
 
 pub mod access;
+pub mod balancer;
 pub mod logs;
 pub mod managers;
 pub mod net;
@@ -19,6 +20,7 @@ pub mod websocket;
 use serde::{Deserialize, Serialize};
 
 pub use access::*;
+pub use balancer::*;
 pub use logs::*;
 pub use managers::*;
 pub use net::*;
@@ -156,6 +158,10 @@ pub struct Facts {
     /// Whose namespaces the listeners, probes and paths were read in (nginx's or badgw's).
     #[serde(default)]
     pub view: Fact<View>,
+    /// A load balancer in front of nginx: its idle timeout (stated), health checkers and
+    /// forwarded requests seen in the access log, nginx's real_ip settings.
+    #[serde(default)]
+    pub balancer: Fact<BalancerFacts>,
 }
 
 impl Facts {

@@ -3,6 +3,7 @@
 //! commands and probes have timeouts, slow sources run in parallel, and a source that fails
 //! becomes `Fact::Unavailable` with the reason, never an abort.
 
+pub mod balancer;
 pub mod command;
 pub mod discovery;
 pub mod files;
@@ -43,6 +44,8 @@ pub struct GatherOptions {
     pub proc_root: PathBuf,
     /// No `--path` was given: route every location of the site (site-wide mode).
     pub whole_site: bool,
+    /// `--lb-idle-timeout`: the balancer's idle timeout, as the user states it.
+    pub lb_idle_timeout: Option<Duration>,
 }
 
 /// Resolves a host name as the OS resolver does (what nginx does at start-up).
@@ -105,6 +108,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         let error_log = scope.spawn(|| error_log_window(opts, route.as_ref(), config.as_ref()));
         let access_log = scope.spawn(|| access_log_window(opts, route.as_ref()));
         let ws = scope.spawn(|| websocket::gather(opts, route.as_ref(), config.as_ref()));
+        let lb = scope.spawn(|| balancer::gather(opts, route.as_ref(), config.as_ref()));
 
         let boot = processes::boot_time(&opts.proc_root);
         match listeners::scan_net(&opts.proc_root, &net_dir) {
@@ -210,6 +214,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             .join()
             .unwrap_or_else(|_| Fact::unavailable("access log", "reader failed"));
         facts.websocket = ws.join().unwrap_or_else(|_| lost_thread("websocket"));
+        facts.balancer = lb.join().unwrap_or_else(|_| lost_thread("load balancer"));
     });
     Ok(facts)
 }

@@ -154,7 +154,7 @@ fn error_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
 
 /// The last [`TAIL`] bytes of a file, from a line start, and the 1-based number of its
 /// first line.
-fn read_tail(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
+pub(crate) fn read_tail(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
@@ -180,7 +180,7 @@ fn read_tail(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
 }
 
 /// `GET /socket.io/?… HTTP/1.1` → `/socket.io/`.
-fn request_path(request: &str) -> Option<&str> {
+pub(crate) fn request_path(request: &str) -> Option<&str> {
     let uri = request.split_whitespace().nth(1)?;
     let path = uri.split(['?', '#']).next()?;
     path.starts_with('/').then_some(path)

@@ -41,6 +41,8 @@ enum Var {
     RequestId,
     Request,
     Host,
+    UserAgent,
+    ForwardedFor,
     Other,
 }
 
@@ -60,6 +62,8 @@ impl Var {
             "request_id" => Var::RequestId,
             "request" => Var::Request,
             "host" | "server_name" | "http_host" => Var::Host,
+            "http_user_agent" => Var::UserAgent,
+            "http_x_forwarded_for" | "proxy_add_x_forwarded_for" => Var::ForwardedFor,
             _ => Var::Other,
         }
     }
@@ -149,6 +153,10 @@ pub struct AccessEntry {
     pub request_id: Option<String>,
     pub request: Option<String>,
     pub host: Option<String>,
+    /// `$http_user_agent` (health checkers name themselves here).
+    pub user_agent: Option<String>,
+    /// `$http_x_forwarded_for`: the proxies in front of nginx.
+    pub forwarded_for: Option<String>,
     /// Whether the format logs upstream variables (else the origin is unknown).
     has_upstream_fields: bool,
     has_header_time: bool,
@@ -253,6 +261,8 @@ fn set(e: &mut AccessEntry, v: Var, raw: &[u8]) -> Option<()> {
         Var::RequestId => e.request_id = text(),
         Var::Request => e.request = text().map(|r| strip_query(&r)),
         Var::Host => e.host = text(),
+        Var::UserAgent => e.user_agent = text(),
+        Var::ForwardedFor => e.forwarded_for = text(),
         Var::Other => {}
     }
     Some(())

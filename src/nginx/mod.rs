@@ -2,6 +2,7 @@
 //! selection by nginx's own rules, upstream resolution and effective settings. Pure except
 //! for reading the configuration files themselves; host name resolution is injected.
 
+pub mod balancer;
 pub mod lexer;
 pub mod phases;
 pub mod select;
