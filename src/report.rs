@@ -93,6 +93,13 @@ pub struct Report {
     pub timeouts: Vec<crate::checks::TimeoutRow>,
     /// What badgw could not see, and why.
     pub notes: Vec<String>,
+    /// The window's dated events in time order (src/timeline.rs); docs/json.md.
+    pub timeline: Vec<crate::timeline::TimelineEvent>,
+    /// 502/504 per minute (sparkline) and the one-sentence summary, for the human report.
+    #[serde(skip)]
+    pub timeline_minutes: Vec<(String, u64)>,
+    #[serde(skip)]
+    pub timeline_summary: Option<String>,
     /// Per finding (same order as `findings`), its evidence with runs of the same line
     /// folded: what the one-screen report shows.
     #[serde(skip)]
@@ -275,7 +282,11 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
     let incomplete = unexplained.map(|what| {
         format!("{what}, and no check explains it: the diagnosis is incomplete, not healthy")
     });
+    let tl = crate::timeline::build(facts);
     Report {
+        timeline: tl.events,
+        timeline_minutes: tl.per_minute,
+        timeline_summary: tl.summary,
         folded_evidence,
         checks_summary,
         schema_version: JSON_SCHEMA_VERSION,

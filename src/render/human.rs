@@ -98,16 +98,18 @@ pub fn diagnose(
             .master_pid
             .map(|p| format!("master pid {p}, "))
             .unwrap_or_default();
-        writeln!(
-            out,
-            "{}",
-            p.dim(&format!(
-                "nginx: {pid}{} ({} file(s); {})",
-                esc(&n.conf_path),
-                n.files,
-                esc(&n.discovered_by)
-            ))
-        )?;
+        let line = format!(
+            "nginx: {pid}{} ({} file(s); {})",
+            esc(&n.conf_path),
+            n.files,
+            esc(&n.discovered_by)
+        );
+        let line = if verbose {
+            line.into()
+        } else {
+            clip(&line, WIDTH)
+        };
+        writeln!(out, "{}", p.dim(&line))?;
         for i in &n.issues {
             writeln!(
                 out,
@@ -261,6 +263,7 @@ pub fn diagnose(
         writeln!(out, "{}", p.bold("Timeouts"))?;
         writeln!(out, "{table}")?;
     }
+    timeline(report, &p, full, out)?;
     if full {
         let mut table = new_table(color);
         table.set_header(vec!["check", "status", "detail", "ms"]);
@@ -319,6 +322,85 @@ pub fn diagnose(
                 report.notes.len() - notes
             ))
         )?;
+    }
+    Ok(())
+}
+
+/// The timeline: its summary sentence and a sparkline of 502/504 per minute; every event
+/// with `-v`.
+fn timeline(report: &Report, p: &Paint, full: bool, out: &mut dyn Write) -> io::Result<()> {
+    if report.timeline.is_empty() {
+        return Ok(());
+    }
+    let max = report
+        .timeline_minutes
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0);
+    let spark: String = report
+        .timeline_minutes
+        .iter()
+        .map(|(_, n)| {
+            const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+            if max == 0 {
+                BARS[0]
+            } else {
+                BARS[((*n * 7).div_ceil(max)) as usize]
+            }
+        })
+        .collect();
+    let mut head = p.bold("Timeline").to_string();
+    if !spark.is_empty() {
+        let (first, last) = (
+            report
+                .timeline_minutes
+                .first()
+                .map(|(m, _)| m.as_str())
+                .unwrap_or(""),
+            report
+                .timeline_minutes
+                .last()
+                .map(|(m, _)| m.as_str())
+                .unwrap_or(""),
+        );
+        let hm = |m: &str| m.get(11..16).unwrap_or(m).to_string();
+        head.push_str(&format!(
+            "  502/504 per minute {} {spark} {} (max {max})",
+            hm(first),
+            hm(last)
+        ));
+    }
+    if spark.is_empty() && report.timeline_summary.is_none() && !full {
+        // Nothing failed in the window: the events are context, for -v.
+        return Ok(());
+    }
+    writeln!(out, "{head}")?;
+    if let Some(s) = &report.timeline_summary {
+        let s = esc(s);
+        writeln!(out, "  {}", if full { s } else { clip(&s, WIDTH - 2) })?;
+    }
+    if full {
+        for e in &report.timeline {
+            let last = e
+                .last
+                .as_deref()
+                .map(|l| format!(" … {}", l.get(11..).unwrap_or(l)))
+                .unwrap_or_default();
+            let after = e
+                .first_failure_after
+                .as_ref()
+                .map(|f| format!(" → first failure {} s later", f.seconds))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {}{last}  {:<13} {}{after} {}",
+                e.time.get(11..).unwrap_or(&e.time),
+                e.kind,
+                esc(&e.text),
+                p.dim(&format!("({})", esc(&e.source)))
+            )?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,457 @@
+//! The incident timeline: every dated fact of the window in one time order — 502/504 per
+//! minute (access log), the error log's failure categories, process starts and deaths of
+//! the upstream's owner (ages from /proc, systemd journal, PM2, OOM kills), nginx's master
+//! start and reloads (workers younger than their master), PHP-FPM pool events — and the
+//! one sentence an on-call engineer wants: "502s started at 03:12:07, 4 s after the app was
+//! OOM-killed". Pure: a function of Facts (report layer); renderers only format it.
+//!
+//! Times are the host's local wall clock as the sources print it (nginx's logs, PHP-FPM's
+//! log, badgw's own `collected_at`); RFC 3339 times with an offset are taken at their
+//! written local time. Sources without a year (journal "Nov 22 03:12:01") take the year
+//! of the collection.
+
+use chrono::{Datelike, Duration, NaiveDateTime};
+use serde::Serialize;
+
+use crate::facts::{Facts, FpmEventKind, JournalEventKind};
+
+/// One dated event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    /// `YYYY-MM-DDTHH:MM:SS`, local time.
+    pub time: String,
+    /// `http-5xx` (a minute of 502/504 answers), `error-log` (a failure category: its first
+    /// line; `count` lines up to `last`), `process-start`, `process-exit`, `oom-kill`,
+    /// `unit`, `nginx-start`, `nginx-reload`, `php-fpm`.
+    pub kind: &'static str,
+    pub text: String,
+    /// Where it was read: `access.log`, `error.log:12`, `/proc/812`, `/dev/kmsg:487`, …
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Last occurrence, for an event that repeats (`error-log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+    /// For a change (not a failure): the first failure at or after it, and how long after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_failure_after: Option<FailureAfter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureAfter {
+    pub time: String,
+    pub seconds: i64,
+    pub text: String,
+}
+
+impl TimelineEvent {
+    /// A failure clients saw (as opposed to a change that may explain one).
+    pub fn is_failure(&self) -> bool {
+        matches!(self.kind, "http-5xx" | "error-log")
+    }
+}
+
+/// The timeline, the 502/504 counts per minute (for a sparkline), and the summary sentence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timeline {
+    pub events: Vec<TimelineEvent>,
+    /// `(minute, 502+504 answers)` for every minute from the first to the last one seen.
+    pub per_minute: Vec<(String, u64)>,
+    /// "502s started at 03:12:07, 4 s after the app was OOM-killed (…)"
+    pub summary: Option<String>,
+}
+
+const FMT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// Reads the time forms badgw's facts carry.
+pub fn parse_time(s: &str, year: i32) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_local());
+    }
+    let head: String = s.chars().take(19).collect();
+    for f in [FMT, "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&head, f) {
+            return Some(t);
+        }
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(&format!("{s}:00"), FMT) {
+        return Some(t); // a minute, "2026-11-23T00:22"
+    }
+    // journal short: "Nov 22 03:12:01"
+    let short: String = s.chars().take(15).collect();
+    NaiveDateTime::parse_from_str(&format!("{year} {short}"), "%Y %b %d %H:%M:%S").ok()
+}
+
+fn fmt(t: NaiveDateTime) -> String {
+    t.format(FMT).to_string()
+}
+
+/// Builds the timeline of `facts`.
+pub fn build(facts: &Facts) -> Timeline {
+    let collected = facts
+        .collected_at
+        .as_deref()
+        .and_then(|c| parse_time(c, 1970));
+    let year = collected.map_or(1970, |c| c.year());
+    let t = |s: &str| parse_time(s, year);
+    let mut events: Vec<(NaiveDateTime, TimelineEvent)> = Vec::new();
+    let mut push = |time: Option<NaiveDateTime>, ev: TimelineEvent| {
+        if let Some(time) = time {
+            events.push((
+                time,
+                TimelineEvent {
+                    time: fmt(time),
+                    ..ev
+                },
+            ));
+        }
+    };
+    let ev = |kind: &'static str, text: String, source: String| TimelineEvent {
+        time: String::new(),
+        kind,
+        text,
+        source,
+        count: None,
+        last: None,
+        first_failure_after: None,
+    };
+
+    // 502/504 per minute, and the first 502/504 requests to the second.
+    let mut per_minute = Vec::new();
+    if let Some(a) = facts.access_log.value() {
+        for m in &a.minutes {
+            let n = m.status_502 + m.status_504;
+            per_minute.push((m.minute.clone(), n));
+            let mut what = Vec::new();
+            if m.status_502 > 0 {
+                what.push(format!("{} × 502", m.status_502));
+            }
+            if m.status_504 > 0 {
+                what.push(format!("{} × 504", m.status_504));
+            }
+            let origin = if m.from_upstream > 0 {
+                format!(" ({} sent by the app itself)", m.from_upstream)
+            } else {
+                String::new()
+            };
+            push(
+                t(&m.minute),
+                TimelineEvent {
+                    count: Some(n),
+                    ..ev(
+                        "http-5xx",
+                        format!("{} of {} requests{origin}", what.join(", "), m.requests),
+                        a.file.clone(),
+                    )
+                },
+            );
+        }
+        if let Some(first) = a
+            .samples
+            .iter()
+            .filter_map(|s| s.time.as_deref().and_then(t).map(|tm| (tm, s)))
+            .min_by_key(|(tm, _)| *tm)
+        {
+            push(
+                Some(first.0),
+                ev(
+                    "http-5xx",
+                    format!("first {} in the window", first.1.status),
+                    format!("{}:{}", a.file, first.1.line),
+                ),
+            );
+        }
+    }
+    per_minute.sort();
+    // The error log's failures: each category from its first to its last line.
+    if let Some(w) = facts.error_log.value() {
+        for c in &w.categories {
+            let first = c.first_seen.as_deref().and_then(t);
+            let line = c.samples.first().map(|s| s.line);
+            push(
+                first,
+                TimelineEvent {
+                    count: Some(c.count),
+                    last: c
+                        .last_seen
+                        .as_deref()
+                        .and_then(t)
+                        .filter(|l| Some(*l) != first)
+                        .map(fmt),
+                    ..ev(
+                        "error-log",
+                        format!("{} ({} line(s))", c.category, c.count),
+                        line.map_or(w.file.clone(), |l| format!("{}:{l}", w.file)),
+                    )
+                },
+            );
+        }
+    }
+    // Processes: the upstream's owners and nginx's master and workers, from their age.
+    if let (Some(now), Some(procs)) = (collected, facts.processes.value()) {
+        let owners: Vec<u32> = facts
+            .upstream_listener_owners()
+            .iter()
+            .map(|(p, _)| *p)
+            .collect();
+        let master = facts.nginx.value().and_then(|n| n.master.as_ref());
+        let started = |pid: u32| {
+            procs
+                .iter()
+                .find(|p| p.pid == pid)
+                .and_then(|p| p.age_secs.map(|a| (p, now - Duration::seconds(a as i64))))
+        };
+        for &pid in &owners {
+            if let Some((p, at)) = started(pid) {
+                push(
+                    Some(at),
+                    ev(
+                        "process-start",
+                        format!("the upstream's {} (pid {pid}) started", p.comm),
+                        format!("/proc/{pid}"),
+                    ),
+                );
+            }
+        }
+        if let Some(m) = master {
+            let master_start = started(m.pid).map(|(_, at)| at);
+            if let Some(at) = master_start {
+                push(
+                    Some(at),
+                    ev(
+                        "nginx-start",
+                        format!("nginx master (pid {}) started", m.pid),
+                        format!("/proc/{}", m.pid),
+                    ),
+                );
+            }
+            // Workers much younger than their master: the master was reloaded then.
+            let youngest = m
+                .workers
+                .iter()
+                .filter_map(|&w| started(w))
+                .map(|(_, at)| at)
+                .max();
+            if let (Some(ms), Some(ws)) = (master_start, youngest) {
+                if ws - ms > Duration::seconds(2) {
+                    push(
+                        Some(ws),
+                        ev(
+                            "nginx-reload",
+                            "nginx reloaded (its workers started after the master)".into(),
+                            "/proc (worker start times)".into(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(k) = facts.kernel_log.value() {
+        for o in &k.oom_kills {
+            push(
+                o.time.as_deref().and_then(t),
+                ev(
+                    "oom-kill",
+                    format!("the OOM killer killed {} (pid {})", o.comm, o.pid),
+                    k.source.to_string(),
+                ),
+            );
+        }
+    }
+    if let Some(units) = facts.systemd.value() {
+        for u in units {
+            for j in &u.journal {
+                let (kind, what) = match j.kind {
+                    JournalEventKind::Started => ("process-start", "started"),
+                    JournalEventKind::MainProcessExited => ("process-exit", "main process exited"),
+                    JournalEventKind::FailedWithResult => ("process-exit", "failed"),
+                    JournalEventKind::OomKilled => ("oom-kill", "a process was OOM-killed"),
+                    JournalEventKind::ScheduledRestart => ("unit", "restart scheduled"),
+                    JournalEventKind::StartLimitHit => ("unit", "start limit hit: systemd gave up"),
+                    JournalEventKind::Other => continue,
+                };
+                let detail = j
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                push(
+                    t(&j.time),
+                    ev(
+                        kind,
+                        format!("{} {what}{detail}", u.status.id),
+                        format!("journal:{}", j.line),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(apps) = facts.pm2.value() {
+        for a in apps {
+            if let Some(ms) = a.pm_uptime_ms {
+                let at = chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|d| d.with_timezone(&chrono::Local).naive_local());
+                push(
+                    at,
+                    ev(
+                        "process-start",
+                        format!(
+                            "PM2 app {} (re)started ({} restarts)",
+                            a.name, a.restart_time
+                        ),
+                        "pm2 jlist".into(),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(fpm) = facts.php_fpm.value() {
+        let log = fpm.log_file.clone().unwrap_or_else(|| "PHP-FPM log".into());
+        for e in &fpm.log_events {
+            let what = match e.kind {
+                FpmEventKind::MaxChildrenReached => "reached pm.max_children",
+                FpmEventKind::SeemsBusy => "seems busy",
+                FpmEventKind::ChildKilled => "a child was killed",
+                FpmEventKind::ChildExited => "a child exited",
+                FpmEventKind::ExecutionTimedOut => {
+                    "a request timed out and its child was terminated"
+                }
+            };
+            push(
+                e.time.as_deref().and_then(t),
+                ev(
+                    "php-fpm",
+                    format!("pool [{}] {what}", e.pool),
+                    format!("{log}:{}", e.line),
+                ),
+            );
+        }
+    }
+    events.sort_by_key(|a| a.0);
+    let failures: Vec<(NaiveDateTime, String)> = events
+        .iter()
+        .filter(|(_, e)| e.is_failure())
+        .map(|(t, e)| (*t, e.text.clone()))
+        .collect();
+    for (t, e) in events.iter_mut().filter(|(_, e)| !e.is_failure()) {
+        if let Some((ft, text)) = failures.iter().find(|(ft, _)| ft >= t) {
+            e.first_failure_after = Some(FailureAfter {
+                time: fmt(*ft),
+                seconds: (*ft - *t).num_seconds(),
+                text: text.clone(),
+            });
+        }
+    }
+    let summary = summarize(&events);
+    Timeline {
+        events: events.into_iter().map(|(_, e)| e).collect(),
+        per_minute,
+        summary,
+    }
+}
+
+/// "502s started at 03:12:07, 4 s after the app was OOM-killed": the first failure and the
+/// last change before it (within 15 minutes).
+fn summarize(events: &[(NaiveDateTime, TimelineEvent)]) -> Option<String> {
+    let (ft, first) = events
+        .iter()
+        .filter(|(_, e)| e.is_failure())
+        // A per-minute bucket is less precise than a dated line of the same minute.
+        .min_by_key(|(t, e)| (*t, e.kind == "http-5xx" && e.count.is_some()))?;
+    let what = if first.kind == "http-5xx" {
+        "502/504 answers"
+    } else {
+        "upstream failures"
+    };
+    let before = events
+        .iter()
+        .filter(|(t, e)| !e.is_failure() && t <= ft && *ft - *t <= Duration::minutes(15))
+        .max_by_key(|(t, _)| *t);
+    let at = ft.format("%H:%M:%S");
+    Some(match before {
+        Some((bt, b)) => {
+            let secs = (*ft - *bt).num_seconds();
+            format!(
+                "{what} started at {at}, {} after {} ({})",
+                human_secs(secs),
+                b.text,
+                b.source
+            )
+        }
+        None => format!("{what} started at {at} ({}, {})", first.text, first.source),
+    })
+}
+
+fn human_secs(s: i64) -> String {
+    if s < 120 {
+        format!("{s} s")
+    } else {
+        format!("{} min {} s", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::*;
+
+    #[test]
+    fn the_first_502_is_put_after_the_oom_kill() {
+        let mut f = Facts::new(RequestSpec {
+            site: "shop".into(),
+            path: "/".into(),
+            ..Default::default()
+        });
+        f.collected_at = Some("2026-11-22T03:20:00+00:00".into());
+        f.kernel_log = Fact::collected(KernelLog {
+            source: "/dev/kmsg".into(),
+            lines_read: 10,
+            oom_kills: vec![OomKill {
+                time: Some("2026-11-22T03:12:03+00:00".into()),
+                pid: 4242,
+                comm: "node".into(),
+                ..Default::default()
+            }],
+            avc_denials: vec![],
+        });
+        f.error_log = Fact::collected(ErrorLogWindow {
+            file: "/var/log/nginx/error.log".into(),
+            categories: vec![LogCategoryCount {
+                category: "upstream-refused".into(),
+                count: 40,
+                first_seen: Some("2026-11-22T03:12:07".into()),
+                last_seen: Some("2026-11-22T03:19:58".into()),
+                samples: vec![],
+            }],
+            ..Default::default()
+        });
+        let tl = build(&f);
+        assert_eq!(tl.events.len(), 2, "{tl:#?}");
+        assert_eq!(tl.events[0].kind, "oom-kill");
+        assert_eq!(
+            tl.summary.as_deref(),
+            Some("upstream failures started at 03:12:07, 4 s after the OOM killer killed node (pid 4242) (/dev/kmsg)")
+        );
+    }
+
+    #[test]
+    fn times_of_every_source_form() {
+        for s in [
+            "2026-11-22T03:12:07",
+            "2026/11/22 03:12:07",
+            "2026-11-22T03:12:07+00:00",
+            "Nov 22 03:12:07",
+        ] {
+            assert_eq!(
+                parse_time(s, 2026).map(fmt).as_deref(),
+                Some("2026-11-22T03:12:07"),
+                "{s}"
+            );
+        }
+        assert_eq!(
+            parse_time("2026-11-22T03:12", 2026).map(fmt).as_deref(),
+            Some("2026-11-22T03:12:00")
+        );
+    }
+}
