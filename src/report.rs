@@ -55,6 +55,11 @@ pub struct ViewSummary {
     pub peers: Vec<PeerSummary>,
     /// What could not be done, in words.
     pub limits: Vec<String>,
+    /// The container nginx runs in, described ("docker container web-1 (3f4e8a1c2b7d), …").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx_container: Option<String>,
+    /// Containers meant to serve an upstream: [upstream address or name, description].
+    pub upstream_containers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -324,6 +329,12 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
                 })
                 .collect(),
             limits: v.limits.clone(),
+            nginx_container: v.nginx_container.as_ref().map(|c| c.describe()),
+            upstream_containers: v
+                .upstream_containers
+                .iter()
+                .map(|(k, c)| (k.clone(), c.describe()))
+                .collect(),
         }),
         exit,
     }

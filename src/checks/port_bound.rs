@@ -212,11 +212,29 @@ impl Check for PortBound {
             (_, Some(Ns::Pid(pid))) => format!("sudo nsenter -t {pid} -n "),
             _ => "sudo ".to_string(),
         };
+        f = f.fix(Fix::safe(
+            format!("confirm nothing listens on port {port}, and see what does listen"),
+            format!("{enter}ss -ltnp 'sport = :{port}'; {enter}ss -ltnp"),
+        ));
+        // In a container, the fixes speak the container's language.
+        if let Some(c) = util::container_for(facts, first) {
+            let (logs, start, what) = crate::parse::container::commands(c);
+            let state = match (c.running, c.restart_count) {
+                (Some(false), Some(n)) => format!(" — not running, restarted {n} time(s)"),
+                (Some(false), None) => " — not running".to_string(),
+                (_, Some(n)) if n > 0 => format!(" — restarted {n} time(s)"),
+                _ => String::new(),
+            };
+            f = f
+                .evidence(
+                    c.source.clone(),
+                    format!("the app should run in {}{state}", c.describe()),
+                )
+                .fix(Fix::safe("see why the container's app stopped", logs))
+                .fix(Fix::review(what, start));
+            return Verdict::Found(vec![f]);
+        }
         f = f
-            .fix(Fix::safe(
-                format!("confirm nothing listens on port {port}, and see what does listen"),
-                format!("{enter}ss -ltnp 'sport = :{port}'; {enter}ss -ltnp"),
-            ))
             .fix(Fix::safe(
                 "find the app's service and why it stopped",
                 "systemctl list-units --type=service --state=failed --no-pager; sudo journalctl -p err --since -1h --no-pager | tail -n 50",
@@ -334,6 +352,45 @@ mod tests {
             .iter()
             .any(|e| e.source == "/proc/4711/net/tcp"));
         assert!(f[0].fixes[0].command.contains("nsenter -t 4711 -n"));
+    }
+
+    #[test]
+    fn a_compose_service_gets_compose_commands() {
+        let mut b = FactsBuilder::proxy("172.18.0.7:3000");
+        b.route_mut().upstreams[0].host = Some("app".into());
+        let mut facts = b.probe_refused("172.18.0.7:3000").build();
+        facts.view = crate::facts::Fact::collected(crate::facts::View {
+            probes_in_nginx_netns: true,
+            local_addresses_known: true,
+            upstream_containers: vec![(
+                "app".into(),
+                crate::facts::ContainerInfo {
+                    runtime: "docker".into(),
+                    id: "3f4e8a1c2b7d".repeat(5) + "abcd",
+                    name: Some("shop-app-1".into()),
+                    compose_project: Some("shop".into()),
+                    compose_service: Some("app".into()),
+                    running: Some(false),
+                    restart_count: Some(4),
+                    source: "/var/lib/docker/containers/ID/config.v2.json".into(),
+                    ..Default::default()
+                },
+            )],
+            ..Default::default()
+        });
+        let Verdict::Found(f) = PortBound.run(&facts) else {
+            panic!("refused")
+        };
+        let fixes: Vec<&str> = f[0].fixes.iter().map(|x| x.command.as_str()).collect();
+        assert!(
+            fixes.contains(&"docker compose -p shop up -d app"),
+            "{fixes:?}"
+        );
+        assert!(!fixes.iter().any(|c| c.contains("systemctl")), "{fixes:?}");
+        assert!(f[0]
+            .evidence
+            .iter()
+            .any(|e| e.text.contains("shop-app-1") && e.text.contains("restarted 4")));
     }
 
     #[test]

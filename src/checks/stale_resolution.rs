@@ -259,6 +259,22 @@ fn finding(
         Some(m) => format!("sudo kill -HUP {}", m.pid),
         None => util::reload_command(facts),
     };
+    // nginx in a container: reload it the container's way.
+    let container_reload = facts
+        .view
+        .value()
+        .and_then(|v| v.nginx_container.as_ref())
+        .map(|c| {
+            let name = c.name.clone().unwrap_or_else(|| c.id[..c.id.len().min(12)].into());
+            match (c.runtime.as_str(), &c.compose_project, &c.compose_service) {
+                ("docker", Some(p), Some(s)) => {
+                    format!("docker compose -p {p} exec {s} nginx -t && docker compose -p {p} exec {s} nginx -s reload")
+                }
+                ("podman", _, _) => format!("podman exec {name} nginx -t && podman kill -s HUP {name}"),
+                ("kubernetes", _, _) => "kubectl exec -n NAMESPACE POD -c CONTAINER -- nginx -s reload".into(),
+                _ => format!("docker exec {name} nginx -t && docker kill -s HUP {name}"),
+            }
+        });
     let nameserver = facts
         .view
         .value()
@@ -277,7 +293,7 @@ fn finding(
     );
     f.fix(Fix::review(
         "reload this nginx: it re-resolves every name (test the configuration first)",
-        format!("{} && {reload}", test_command(facts)),
+        container_reload.unwrap_or_else(|| format!("{} && {reload}", test_command(facts))),
     ))
     .fix(Fix::review(
         format!(

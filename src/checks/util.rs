@@ -75,6 +75,8 @@ pub fn reach<'a>(facts: &'a Facts, target: &SocketAddr) -> Reach<'a> {
         limits: Vec::new(),
         names: Vec::new(),
         nameservers: Vec::new(),
+        nginx_container: None,
+        upstream_containers: Vec::new(),
     };
     let locality = facts.view.value().unwrap_or(&NO_VIEW).locality(target.ip());
     match locality {
@@ -92,6 +94,21 @@ pub fn listeners_at<'a>(facts: &'a Facts, target: &SocketAddr) -> Option<&'a [Li
         Reach::Peer(p) => Some(&p.listeners),
         Reach::Remote | Reach::Unknown => None,
     }
+}
+
+/// The container meant to serve `u`: by its IP (a peer namespace's container) or by the
+/// host name it is written with (a Compose service or alias).
+pub fn container_for<'a>(facts: &'a Facts, u: &UpstreamAddr) -> Option<&'a ContainerInfo> {
+    let view = facts.view.value()?;
+    let ip = u
+        .address
+        .parse::<SocketAddr>()
+        .ok()
+        .map(|a| a.ip().to_string());
+    view.upstream_containers
+        .iter()
+        .find(|(k, _)| Some(k) == ip.as_ref() || Some(k.as_str()) == u.host.as_deref())
+        .map(|(_, c)| c)
 }
 
 /// The probe of one address.

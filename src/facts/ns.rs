@@ -106,6 +106,61 @@ pub struct View {
     /// `nameserver` lines of nginx's resolv.conf (for a `resolver` directive).
     #[serde(default)]
     pub nameservers: Vec<String>,
+    /// The container nginx runs in, when it does.
+    #[serde(default)]
+    pub nginx_container: Option<ContainerInfo>,
+    /// Containers meant to serve an upstream (by the process listening there, or by the
+    /// Compose service/alias named in the upstream), keyed by the upstream address or name.
+    #[serde(default)]
+    pub upstream_containers: Vec<(String, ContainerInfo)>,
+}
+
+/// A container a process runs in (or that should serve an upstream), as far as it can be
+/// told without a daemon: from /proc/PID/cgroup and the runtime's state files, or from the
+/// runtime's CLI when it answers within the timeout.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ContainerInfo {
+    /// "docker", "podman", "kubernetes" (with `cri` telling containerd/cri-o/docker).
+    pub runtime: String,
+    /// The full container id.
+    pub id: String,
+    /// The container's name, e.g. "shop-app-1".
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub compose_project: Option<String>,
+    #[serde(default)]
+    pub compose_service: Option<String>,
+    /// Kubernetes pod UID (from the cgroup path).
+    #[serde(default)]
+    pub pod_uid: Option<String>,
+    #[serde(default)]
+    pub restart_count: Option<u64>,
+    #[serde(default)]
+    pub running: Option<bool>,
+    /// Network aliases (Compose service names) it answers to.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Where this came from, e.g. "/proc/4711/cgroup, /var/lib/docker/containers/ID/config.v2.json".
+    pub source: String,
+}
+
+impl ContainerInfo {
+    /// "container shop-app-1 (compose project shop, service app)" and the like.
+    pub fn describe(&self) -> String {
+        let short = &self.id[..self.id.len().min(12)];
+        let mut s = match &self.name {
+            Some(n) => format!("{} container {n} ({short})", self.runtime),
+            None => format!("{} container {short}", self.runtime),
+        };
+        if let (Some(p), Some(svc)) = (&self.compose_project, &self.compose_service) {
+            s.push_str(&format!(", compose project {p}, service {svc}"));
+        }
+        if let Some(uid) = &self.pod_uid {
+            s.push_str(&format!(", pod {uid}"));
+        }
+        s
+    }
 }
 
 /// What one upstream name resolves to now, and through what.

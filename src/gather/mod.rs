@@ -5,6 +5,7 @@
 
 pub mod balancer;
 pub mod command;
+pub mod containers;
 pub mod discovery;
 pub mod files;
 pub mod kernel_log;
@@ -91,6 +92,8 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         Ns::Pid(_) => ns::mount_root(&opts.proc_root, master_pid),
         Ns::Host => None,
     };
+    let nginx_container =
+        master_pid.and_then(|p| containers::identify(&opts.proc_root, p, opts.timeout));
     let probe_ns = match view.net {
         Ns::Pid(pid) if view.probes_in_nginx_netns => Some(pid),
         _ => None,
@@ -105,7 +108,13 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
                 .map(|r| probe_all(r, opts, probe_ns))
                 .unwrap_or_default()
         });
-        let error_log = scope.spawn(|| error_log_window(opts, route.as_ref(), config.as_ref()));
+        let error_log = scope.spawn(|| {
+            let nginx_fs = NginxFs {
+                root: root.as_deref(),
+                container: nginx_container.as_ref(),
+            };
+            error_log_window(opts, route.as_ref(), config.as_ref(), &nginx_fs)
+        });
         let access_log = scope.spawn(|| access_log_window(opts, route.as_ref()));
         let ws = scope.spawn(|| websocket::gather(opts, route.as_ref(), config.as_ref()));
         let lb = scope.spawn(|| balancer::gather(opts, route.as_ref(), config.as_ref()));
@@ -200,6 +209,31 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             std::fs::read_to_string(ns::under_root(root.as_deref(), "/etc/resolv.conf"))
         {
             view.nameservers = ns::nameservers(&text);
+        }
+        // Containers: nginx's own, and the ones meant to serve an upstream.
+        view.nginx_container = nginx_container.clone();
+        for p in &view.peers {
+            if let Some(c) = containers::identify(&opts.proc_root, p.pid, opts.timeout) {
+                for a in &p.addresses {
+                    view.upstream_containers.push((a.clone(), c.clone()));
+                }
+            }
+        }
+        let project = view
+            .nginx_container
+            .as_ref()
+            .and_then(|c| c.compose_project.clone());
+        for n in &view.names {
+            let known = view
+                .upstream_containers
+                .iter()
+                .any(|(k, _)| *k == n.name || n.addresses.iter().any(|a| a == k));
+            if !known {
+                let root = Path::new(containers::DOCKER_ROOT);
+                if let Some(c) = containers::by_name(root, &n.name, project.as_deref()) {
+                    view.upstream_containers.push((n.name.clone(), c));
+                }
+            }
         }
         facts.notes.extend(view.limits.iter().cloned());
         facts.view = Fact::collected(view.clone());
@@ -699,20 +733,52 @@ fn probe_all(route: &Route, opts: &GatherOptions, netns_of: Option<u32>) -> Vec<
 }
 
 /// The recent error-log window that serves the route.
+/// How nginx's own files are reached: its root when it has a mount namespace of its own,
+/// and its container.
+struct NginxFs<'a> {
+    root: Option<&'a Path>,
+    container: Option<&'a ContainerInfo>,
+}
+
 fn error_log_window(
     opts: &GatherOptions,
     route: Option<&Route>,
     _config: Option<&nginx::Config>,
+    nginx_fs: &NginxFs,
 ) -> Fact<ErrorLogWindow> {
-    let path =
-        match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
-            (Some(p), _) => p.clone(),
-            (None, Some(p)) => PathBuf::from(p),
-            (None, None) => return Fact::unavailable(
+    let path = match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => match ns::resolve_in_root(nginx_fs.root, p) {
+            ns::Resolved::File(f) => f,
+            ns::Resolved::Stream(target) => {
+                let how = match nginx_fs.container {
+                    Some(c) => {
+                        let name = c
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| c.id[..c.id.len().min(12)].to_string());
+                        match c.runtime.as_str() {
+                                "podman" => format!("podman logs --since 15m {name} 2>&1 | badgw explain-log -"),
+                                "kubernetes" => "kubectl logs -n NAMESPACE POD -c CONTAINER --since=15m | badgw explain-log -".to_string(),
+                                _ => format!("docker logs --since 15m {name} 2>&1 | badgw explain-log -"),
+                            }
+                    }
+                    None => "journalctl -u nginx --since -15min --no-pager | badgw explain-log -"
+                        .to_string(),
+                };
+                return Fact::unavailable(
+                        p.clone(),
+                        format!("nginx writes its error log to {target}: the container runtime (or service manager) holds it, not a file; read it with `{how}`, or pass --error-log FILE"),
+                    );
+            }
+        },
+        (None, None) => {
+            return Fact::unavailable(
                 "error log",
                 "the configuration names no error_log file for this site (pass --error-log FILE)",
-            ),
-        };
+            )
+        }
+    };
     let filter = crate::logs::WindowFilter {
         site: opts.request.site.clone(),
         server_names: route

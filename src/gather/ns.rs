@@ -58,6 +58,79 @@ pub fn under_root(root: Option<&Path>, path: &str) -> PathBuf {
     }
 }
 
+/// A path of nginx's, as reachable from badgw.
+#[derive(Debug, PartialEq)]
+pub enum Resolved {
+    /// Read it here (under nginx's root when it has one).
+    File(PathBuf),
+    /// It is (a link to) a standard stream or a /proc fd: `/dev/stderr`, `/proc/self/fd/2`.
+    Stream(String),
+}
+
+/// Follows `path`'s symbolic links inside nginx's root (an absolute link target is taken
+/// relative to that root, as nginx's own lookups do, never to badgw's), and tells a
+/// standard stream apart from a file. Without a root, only the final component is checked.
+pub fn resolve_in_root(root: Option<&Path>, path: &str) -> Resolved {
+    let is_stream = |p: &str| {
+        matches!(p, "/dev/stderr" | "/dev/stdout" | "/dev/console")
+            || p.starts_with("/proc/self/fd/")
+            || p.starts_with("/dev/fd/")
+            || p.starts_with("/dev/pts/")
+    };
+    let mut current = PathBuf::from(path);
+    for _ in 0..40 {
+        let text = current.display().to_string();
+        if is_stream(&text) {
+            return Resolved::Stream(text);
+        }
+        let on_disk = under_root(root, &text);
+        let Some(root) = root else {
+            // Badgw's own file system: just check where a final link points.
+            return match fs::read_link(&on_disk) {
+                Ok(t) if is_stream(&t.display().to_string()) => {
+                    Resolved::Stream(t.display().to_string())
+                }
+                _ => Resolved::File(on_disk),
+            };
+        };
+        // Resolve component by component, so that no link escapes nginx's root.
+        let mut resolved = PathBuf::from("/");
+        let mut relinked = None;
+        let comps: Vec<_> = current.components().collect();
+        for (i, c) in comps.iter().enumerate() {
+            use std::path::Component;
+            match c {
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+                Component::ParentDir => {
+                    resolved.pop();
+                    continue;
+                }
+                Component::Normal(n) => resolved.push(n),
+            }
+            let here = root.join(resolved.strip_prefix("/").unwrap_or(&resolved));
+            if let Ok(t) = fs::read_link(&here) {
+                let mut next = if t.is_absolute() {
+                    t
+                } else {
+                    resolved.parent().unwrap_or(Path::new("/")).join(t)
+                };
+                for rest in &comps[i + 1..] {
+                    next.push(rest);
+                }
+                relinked = Some(next);
+                break;
+            }
+        }
+        match relinked {
+            Some(next) => current = next,
+            None => {
+                return Resolved::File(root.join(resolved.strip_prefix("/").unwrap_or(&resolved)))
+            }
+        }
+    }
+    Resolved::File(under_root(root, path))
+}
+
 /// Joins the network namespace of `pid` on the calling thread. Call it only on a thread
 /// made for that purpose: the thread stays in that namespace until it ends.
 pub fn enter_net(proc_root: &Path, pid: u32) -> Result<(), String> {
@@ -435,6 +508,37 @@ mod tests {
             ["172.18.0.7".parse::<IpAddr>().unwrap()]
         );
         assert!(hosts_lookup(text, "nope").is_empty());
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root_and_streams_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("var/log/nginx")).unwrap();
+        fs::create_dir_all(root.join("data/logs")).unwrap();
+        fs::write(root.join("data/logs/error.log"), "x").unwrap();
+        // The official nginx image: error.log -> /dev/stderr.
+        std::os::unix::fs::symlink("/dev/stderr", root.join("var/log/nginx/error.log")).unwrap();
+        // An absolute link into the container's own tree, and a relative one.
+        std::os::unix::fs::symlink("/data/logs", root.join("var/log/app")).unwrap();
+        std::os::unix::fs::symlink("../../data/logs/error.log", root.join("var/log/rel.log"))
+            .unwrap();
+        assert_eq!(
+            resolve_in_root(Some(root), "/var/log/nginx/error.log"),
+            Resolved::Stream("/dev/stderr".into())
+        );
+        assert_eq!(
+            resolve_in_root(Some(root), "/var/log/app/error.log"),
+            Resolved::File(root.join("data/logs/error.log"))
+        );
+        assert_eq!(
+            resolve_in_root(Some(root), "/var/log/rel.log"),
+            Resolved::File(root.join("data/logs/error.log"))
+        );
+        assert_eq!(
+            resolve_in_root(None, "/dev/stderr"),
+            Resolved::Stream("/dev/stderr".into())
+        );
     }
 
     #[test]
