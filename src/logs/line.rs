@@ -245,6 +245,12 @@ fn fragment_start(line: &[u8]) -> &[u8] {
 /// word: `[level] PID#TID: *CID ` are each optional, so a message pasted on its own, or
 /// `nginx: [emerg] …` from `nginx -t`, yields its message, errno, action and context.
 pub fn parse(line: &[u8]) -> Record<'_> {
+    // Blanks before the timestamp (an indented paste) do not make a line a fragment.
+    let blanks = line
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let line = &line[blanks..];
     let mut r = Record {
         time: parse_time(line),
         ..Default::default()
