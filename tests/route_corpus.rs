@@ -98,19 +98,17 @@ const CASES: &[Case] = &[
         upstreams: &["127.0.0.1:9000"],
         notes: &[],
     },
-    // nginx would match `location ~ /\.(?!well-known).*` (deny); badgw cannot evaluate the
-    // lookahead, says so, and does not pretend the regex matched: it follows `location /`,
-    // whose try_files (no /srv/app/public on this host) falls back to /index.php.
+    // nginx matches `location ~ /\.(?!well-known).*` (a lookahead) and denies: 403, no upstream.
     Case {
         shape: "laravel",
         site: "app.example.test",
         path: "/.env",
         port: None,
         server: ("nginx.conf", 3),
-        location: Some(("~", "^/index\\.php(/|$)", 21)),
-        directive: Some("fastcgi_pass"),
-        upstreams: &["127.0.0.1:9000"],
-        notes: &["cannot evaluate"],
+        location: Some(("~", "/\\.(?!well-known).*", 28)),
+        directive: None,
+        upstreams: &[],
+        notes: &[],
     },
     Case {
         shape: "node-keepalive",

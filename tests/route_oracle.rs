@@ -460,6 +460,22 @@ fn make_root(root: &std::path::Path) {
     }
 }
 
+/// badgw's upstream for the comparison: none when the route does not end at an upstream;
+/// else the address nginx contacted when it is one of the route's (a group's servers are
+/// tried in turn), or the group's name when nginx logged that (no live upstreams), else the
+/// route's first address.
+fn agreeing_upstream(r: &badgw::facts::Route, nginx_said: &Option<String>) -> Option<String> {
+    if r.ends.as_deref() != Some("upstream") {
+        return None;
+    }
+    if let Some(w) = nginx_said {
+        if r.upstreams.iter().any(|u| &u.address == w) || r.group.as_ref() == Some(w) {
+            return Some(w.clone());
+        }
+    }
+    r.upstreams.first().map(|u| u.address.clone())
+}
+
 /// One request with a case id header; nginx's access log line for it carries the id.
 fn send(port: u16, host: &str, method: &str, path: &str, id: usize) -> u16 {
     use std::io::{Read, Write};
@@ -550,9 +566,7 @@ fn redirect_cases(mutate: Option<&dyn Fn(&str) -> String>) -> (Vec<String>, usiz
             Some("127.0.0.1".parse().unwrap()),
         )
         .unwrap_or_else(|e| panic!("route {host}{path}: {e}"));
-        let got = (r.ends.as_deref() == Some("upstream"))
-            .then(|| r.upstreams.first().map(|u| u.address.clone()))
-            .flatten();
+        let got = agreeing_upstream(&r, &want);
         let name = |a: &Option<String>| match a {
             Some(a) => format!("U{}", ports.get(a).copied().unwrap_or(0)),
             None => "none".into(),
@@ -603,5 +617,210 @@ fn internal_redirects_mutation_is_caught() {
     assert!(
         mismatches.len() >= 2,
         "a mutated configuration went unnoticed: {mismatches:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Published configurations of well-known applications (fixtures/configs/apps/, each citing
+// its source and adapted to loopback only in ports, addresses, certificates and paths),
+// served by real nginx one at a time: for every path its header lists, badgw must name the
+// upstream nginx contacted first, or none.
+
+/// The files and directories the apps' roots hold (an installed app's usual files).
+fn make_app_root(root: &std::path::Path) {
+    for d in [
+        "war/css",
+        "home/userContent",
+        "moodledata",
+        "share/phpmyadmin/themes",
+        "share/phpmyadmin/doc/html",
+        "html",
+        "public/javascripts",
+        "public/assets",
+        "public/css",
+        "images",
+        "administrator",
+        "wp-content/uploads",
+        "wp-admin",
+        "login",
+        "theme",
+        "themes",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    for f in [
+        "index.php",
+        "index.html",
+        "war/css/style.css",
+        "home/userContent/readme.txt",
+        "login/index.php",
+        "pluginfile.php",
+        "theme/styles.php",
+        "share/phpmyadmin/index.php",
+        "share/phpmyadmin/themes/x.css",
+        "share/phpmyadmin/doc/html/index.html",
+        "html/index.html",
+        "public/index.php",
+        "public/favicon.ico",
+        "public/javascripts/application.js",
+        "public/assets/app.css",
+        "public/robots.txt",
+        "public/css/app.css",
+        "images/photo.jpg",
+        "images/evil.php",
+        "administrator/index.php",
+        "robots.txt",
+        "favicon.ico",
+        "wp-login.php",
+        "xmlrpc.php",
+        "wp-content/uploads/a.png",
+        "wp-admin/index.php",
+        "composer.json",
+    ] {
+        std::fs::write(root.join(f), "x\n").unwrap();
+    }
+}
+
+/// GET with Host; (status, the X-Upstream header when present).
+fn send_for_header(port: u16, host: &str, path: &str) -> (u16, Option<String>) {
+    let raw = lab::http_get_raw(port, host, path)
+        .unwrap_or_else(|e| panic!("GET {host}{path} on {port}: {e}"));
+    let text = String::from_utf8_lossy(&raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let up = head
+        .lines()
+        .find_map(|l| l.strip_prefix("X-Upstream: "))
+        .map(|v| v.trim().to_string());
+    (status, up)
+}
+
+#[test]
+fn published_app_configs_route_like_nginx() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs/apps");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "only {} app configs", files.len());
+    let mut cases = 0;
+    let mut mismatches = Vec::new();
+    let server_open = regex::Regex::new(r"(?m)^server \{\n").unwrap();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            text.lines().next().is_some_and(|l| l.starts_with('#')) && text.contains("https://"),
+            "{} must start with a comment citing its source",
+            file.display()
+        );
+        let paths: Vec<String> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# paths:"))
+            .unwrap_or_else(|| panic!("{} lists no `# paths:`", file.display()))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let server_name = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server_name "))
+            .and_then(|l| l.trim_end_matches(';').split_whitespace().next())
+            .unwrap()
+            .to_string();
+        let lab = Lab::new("oracle-apps");
+        let root = lab.path("app");
+        make_app_root(&root);
+        let port = free_port();
+        let mut ports: HashMap<String, String> = HashMap::new();
+        let sock = lab.path("app.sock");
+        let mut body = text
+            .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+            .replace("@ROOT@", root.to_str().unwrap())
+            .replace(
+                "@LOGS@",
+                lab.path("").to_str().unwrap().trim_end_matches('/'),
+            )
+            .replace("@SOCK1@", sock.to_str().unwrap());
+        ports.insert(format!("unix:{}", sock.display()), "SOCK1".into());
+        for n in 1..=3 {
+            let p = free_port();
+            ports.insert(format!("127.0.0.1:{p}"), format!("U{n}"));
+            body = body.replace(&format!("@U{n}@"), &p.to_string());
+        }
+        // Every server says which upstream it contacted (an add_header at the server level is
+        // inherited by locations that set none; these configs' locations set none).
+        let http = server_open
+            .replace_all(
+                &body,
+                "server {\n    add_header X-Upstream $$upstream_addr always;\n",
+            )
+            .into_owned();
+        let nginx = lab.nginx(&http);
+        let config = nginx::load(&nginx::LoadOptions {
+            conf_path: nginx.conf_path.clone(),
+            prefix: Some(nginx.prefix.clone()),
+            dump: None,
+        })
+        .unwrap();
+        assert!(config.issues().is_empty(), "{:?}", config.issues());
+        let files_view = badgw::gather::files::HostFiles::new();
+        let no_dns = |_: &str, _: u16| -> Vec<SocketAddr> { Vec::new() };
+        let app = file.file_stem().unwrap().to_string_lossy().to_string();
+        for (id, path) in paths.iter().enumerate() {
+            cases += 1;
+            let (status, upstream) = send_for_header(port, &server_name, path);
+            let want = upstream
+                .filter(|a| a != "-" && !a.is_empty())
+                .map(|a| a.split([',', ' ']).next().unwrap_or("").to_string());
+            let _ = id;
+            let req = RequestSpec {
+                site: server_name.clone(),
+                path: path.clone(),
+                port: Some(port),
+                scheme: None,
+            };
+            let r = nginx::route_request(
+                &config,
+                &req,
+                &no_dns,
+                &files_view,
+                "GET",
+                Some("127.0.0.1".parse().unwrap()),
+            )
+            .unwrap_or_else(|e| panic!("{app} {path}: {e}"));
+            let got = agreeing_upstream(&r, &want);
+            let name = |a: &Option<String>| match a {
+                Some(a) => ports.get(a).cloned().unwrap_or_else(|| a.clone()),
+                None => "none".into(),
+            };
+            if want != got {
+                mismatches.push(format!(
+                    "{app} {path}: nginx {} (status {status}), badgw {} via {}",
+                    name(&want),
+                    name(&got),
+                    r.hops
+                        .iter()
+                        .map(|h| h.text.clone())
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cases} cases differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    eprintln!(
+        "{} published app configs, {cases} paths: badgw names the upstream nginx contacted in every one",
+        files.len()
     );
 }

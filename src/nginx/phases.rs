@@ -31,9 +31,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use regex::Regex;
-
-use super::select::{find_location, location_spec, translate_regex};
+use super::select::{find_location, location_spec, translate_regex, Pcre};
 use super::tree::{Directive, Tree};
 use super::upstream::PASS_DIRECTIVES;
 
@@ -648,19 +646,11 @@ impl<'a, 'c> Engine<'a, 'c> {
         Ok(())
     }
 
-    fn capture(&mut self, re: &Regex, s: &str) -> bool {
-        match re.captures(s) {
-            Some(c) => {
-                self.caps = (0..c.len())
-                    .map(|i| c.get(i).map(|m| m.as_str().to_string()))
-                    .collect();
-                self.named_caps.clear();
-                for name in re.capture_names().flatten() {
-                    if let Some(m) = c.name(name) {
-                        self.named_caps
-                            .insert(name.to_string(), m.as_str().to_string());
-                    }
-                }
+    fn capture(&mut self, re: &Pcre, s: &str) -> bool {
+        match re.groups(s) {
+            Some(g) => {
+                self.caps = g.numbered;
+                self.named_caps = g.named.into_iter().collect();
                 true
             }
             None => false,
@@ -1035,7 +1025,14 @@ impl<'a, 'c> Engine<'a, 'c> {
             return Ok(None);
         }
         for a in &tf.args[..n - 1] {
+            // nginx strips the trailing slash at configuration time and tests a directory:
+            // `$uri/` on "/" tries "/" as a directory (ngx_http_core_try_files).
             let test_dir = a.ends_with('/');
+            let a = &if test_dir && a.len() > 1 {
+                a[..a.len() - 1].to_string()
+            } else {
+                a.clone()
+            };
             let name = match self.expand(a) {
                 Ok(v) => v,
                 Err(v) => {

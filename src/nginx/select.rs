@@ -11,8 +11,6 @@
 //! regexes nested in the matched prefix, then the regexes of the level, in config order;
 //! a matching regex location is itself searched for nested locations.
 
-use regex::Regex;
-
 use super::tree::Directive;
 use super::values::{parse_listen, Listen};
 
@@ -67,23 +65,47 @@ pub enum NameMatch {
     Regex,
 }
 
-/// A PCRE pattern as a Rust regex, or why it cannot be one.
-pub fn translate_regex(pcre: &str, case_insensitive: bool) -> Result<Regex, String> {
-    // Named groups `(?<n>…)` and `(?P<n>…)` are accepted by the regex crate as is;
-    // lookaround and backreferences are not, and must not be guessed at.
-    for unsupported in ["(?=", "(?!", "(?<=", "(?<!", "(?>"] {
-        if pcre.contains(unsupported) {
-            return Err(format!(
-                "the regex {pcre:?} uses {unsupported}…) which badgw cannot evaluate"
-            ));
-        }
+/// A compiled nginx (PCRE) regex. Lookaround, backreferences and atomic groups are
+/// evaluated too (fancy-regex), so `location ~ /\.(?!well-known)` is decided, not guessed.
+#[derive(Debug, Clone)]
+pub struct Pcre(fancy_regex::Regex);
+
+/// A match's groups: numbered (0 = whole match) and named.
+pub struct Groups {
+    pub numbered: Vec<Option<String>>,
+    pub named: Vec<(String, String)>,
+}
+
+impl Pcre {
+    /// Whether the regex matches; a match that exceeds fancy-regex's backtracking limit
+    /// counts as no match (PCRE would have failed with a match-limit error too).
+    pub fn is_match(&self, s: &str) -> bool {
+        self.0.is_match(s).unwrap_or(false)
     }
+
+    pub fn groups(&self, s: &str) -> Option<Groups> {
+        let c = self.0.captures(s).ok()??;
+        let numbered = (0..c.len())
+            .map(|i| c.get(i).map(|m| m.as_str().to_string()))
+            .collect();
+        let named = self
+            .0
+            .capture_names()
+            .flatten()
+            .filter_map(|n| c.name(n).map(|m| (n.to_string(), m.as_str().to_string())))
+            .collect();
+        Some(Groups { numbered, named })
+    }
+}
+
+/// A PCRE pattern as a regex badgw can run, or why it cannot be one.
+pub fn translate_regex(pcre: &str, case_insensitive: bool) -> Result<Pcre, String> {
     let pattern = if case_insensitive {
         format!("(?i){pcre}")
     } else {
         pcre.to_string()
     };
-    Regex::new(&pattern).map_err(|e| {
+    fancy_regex::Regex::new(&pattern).map(Pcre).map_err(|e| {
         format!(
             "the regex {pcre:?} cannot be evaluated: {}",
             e.to_string().lines().last().unwrap_or("")
@@ -455,8 +477,11 @@ mod tests {
     }
 
     #[test]
-    fn lookaround_is_reported_not_guessed() {
-        assert!(translate_regex("^/(?!admin)", false).is_err());
+    fn lookaround_is_evaluated() {
+        let re = translate_regex("^/(?!admin)", false).unwrap();
+        assert!(re.is_match("/shop") && !re.is_match("/admin/x"));
+        let dot = translate_regex(r"/\.(?!well-known).*", false).unwrap();
+        assert!(dot.is_match("/.env") && !dot.is_match("/.well-known/x"));
         assert!(translate_regex("^/(?<id>[0-9]+)$", false).is_ok());
     }
 }
