@@ -516,14 +516,14 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
             .iter()
             .any(|h| h.kind == "redirect" || h.kind == "error_page")
     {
-        writeln!(out, "  chain    {}", esc(&chain_text(&r.hops)))?;
+        writeln!(out, "  chain    {}", val(&chain_text(&r.hops)))?;
     }
     for b in &r.branches {
         writeln!(
             out,
             "  or, if {}: {}",
             esc(&b.assumed.join("; ")),
-            esc(&chain_text(&b.hops))
+            val(&chain_text(&b.hops))
         )?;
     }
     if let Some(e) = &r.on_upstream_error {
@@ -616,9 +616,9 @@ pub fn site_locations(routes: &[Route], color: bool, out: &mut dyn Write) -> io:
             out,
             "  {:<28} → {}",
             esc(r.path.as_deref().unwrap_or("")),
-            esc(&ends)
+            val(&ends)
         )?;
-        writeln!(out, "      {}", p.dim(&esc(&chain_text(&r.hops))))?;
+        writeln!(out, "      {}", p.dim(&val(&chain_text(&r.hops))))?;
     }
     Ok(())
 }
