@@ -132,7 +132,8 @@ pub struct CollectArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainLogArgs {
-    /// Error log files (plain or .gz), or - for standard input; read in time order.
+    /// Error log files (plain or .gz), or - for standard input; read in time order. An AWS
+    /// ALB/ELB access log or a GCP load-balancer log is recognised and summarised instead.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Only lines at or after this time: a duration back from the log's end or now (15m, 2h),

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod explain;
+pub mod lb;
 pub mod line;
 pub mod prefix;
 pub mod scan;
@@ -531,6 +532,10 @@ pub fn run_explain_log(
     color: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitStatus> {
+    // AWS/GCP load-balancer logs, recognised from the first file's first lines.
+    if let Some(format) = args.files.first().and_then(|f| lb::detect(f)) {
+        return lb::run(args, format, color, out);
+    }
     let rep = analyze(
         &args.files,
         args.since.as_deref(),
