@@ -179,7 +179,7 @@ _badgw() {
             return 0
             ;;
         badgw__subcmd__diagnose)
-            opts="-v -h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --json --verbose --color --help --version"
+            opts="-v -h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --json --verbose --fix --yes --dry-run --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -56,6 +56,9 @@ always\t''
 never\t''"
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l json -d 'Print the report as JSON (schema: docs/json.md)'
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -s v -l verbose -d 'Show every check, every evidence line and the timeouts table (the default report fits one screen; it is always complete when the diagnosis is incomplete)'
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l fix -d 'After the report, offer the leading cause\'s fixes one at a time (what runs, a diff of each edited file, [y/N]); back up, test, reload, then check the site answers again. Needs a terminal, or --yes'
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l yes -d 'With --fix: apply without asking (for scripts)'
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l dry-run -d 'With --fix: print the plan (commands and diffs) and change nothing'
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -s h -l help -d 'Print help'
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -s V -l version -d 'Print version'
 complete -c badgw -n "__fish_badgw_using_subcommand route" -l site -d 'Host name the clients use, e.g. shop.example.com' -r

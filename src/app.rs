@@ -58,6 +58,15 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
 }
 
 fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
+    use std::io::IsTerminal;
+    // --fix asks on a terminal; elsewhere it needs --yes (or only prints with --dry-run).
+    let ask = args.fix && !args.yes && !args.dry_run;
+    if ask && !std::io::stdin().is_terminal() {
+        return Err(fail(
+            ExitStatus::Usage,
+            anyhow!("--fix asks before changing anything and stdin is not a terminal: run it on a terminal, add --yes to apply without asking, or --dry-run to see the plan"),
+        ));
+    }
     if !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         crate::progress::enable();
     }
@@ -71,7 +80,119 @@ fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Re
     } else {
         render::human::diagnose(&report, color, args.verbose, out)?;
     }
-    Ok(report.exit)
+    if !args.fix {
+        return Ok(report.exit);
+    }
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let end = crate::fixes::session::offer(&report, ask, args.dry_run, &mut input, out)?;
+    use crate::fixes::session::SessionEnd;
+    match end {
+        SessionEnd::NothingToApply | SessionEnd::DryRun => Ok(report.exit),
+        SessionEnd::Declined => {
+            writeln!(out, "\nNo fix applied: nothing was changed.")?;
+            Ok(ExitStatus::Declined)
+        }
+        SessionEnd::Failed => {
+            writeln!(
+                out,
+                "\nNo fix went through: the files are as they were. The site still fails."
+            )?;
+            Ok(ExitStatus::Problems)
+        }
+        SessionEnd::Applied(summary) => verify_after_fix(args, &summary, out),
+    }
+}
+
+/// Re-runs the diagnosis after a fix and says plainly whether the site answers: a request
+/// through nginx for the site and path, and the probe straight to the upstream. A reload is
+/// asynchronous (new workers start after the command returns): up to ~3 s of retries.
+fn verify_after_fix(
+    args: &DiagnoseArgs,
+    summary: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitStatus> {
+    let opts = config::gather_options(&args.target, Some(&args.sources))
+        .map_err(|e| fail(ExitStatus::Usage, e))?;
+    writeln!(
+        out,
+        "\nApplied: {}. Checking the site again…",
+        render::sanitize::escape_for_terminal(summary)
+    )?;
+    let mut last = None;
+    for attempt in 0..7 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let facts = gather::collect(&opts)?;
+        let route = facts.nginx.value().and_then(|n| n.route.clone());
+        let through = route
+            .as_ref()
+            .and_then(|r| gather::verify::through_nginx(r, &facts.request, opts.timeout));
+        let ok = through
+            .as_ref()
+            .is_some_and(|p| p.error.is_none() && p.status.is_some_and(|s| s < 500));
+        last = Some((facts, through));
+        if ok {
+            break;
+        }
+    }
+    let Some((facts, through)) = last else {
+        return Ok(ExitStatus::Problems);
+    };
+    let runs = checks::run_all(&facts);
+    let after = report::build(&facts, &runs);
+    let through_ok = through
+        .as_ref()
+        .is_some_and(|p| p.error.is_none() && p.status.is_some_and(|s| s < 500));
+    match &through {
+        Some(p) => writeln!(
+            out,
+            "  through nginx: GET {}{} (Host: {}) via {} → {}",
+            facts.request.site,
+            facts.request.path,
+            facts.request.site,
+            p.address,
+            p.status
+                .map_or_else(|| crate::checks::util::describe_probe(p), |s| s.to_string())
+        )?,
+        None => writeln!(
+            out,
+            "  through nginx: no plain-HTTP listener of the server to send a request to"
+        )?,
+    }
+    for u in &after.upstream_states {
+        writeln!(
+            out,
+            "  directly to the upstream {}: {}",
+            u.address,
+            render::sanitize::escape_for_terminal(u.probe.as_deref().unwrap_or("not probed"))
+        )?;
+    }
+    // The upstream answers directly: every probe of the route's upstreams connected and got
+    // no 5xx (a FastCGI pool answers FCGI_GET_VALUES, not HTTP).
+    let upstream_ok = !after.upstream_states.is_empty()
+        && after.upstream_states.iter().all(|u| {
+            crate::checks::util::probe_of(&facts, &u.address).is_some_and(|p| {
+                p.error.is_none() && p.connected && p.status.is_none_or(|s| s < 500)
+            })
+        });
+    if through_ok && upstream_ok {
+        writeln!(out, "Fixed: the site answers again.")?;
+        Ok(ExitStatus::Healthy)
+    } else {
+        let why = after
+            .findings
+            .first()
+            .map(|f| format!(" ({}: {})", f.finding.cause.id(), f.finding.title))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "Still failing{}. The change stays in place (backups were listed above).",
+            render::sanitize::escape_for_terminal(&why)
+        )?;
+        Ok(ExitStatus::Problems)
+    }
 }
 
 /// `route --json`: `{"schema_version", "tool", "site", "path", "route"}` (design §5).

@@ -111,6 +111,17 @@ pub struct DiagnoseArgs {
     /// fits one screen; it is always complete when the diagnosis is incomplete).
     #[arg(short, long)]
     pub verbose: bool,
+    /// After the report, offer the leading cause's fixes one at a time (what runs, a diff of
+    /// each edited file, [y/N]); back up, test, reload, then check the site answers again.
+    /// Needs a terminal, or --yes.
+    #[arg(long, conflicts_with_all = ["json", "from"])]
+    pub fix: bool,
+    /// With --fix: apply without asking (for scripts).
+    #[arg(long, requires = "fix")]
+    pub yes: bool,
+    /// With --fix: print the plan (commands and diffs) and change nothing.
+    #[arg(long, requires = "fix", conflicts_with = "yes")]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

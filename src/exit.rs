@@ -1,6 +1,9 @@
 //! Process exit codes (design §6), in one place so scripts can rely on them.
 
-/// What badgw's exit code tells a script.
+/// What badgw's exit code tells a script. With `diagnose --fix`: `0` the fix was applied and
+/// the site answers again (verified through nginx and at the upstream), `1` still failing
+/// (or no fix went through: every file restored), `2`/`3` as without it, `4` every fix
+/// offered was declined (nothing changed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// No problem found.
@@ -11,6 +14,8 @@ pub enum ExitStatus {
     Usage = 2,
     /// The diagnosis is incomplete, e.g. nginx could not be found and no override was given.
     Incomplete = 3,
+    /// `diagnose --fix`: the user declined every fix offered; nothing was changed.
+    Declined = 4,
 }
 
 impl ExitStatus {

@@ -245,7 +245,7 @@ mod tests {
             mem_available_kb: Some(912_340),
             mem_total_kb: Some(4_014_252),
             unit: None,
-            master: None,
+            masters: Vec::new(),
         }
     }
 

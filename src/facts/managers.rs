@@ -417,9 +417,9 @@ pub struct PhpFpmFacts {
     /// The `php-fpm8.2.service`-style unit that runs it, when known.
     #[serde(default)]
     pub unit: Option<String>,
-    /// The master process, when one runs.
+    /// The running master processes (one per configuration).
     #[serde(default)]
-    pub master: Option<FpmMaster>,
+    pub masters: Vec<FpmMaster>,
 }
 
 /// Who a process is in `/proc/<pid>/limits` terms: nginx worker or upstream app.

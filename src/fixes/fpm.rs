@@ -32,7 +32,21 @@ fn debian_version(file: &str) -> Option<&str> {
 
 /// How to act on the master that runs `pool`.
 pub fn control(fpm: &PhpFpmFacts, pool: &FpmPool) -> FpmControl {
-    let m = fpm.master.as_ref();
+    // The master whose configuration holds the pool: the same file, or the directory its
+    // includes live under (Debian: php-fpm.conf and pool.d/), else the only one.
+    let m = fpm
+        .masters
+        .iter()
+        .find(|m| m.config.as_deref() == Some(pool.file.as_str()))
+        .or_else(|| {
+            fpm.masters.iter().find(|m| {
+                m.config
+                    .as_deref()
+                    .and_then(|c| std::path::Path::new(c).parent())
+                    .is_some_and(|dir| std::path::Path::new(&pool.file).starts_with(dir))
+            })
+        })
+        .or_else(|| (fpm.masters.len() == 1).then(|| &fpm.masters[0]));
     let version = debian_version(&pool.file);
     let unit = m
         .and_then(|m| m.unit.clone())
@@ -214,12 +228,12 @@ mod tests {
     #[test]
     fn debian_unit_and_binary_when_systemd_runs_it() {
         let fpm = PhpFpmFacts {
-            master: Some(FpmMaster {
+            masters: vec![FpmMaster {
                 pid: 700,
                 binary: Some("/usr/sbin/php-fpm8.2".into()),
                 config: Some("/etc/php/8.2/fpm/php-fpm.conf".into()),
                 unit: Some("php8.2-fpm.service".into()),
-            }),
+            }],
             ..Default::default()
         };
         let c = control(&fpm, &pool());
@@ -236,12 +250,12 @@ mod tests {
     #[test]
     fn a_master_outside_systemd_is_signalled() {
         let fpm = PhpFpmFacts {
-            master: Some(FpmMaster {
+            masters: vec![FpmMaster {
                 pid: 700,
                 binary: Some("/opt/php/sbin/php-fpm".into()),
                 config: Some("/srv/fpm.conf".into()),
                 unit: None,
-            }),
+            }],
             // A unit name found some other way does not reach a master systemd does not run.
             unit: Some("php8.2-fpm.service".into()),
             ..Default::default()

@@ -17,6 +17,7 @@ pub mod fpm;
 pub mod kernel;
 pub mod log_causes;
 pub mod nginx;
+pub mod session;
 pub mod sizing;
 pub mod socket;
 

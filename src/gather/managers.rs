@@ -399,22 +399,25 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
         facts.mem_available_kb = avail;
     }
     facts.unit = masters.first().and_then(|p| unit_of_pid(*p));
-    facts.master = masters.first().map(|&pid| {
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        crate::facts::FpmMaster {
-            pid,
-            binary: std::fs::read_link(format!("/proc/{pid}/exe"))
-                .ok()
-                .map(|p| p.display().to_string()),
-            config: cmd
-                .trim()
-                .strip_prefix("php-fpm: master process (")
-                .and_then(|r| r.strip_suffix(')'))
-                .map(str::to_string),
-            unit: unit_of_pid(pid).filter(|_| systemd_is_init()),
-        }
-    });
+    facts.masters = masters
+        .iter()
+        .map(|&pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            crate::facts::FpmMaster {
+                pid,
+                binary: std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .ok()
+                    .map(|p| p.display().to_string()),
+                config: cmd
+                    .trim()
+                    .strip_prefix("php-fpm: master process (")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .map(str::to_string),
+                unit: unit_of_pid(pid).filter(|_| systemd_is_init()),
+            }
+        })
+        .collect();
     Fact::collected(facts)
 }
 

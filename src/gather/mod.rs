@@ -15,6 +15,7 @@ pub mod ns;
 pub mod probe;
 pub mod processes;
 pub mod unix_sockets;
+pub mod verify;
 pub mod websocket;
 
 use std::collections::BTreeSet;
