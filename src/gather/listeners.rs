@@ -4,7 +4,7 @@
 //! Without root, other users' /proc/<pid>/fd are unreadable: those listeners are kept
 //! with an unknown owner and the count is reported, never silently dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
@@ -29,10 +29,88 @@ pub fn scan(proc_root: &Path) -> Result<ListenerScan, String> {
 /// for the namespace of PID), and joins them to owners from every process's fds (socket
 /// inodes are unique across namespaces).
 pub fn scan_net(proc_root: &Path, net_dir: &Path) -> Result<ListenerScan, String> {
+    scan_with(proc_root, net_dir, Diag::No)
+}
+
+/// Where to ask the kernel for listening TCP sockets over NETLINK_SOCK_DIAG.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Diag {
+    /// In badgw's own network namespace.
+    Here,
+    /// In the network namespace of this pid (joined on a thread of its own; root).
+    Netns(u32),
+    /// Not at all: read /proc/…/net/tcp and tcp6.
+    No,
+}
+
+/// Listening TCP sockets over sock_diag (filtered to LISTEN in the kernel), or None when
+/// netlink is not usable (then /proc is read).
+fn diag_listeners(proc_root: &Path, diag: Diag) -> Option<Vec<Listener>> {
+    match diag {
+        Diag::Here => super::sock_diag::tcp_listeners().ok(),
+        Diag::Netns(pid) => {
+            let root = proc_root.to_path_buf();
+            std::thread::spawn(move || {
+                super::ns::enter_net(&root, pid).ok()?;
+                super::sock_diag::tcp_listeners().ok()
+            })
+            .join()
+            .ok()
+            .flatten()
+        }
+        Diag::No => None,
+    }
+}
+
+/// Like [`scan_net`], with TCP listeners from sock_diag where `diag` allows, and owners
+/// resolved only for the listening sockets' inodes.
+pub fn scan_with(proc_root: &Path, net_dir: &Path, diag: Diag) -> Result<ListenerScan, String> {
+    let (mut listeners, mut notes) = tables(proc_root, net_dir, diag)?;
+    let wanted: HashSet<u64> = listeners.iter().map(|l| l.inode).collect();
+    let (owners, comms, hidden) = socket_owners(proc_root, &wanted);
+    let mut unknown = 0;
+    for l in &mut listeners {
+        match owners.get(&l.inode) {
+            Some(&pid) => {
+                l.pid = Some(pid);
+                l.process = comms.get(&pid).cloned();
+            }
+            None => unknown += 1,
+        }
+    }
+    if unknown > 0 && hidden > 0 {
+        notes.push(format!(
+            "the owner of {unknown} listening socket(s) is not visible: {hidden} process(es) \
+             do not let this user read /proc/<pid>/fd (run as root to see them)"
+        ));
+    }
+    Ok(ListenerScan {
+        listeners,
+        owners,
+        notes,
+    })
+}
+
+/// The listening sockets of one namespace without their owners, and notes on what could
+/// not be read. Fails only when no table at all can be read.
+pub fn tables(
+    proc_root: &Path,
+    net_dir: &Path,
+    diag: Diag,
+) -> Result<(Vec<Listener>, Vec<String>), String> {
     let mut listeners = Vec::new();
     let mut notes = Vec::new();
     let mut read_any = false;
-    for (name, kind) in [("tcp", SocketKind::Tcp), ("tcp6", SocketKind::Tcp6)] {
+    let from_diag = diag_listeners(proc_root, diag);
+    let tables: &[(&str, SocketKind)] = match from_diag {
+        Some(mut l) => {
+            read_any = true;
+            listeners.append(&mut l);
+            &[]
+        }
+        None => &[("tcp", SocketKind::Tcp), ("tcp6", SocketKind::Tcp6)],
+    };
+    for &(name, kind) in tables {
         let path = net_dir.join(name);
         match fs::read(&path) {
             Ok(text) => match proc_net::tcp_listeners(&text, kind) {
@@ -58,34 +136,15 @@ pub fn scan_net(proc_root: &Path, net_dir: &Path) -> Result<ListenerScan, String
     if !read_any {
         return Err(notes.join("; "));
     }
-
-    let (owners, comms, hidden) = socket_owners(proc_root);
-    let mut unknown = 0;
-    for l in &mut listeners {
-        match owners.get(&l.inode) {
-            Some(&pid) => {
-                l.pid = Some(pid);
-                l.process = comms.get(&pid).cloned();
-            }
-            None => unknown += 1,
-        }
-    }
-    if unknown > 0 && hidden > 0 {
-        notes.push(format!(
-            "the owner of {unknown} listening socket(s) is not visible: {hidden} process(es) \
-             do not let this user read /proc/<pid>/fd (run as root to see them)"
-        ));
-    }
-    Ok(ListenerScan {
-        listeners,
-        owners,
-        notes,
-    })
+    Ok((listeners, notes))
 }
 
 /// Maps socket inodes to pids; also returns each pid's comm and how many processes'
 /// fd tables could not be read.
-fn socket_owners(proc_root: &Path) -> (HashMap<u64, u32>, HashMap<u32, String>, usize) {
+pub fn socket_owners(
+    proc_root: &Path,
+    wanted: &HashSet<u64>,
+) -> (HashMap<u64, u32>, HashMap<u32, String>, usize) {
     let mut owners = HashMap::new();
     let mut comms = HashMap::new();
     let mut hidden = 0;
@@ -109,7 +168,7 @@ fn socket_owners(proc_root: &Path) -> (HashMap<u64, u32>, HashMap<u32, String>, 
             let Ok(target) = fs::read_link(fd.path()) else {
                 continue;
             };
-            if let Some(inode) = socket_inode(&target) {
+            if let Some(inode) = socket_inode(&target).filter(|i| wanted.contains(i)) {
                 // The first holder wins: a listening socket inherited by workers stays
                 // attributed to the lowest pid, usually the parent that opened it.
                 owners.entry(inode).or_insert(pid);
@@ -119,6 +178,10 @@ fn socket_owners(proc_root: &Path) -> (HashMap<u64, u32>, HashMap<u32, String>, 
         if holds_socket {
             if let Ok(comm) = fs::read_to_string(entry.path().join("comm")) {
                 comms.insert(pid, comm.trim_end().to_string());
+            }
+            // Every wanted socket has its (lowest-pid) owner: the rest cannot change that.
+            if owners.len() == wanted.len() {
+                break;
             }
         }
     }

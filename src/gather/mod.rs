@@ -14,6 +14,7 @@ pub mod managers;
 pub mod ns;
 pub mod probe;
 pub mod processes;
+pub mod sock_diag;
 pub mod unix_sockets;
 pub mod verify;
 pub mod websocket;
@@ -95,6 +96,12 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     };
     let nginx_container =
         master_pid.and_then(|p| containers::identify(&opts.proc_root, p, opts.timeout));
+    // Listening TCP sockets over sock_diag in nginx's namespace where badgw can enter it.
+    let diag = match view.net {
+        Ns::Host => listeners::Diag::Here,
+        Ns::Pid(pid) if view.probes_in_nginx_netns => listeners::Diag::Netns(pid),
+        Ns::Pid(_) => listeners::Diag::No,
+    };
     let probe_ns = match view.net {
         Ns::Pid(pid) if view.probes_in_nginx_netns => Some(pid),
         _ => None,
@@ -121,7 +128,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         let lb = scope.spawn(|| balancer::gather(opts, route.as_ref(), config.as_ref()));
 
         let boot = processes::boot_time(&opts.proc_root);
-        match listeners::scan_net(&opts.proc_root, &net_dir) {
+        match listeners::scan_with(&opts.proc_root, &net_dir, diag) {
             Ok(scan) => {
                 facts.notes.extend(scan.notes.iter().cloned());
                 let pids: BTreeSet<u32> = scan.listeners.iter().filter_map(|l| l.pid).collect();
@@ -239,7 +246,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         facts.notes.extend(view.limits.iter().cloned());
         facts.view = Fact::collected(view.clone());
         crate::progress::stage("process managers, kernel log, limits");
-        gather_why_gone(opts, &mut facts, &net_dir);
+        gather_why_gone(opts, &mut facts, &net_dir, diag);
         crate::progress::stage("waiting for probes and logs");
         facts.probes = probes.join().unwrap_or_default();
         facts.error_log = error_log
@@ -260,7 +267,7 @@ fn lost_thread<T>(what: &str) -> Fact<T> {
 
 /// Who should serve the upstream and why it is gone: process managers, the kernel's OOM
 /// killer, limits, socket permissions, SELinux. The slow sources run in parallel.
-fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts, net_dir: &Path) {
+fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts, net_dir: &Path, diag: listeners::Diag) {
     let owners: Vec<(u32, String)> = facts.upstream_listener_owners();
     let upstream_pids: Vec<u32> = owners.iter().map(|(pid, _)| *pid).collect();
     let addresses: Vec<String> = facts
@@ -299,23 +306,38 @@ fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts, net_dir: &Path) {
     roles.extend(upstream_pids.iter().map(|&p| (p, ProcRole::Upstream)));
     let proc_root = opts.proc_root.clone();
     let net_dir = net_dir.to_path_buf();
+    // Each look reads the listening sockets only (sock_diag); the owner of a socket seen
+    // before is remembered by inode, and /proc/*/fd is walked only for a new one.
+    let known: std::sync::Mutex<std::collections::HashMap<u64, u32>> = std::sync::Mutex::new(
+        facts
+            .listeners
+            .value()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| Some((l.inode, l.pid?)))
+            .collect(),
+    );
     let owner = move |address: &str| -> Option<u32> {
-        let scan = listeners::scan_net(&proc_root, &net_dir).ok()?;
-        match address.strip_prefix("unix:") {
-            Some(path) => {
-                scan.listeners
-                    .iter()
-                    .find(|l| l.kind == SocketKind::Unix && l.address == path)?
-                    .pid
-            }
+        let (ls, _) = listeners::tables(&proc_root, &net_dir, diag).ok()?;
+        let l = match address.strip_prefix("unix:") {
+            Some(path) => ls
+                .iter()
+                .find(|l| l.kind == SocketKind::Unix && l.address == path)?,
             None => {
                 let a: SocketAddr = address.parse().ok()?;
-                scan.listeners
-                    .iter()
+                ls.iter()
                     .find(|l| l.kind != SocketKind::Unix && l.accepts(&a))?
-                    .pid
             }
+        };
+        if let Some(&pid) = known.lock().ok()?.get(&l.inode) {
+            return Some(pid);
         }
+        let wanted = std::collections::HashSet::from([l.inode]);
+        let pid = *listeners::socket_owners(&proc_root, &wanted)
+            .0
+            .get(&l.inode)?;
+        known.lock().ok()?.insert(l.inode, pid);
+        Some(pid)
     };
     std::thread::scope(|s| {
         let kernel =
