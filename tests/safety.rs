@@ -105,7 +105,8 @@ fn violations(trace: &str, own_pids: &HashSet<u32>) -> Vec<String> {
                 let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
                 let target: i64 = parts.first().and_then(|p| p.parse().ok()).unwrap_or(-1);
                 let no_signal = parts.last() == Some(&"0");
-                if !no_signal && !(target > 0 && own_pids.contains(&(target as u32))) {
+                let own_child = target > 0 && own_pids.contains(&(target as u32));
+                if !(no_signal || own_child) {
                     bad.push(format!("signals a process it did not start: {line}"));
                 }
             }
