@@ -152,7 +152,7 @@ impl Check for ConnectTimeout {
             };
             f = f.fix(Fix::review(
                 "restart the app if it is stuck, then raise its worker count or listen backlog",
-                "sudo systemctl restart <app unit>   # or the app's process manager",
+                crate::fixes::app::owner(facts).restart_shown(),
             ));
             findings.push(f);
         }

@@ -187,12 +187,12 @@ fn unit_finding(u: &UnitFacts) -> Option<Finding> {
     if gave_up && !running {
         f = f.fix(Fix::review(
             format!("after fixing the cause, clear the start limit and start {id}"),
-            format!("sudo systemctl reset-failed {id} && sudo systemctl restart {id}"),
+            crate::fixes::systemd::reset_failed_restart(id),
         ));
     } else {
         f = f.fix(Fix::review(
             format!("restart {id} once fixed"),
-            format!("sudo systemctl restart {id}"),
+            crate::fixes::systemd::restart(id),
         ));
     }
     Some(f)

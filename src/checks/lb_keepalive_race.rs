@@ -171,8 +171,10 @@ impl Check for LbKeepaliveRace {
         let lines = [format!("keepalive_timeout {}s;", secs(want))];
         f = f.fix(Fix::review(
             format!(
-                "keep connections open longer than the balancer: in the server block at {}:{} (or http), then: sudo nginx -t && sudo nginx -s reload",
-                r.server.file, r.server.line
+                "keep connections open longer than the balancer: in the server block at {}:{} (or http), then: {}",
+                r.server.file,
+                r.server.line,
+                crate::fixes::nginx::test_and_reload(facts)
             ),
             lines.join("\n"),
         ));

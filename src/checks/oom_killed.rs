@@ -358,10 +358,11 @@ fn unit_fixes(mut f: Finding, kill: &OomKill, u: &UnitFacts, memcg: bool) -> Fin
                 format!("MemoryMax={} ({} MiB)", max, max / (1024 * 1024)),
             )
             .fix(Fix::review(
-                format!("raise MemoryMax of {id} (now {} MiB), or find the leak first", max / (1024 * 1024)),
                 format!(
-                    "sudo systemctl set-property {id} MemoryMax={new}M && sudo systemctl restart {id}"
+                    "raise MemoryMax of {id} (now {} MiB), or find the leak first",
+                    max / (1024 * 1024)
                 ),
+                crate::fixes::systemd::memory_max_restart(id, new),
             ));
         if is_node(&kill.comm, s.exec_start.as_deref()) {
             let heap = (max / (1024 * 1024)) * 3 / 4;
@@ -383,7 +384,7 @@ fn unit_fixes(mut f: Finding, kill: &OomKill, u: &UnitFacts, memcg: bool) -> Fin
     if s.active_state.as_deref() != Some("active") {
         f = f.fix(Fix::review(
             format!("start {id} again"),
-            format!("sudo systemctl restart {id}"),
+            crate::fixes::systemd::restart(id),
         ));
     }
     f

@@ -20,6 +20,7 @@ pub mod nginx;
 pub mod session;
 pub mod sizing;
 pub mod socket;
+pub mod systemd;
 
 use serde::Serialize;
 
