@@ -83,7 +83,7 @@ _badgw() {
             return 0
             ;;
         badgw__subcmd__collect)
-            opts="-h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --color --help --version"
+            opts="-h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --deadline --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -146,6 +146,10 @@ _badgw() {
                     return 0
                     ;;
                 --lb-idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -179,7 +183,7 @@ _badgw() {
             return 0
             ;;
         badgw__subcmd__diagnose)
-            opts="-v -h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --json --verbose --fix --yes --dry-run --color --help --version"
+            opts="-v -h -V --site --path --port --url --nginx-conf --nginx-dump --from --error-log --access-log --kernel-log --journal --unit-status --since --timeout --lb-idle-timeout --deadline --json --verbose --fix --yes --dry-run --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +246,10 @@ _badgw() {
                     return 0
                     ;;
                 --lb-idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deadline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

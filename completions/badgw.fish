@@ -51,6 +51,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l unit-status -d 
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l since -d 'How far back to read logs, e.g. 15m, 2h' -r
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l timeout -d 'Timeout of each probe and external command, e.g. 3s, 500ms' -r
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l lb-idle-timeout -d 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx\'s keepalive_timeout' -r
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l deadline -d 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)' -r
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l color -d 'When to use colors: auto (a terminal, and NO_COLOR unset), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -89,6 +90,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand collect" -l unit-status -d '
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l since -d 'How far back to read logs, e.g. 15m, 2h' -r
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l timeout -d 'Timeout of each probe and external command, e.g. 3s, 500ms' -r
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l lb-idle-timeout -d 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx\'s keepalive_timeout' -r
+complete -c badgw -n "__fish_badgw_using_subcommand collect" -l deadline -d 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)' -r
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l color -d 'When to use colors: auto (a terminal, and NO_COLOR unset), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -96,6 +96,10 @@ pub struct SourceArgs {
     /// compared with nginx's keepalive_timeout.
     #[arg(long, value_name = "DURATION")]
     pub lb_idle_timeout: Option<String>,
+    /// Deadline of the whole run; the report then shows what was gathered and marks the
+    /// rest `unavailable: deadline` (default: 5 × --timeout + 2s).
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -126,6 +126,16 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
         Some(v) => Some(parse_duration(v).map_err(|e| anyhow!("--lb-idle-timeout: {e}"))?),
         None => None,
     };
+    let deadline = match s.and_then(|s| s.deadline.as_deref()) {
+        Some(d) => {
+            let d = parse_duration(d)?;
+            if d.is_zero() {
+                bail!("--deadline must be more than 0");
+            }
+            Some(d)
+        }
+        None => None,
+    };
     Ok(GatherOptions {
         lb_idle_timeout,
         request: request(t)?,
@@ -140,6 +150,7 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
         since,
         timeout,
         proc_root: PathBuf::from("/proc"),
+        deadline,
     })
 }
 

@@ -119,6 +119,9 @@ pub struct Report {
     /// Whose namespaces were used: nginx's or badgw's own (see docs/json.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub view: Option<ViewSummary>,
+    /// Each collector's outcome and duration (`status` "deadline": cut off by --deadline).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gather: Vec<crate::facts::GatherStage>,
     #[serde(skip)]
     pub exit: ExitStatus,
 }
@@ -260,6 +263,14 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
             notes.push(format!("{name} unavailable: {reason}"));
         }
     }
+    // A run the deadline cut short is never "no problem found".
+    let missed = facts.missed_deadline();
+    if !missed.is_empty() {
+        notes.push(format!(
+            "deadline reached before {} finished: shown as unavailable (raise --deadline or look at them by hand)",
+            missed.join(", ")
+        ));
+    }
     let upstream_states = route
         .as_ref()
         .map(|r| upstream_states(facts, r))
@@ -336,6 +347,7 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
                 .map(|(k, c)| (k.clone(), c.describe()))
                 .collect(),
         }),
+        gather: facts.gather.clone(),
         exit,
     }
 }
@@ -347,6 +359,13 @@ fn unexplained_failure(
     states: &[UpstreamState],
     checks: &[CheckRow],
 ) -> Option<String> {
+    let missed = facts.missed_deadline();
+    if !missed.is_empty() {
+        return Some(format!(
+            "the deadline passed before {} finished",
+            missed.join(", ")
+        ));
+    }
     if let Some(p) = facts.probes.iter().find(|p| p.error.is_some()) {
         return Some(format!("the probe failed: {}", util::describe_probe(p)));
     }

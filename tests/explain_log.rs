@@ -418,7 +418,9 @@ fn read_window_keeps_the_sites_events() {
         server_names: vec!["shop.example.com".into()],
         upstreams: vec![],
     };
-    let w = logs::read_window(&fixture("mixed.log"), 300, now, &filter).unwrap();
+    let w = badgw::gather::log_window::read_error_window(&fixture("mixed.log"), 300, now, &filter)
+        .unwrap()
+        .0;
     assert_eq!(w.lines_read, 27);
     // blog.example.org's FastCGI record and the config-time emerg line are not this site's.
     assert_eq!(w.other_sites_events, 2);
@@ -443,7 +445,9 @@ fn read_window_keeps_the_sites_events() {
         upstreams: vec!["unix:/run/php/php8.2-fpm.sock".into()],
         ..Default::default()
     };
-    let w = logs::read_window(&fixture("mixed.log"), 300, now, &by_up).unwrap();
+    let w = badgw::gather::log_window::read_error_window(&fixture("mixed.log"), 300, now, &by_up)
+        .unwrap()
+        .0;
     let cats: Vec<(&str, u64)> = w
         .categories
         .iter()
@@ -459,7 +463,10 @@ fn read_window_keeps_the_sites_events() {
     );
     // A window that ends before the log starts is empty.
     let early = now - chrono::Duration::hours(1);
-    let w = logs::read_window(&fixture("mixed.log"), 300, early, &filter).unwrap();
+    let w =
+        badgw::gather::log_window::read_error_window(&fixture("mixed.log"), 300, early, &filter)
+            .unwrap()
+            .0;
     assert_eq!((w.lines_read, w.categories.len()), (0, 0));
 }
 
@@ -506,7 +513,9 @@ fn read_window_on_a_big_file_reads_only_the_tail_with_true_line_numbers() {
         upstreams: vec!["127.0.0.1:3000".into()],
         ..Default::default()
     };
-    let w = logs::read_window(&p, 900, now, &filter).unwrap();
+    let w = badgw::gather::log_window::read_error_window(&p, 900, now, &filter)
+        .unwrap()
+        .0;
     assert_eq!(w.lines_read, 2);
     assert_eq!(w.categories.len(), 1);
     assert_eq!(w.categories[0].category, "read-timeout");

@@ -162,6 +162,43 @@ pub struct Facts {
     /// forwarded requests seen in the access log, nginx's real_ip settings.
     #[serde(default)]
     pub balancer: Fact<BalancerFacts>,
+    /// Each collector's outcome and duration, in the order they were awaited; a status
+    /// `deadline` means the global deadline cut it off (its fact says `deadline: …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gather: Vec<GatherStage>,
+}
+
+/// How one collector ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatherStatus {
+    /// It returned (its fact may still be `unavailable` for its own reason).
+    Done,
+    /// It had not returned when the global deadline passed.
+    Deadline,
+    /// Its thread died (a bug in badgw).
+    Failed,
+}
+
+/// One collector of a run: e.g. `{"name": "error log", "status": "done", "duration_ms": 3.1}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GatherStage {
+    pub name: String,
+    pub status: GatherStatus,
+    /// How long it ran, when it returned.
+    #[serde(default)]
+    pub duration_ms: Option<f64>,
+}
+
+impl Facts {
+    /// The collectors the deadline cut off.
+    pub fn missed_deadline(&self) -> Vec<&str> {
+        self.gather
+            .iter()
+            .filter(|g| g.status == GatherStatus::Deadline)
+            .map(|g| g.name.as_str())
+            .collect()
+    }
 }
 
 impl Facts {

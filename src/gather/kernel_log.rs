@@ -5,7 +5,7 @@
 //! Must not block: /dev/kmsg is opened O_NONBLOCK and read until EAGAIN, every command has a
 //! timeout, files are read from their last few MB only.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,22 +34,30 @@ pub fn host_time_context() -> TimeContext {
 }
 
 /// Reads the last `TAIL_BYTES` of a file (plain or .gz), starting at a line boundary.
+/// Regular files only (`gather::files`): a FIFO or device is refused, never waited on.
 pub fn read_tail(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut f = std::fs::File::open(path)?;
+    let refused = |e: super::files::FileError| {
+        let kind = if e.is_not_found() {
+            std::io::ErrorKind::NotFound
+        } else if e.is_permission_denied() {
+            std::io::ErrorKind::PermissionDenied
+        } else {
+            std::io::ErrorKind::InvalidInput
+        };
+        std::io::Error::new(kind, e.reason())
+    };
     if path.extension().is_some_and(|e| e == "gz") {
+        let (f, _) = super::files::open_regular(path).map_err(refused)?;
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(f)
+        flate2::read::MultiGzDecoder::new(f.take(64 * 1024 * 1024))
             .take(64 * 1024 * 1024)
             .read_to_end(&mut out)?;
         let cut = out.len().saturating_sub(TAIL_BYTES as usize);
         return Ok(out.split_off(cut));
     }
-    let len = f.metadata()?.len();
-    let start = len.saturating_sub(TAIL_BYTES);
-    f.seek(SeekFrom::Start(start))?;
-    let mut out = Vec::new();
-    f.take(TAIL_BYTES).read_to_end(&mut out)?;
-    if start > 0 {
+    let tail = super::files::read_tail(path, TAIL_BYTES).map_err(refused)?;
+    let mut out = tail.data;
+    if tail.offset > 0 {
         // Drop the partial first line.
         if let Some(nl) = out.iter().position(|&b| b == b'\n') {
             out.drain(..=nl);

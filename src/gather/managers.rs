@@ -68,14 +68,14 @@ fn names_target(text: &str, inputs: &SystemdInputs) -> bool {
 /// Gathers the units that may run the upstream, with their status and journal.
 pub fn gather_systemd(inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
     if let Some(file) = &inputs.unit_status_file {
-        let bytes = match std::fs::read(file) {
+        let bytes = match super::files::read_all(file, 16 << 20) {
             Ok(b) => b,
-            Err(e) => return Fact::unavailable(file.display().to_string(), e.to_string()),
+            Err(e) => return Fact::unavailable(file.display().to_string(), e.reason()),
         };
         let journal = inputs
             .journal_file
             .as_ref()
-            .and_then(|j| std::fs::read(j).ok());
+            .and_then(|j| super::kernel_log::read_tail(j).ok());
         let units = parse::systemd::parse_systemctl_show(&bytes)
             .into_iter()
             .map(|status| UnitFacts {
@@ -354,7 +354,7 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
             continue;
         }
         seen.push(file.clone());
-        let Ok(bytes) = std::fs::read(&file) else {
+        let Ok(bytes) = super::files::read_all(&file, 4 << 20) else {
             continue;
         };
         let name = file.display().to_string();

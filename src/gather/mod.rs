@@ -10,10 +10,12 @@ pub mod discovery;
 pub mod files;
 pub mod kernel_log;
 pub mod listeners;
+pub mod log_window;
 pub mod managers;
 pub mod ns;
 pub mod probe;
 pub mod processes;
+pub mod runner;
 pub mod sock_diag;
 pub mod unix_sockets;
 pub mod verify;
@@ -22,7 +24,7 @@ pub mod websocket;
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::anyhow;
 
@@ -49,7 +51,12 @@ pub struct GatherOptions {
     pub whole_site: bool,
     /// `--lb-idle-timeout`: the balancer's idle timeout, as the user states it.
     pub lb_idle_timeout: Option<Duration>,
+    /// Global deadline of the run (`--deadline`); None: [`default_deadline`] of the timeout.
+    pub deadline: Option<Duration>,
 }
+
+/// Largest `nginx -T` dump read (`--nginx-dump`).
+const MAX_DUMP: u64 = 256 << 20;
 
 /// Resolves a host name as the OS resolver does (what nginx does at start-up).
 pub fn os_resolve(host: &str, port: u16) -> Vec<SocketAddr> {
@@ -67,9 +74,94 @@ pub fn os_resolve(host: &str, port: u16) -> Vec<SocketAddr> {
         .unwrap_or_default()
 }
 
+/// Refuses, before anything else, an input named on the command line that cannot be
+/// read: missing, unreadable, or not a regular file (exit 2, naming the file and why).
+pub fn check_explicit_inputs(opts: &GatherOptions) -> anyhow::Result<()> {
+    let named = [
+        ("--error-log", &opts.error_log),
+        ("--access-log", &opts.access_log),
+        ("--kernel-log", &opts.kernel_log),
+        ("--journal", &opts.journal),
+        ("--unit-status", &opts.unit_status),
+        ("--nginx-dump", &opts.nginx_dump),
+    ];
+    for (flag, path) in named {
+        if let Some(p) = path {
+            files::open_regular(p).map_err(|e| fail(ExitStatus::Usage, anyhow!("{flag}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// What the listener scan found, applied to the facts once it is back.
+struct ListenerStage {
+    listeners: Fact<Vec<Listener>>,
+    processes: Fact<Vec<ProcInfo>>,
+    notes: Vec<String>,
+    worker_users: Option<Vec<String>>,
+}
+
+fn scan_listeners(
+    proc_root: &Path,
+    net_dir: &Path,
+    diag: listeners::Diag,
+    master: Option<&NginxMaster>,
+    now: u64,
+) -> ListenerStage {
+    let boot = processes::boot_time(proc_root);
+    match listeners::scan_with(proc_root, net_dir, diag) {
+        Ok(scan) => {
+            let pids: BTreeSet<u32> = scan.listeners.iter().filter_map(|l| l.pid).collect();
+            let mut infos: Vec<ProcInfo> = pids
+                .iter()
+                .filter_map(|&pid| processes::read(proc_root, pid, &scan.owners, boot, now))
+                .collect();
+            let mut worker_users_found = None;
+            if let Some(m) = master {
+                worker_users_found =
+                    Some(worker_users(proc_root, &m.workers, &scan.owners, boot, now));
+                for &pid in std::iter::once(&m.pid).chain(m.workers.iter()) {
+                    if !pids.contains(&pid) {
+                        infos.extend(processes::read(proc_root, pid, &scan.owners, boot, now));
+                    }
+                }
+            }
+            ListenerStage {
+                notes: scan.notes.clone(),
+                listeners: Fact::collected(scan.listeners),
+                processes: Fact::collected(infos),
+                worker_users: worker_users_found,
+            }
+        }
+        Err(reason) => ListenerStage {
+            listeners: Fact::unavailable("/proc/net", reason.clone()),
+            processes: Fact::unavailable("/proc", reason),
+            notes: Vec::new(),
+            worker_users: None,
+        },
+    }
+}
+
+/// The global deadline of a run when `--deadline` is not given: above the slowest stage,
+/// a probe of a keep-alive upstream (connect and response, then the keep-alive request,
+/// then up to twice --timeout idle: 5 × --timeout), plus 2 s for everything else.
+pub fn default_deadline(timeout: Duration) -> Duration {
+    timeout * 5 + Duration::from_secs(2)
+}
+
 /// Gathers every fact for one request. Errors only when nothing can be diagnosed at all
-/// (no nginx configuration found, or an unreadable main configuration file).
+/// (no nginx configuration found, an unreadable main configuration file, or an input
+/// named on the command line that cannot be read). Every collector runs on its own
+/// thread and is waited for only until the deadline; what it did not deliver in time is
+/// `unavailable: deadline` and listed in `facts.gather`.
 pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
+    check_explicit_inputs(opts)?;
+    let budget = opts
+        .deadline
+        .unwrap_or_else(|| default_deadline(opts.timeout));
+    let deadline = Instant::now() + budget;
+    let late = || runner::deadline_reason(budget);
+    let mut stages: Vec<GatherStage> = Vec::new();
     let mut facts = Facts::new(opts.request.clone());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,13 +173,25 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         .ok()
         .and_then(|h| h.into_string().ok());
 
+    // Stage 1: the configuration decides the targets.
     crate::progress::stage("finding nginx and its configuration");
-    let procs = processes::all_cmdlines(&opts.proc_root);
-    let (nginx_facts, config) = nginx_facts(opts, &procs)?;
-    let route = nginx_facts.route.clone();
-    crate::progress::stage("probing upstreams, reading logs and /proc");
+    let o = opts.clone();
+    let nginx_stage = runner::spawn("nginx configuration", move || {
+        let procs = processes::all_cmdlines(&o.proc_root);
+        nginx_facts(&o, &procs)
+    });
+    let nginx_found = match nginx_stage.wait(deadline, &mut stages) {
+        Some(r) => Some(r?),
+        None => None,
+    };
+    let (nginx_found, config) = match nginx_found {
+        Some((n, c)) => (Some(n), c),
+        None => (None, None),
+    };
+    let route = nginx_found.as_ref().and_then(|n| n.route.clone());
+    let master = nginx_found.as_ref().and_then(|n| n.master.clone());
     // nginx's namespaces: where listeners are read, probes run from, paths are looked up.
-    let master_pid = nginx_facts.master.as_ref().map(|m| m.pid);
+    let master_pid = master.as_ref().map(|m| m.pid);
     let mut view = ns::detect(&opts.proc_root, master_pid);
     let net_dir = ns::net_dir(&opts.proc_root, master_pid);
     let root = match view.mnt {
@@ -106,168 +210,230 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         Ns::Pid(pid) if view.probes_in_nginx_netns => Some(pid),
         _ => None,
     };
-    facts.nginx = Fact::collected(nginx_facts);
+    facts.nginx = match nginx_found {
+        Some(n) => Fact::collected(n),
+        None => Fact::unavailable("nginx configuration", late()),
+    };
 
-    // The slow sources (probes, the error log) run while /proc is read.
-    std::thread::scope(|scope| {
-        let probes = scope.spawn(|| {
-            route
-                .as_ref()
-                .map(|r| probe_all(r, opts, probe_ns))
-                .unwrap_or_default()
-        });
-        let error_log = scope.spawn(|| {
-            let nginx_fs = NginxFs {
-                root: root.as_deref(),
-                container: nginx_container.as_ref(),
-            };
-            error_log_window(opts, route.as_ref(), config.as_ref(), &nginx_fs)
-        });
-        let access_log = scope.spawn(|| access_log_window(opts, route.as_ref()));
-        let ws = scope.spawn(|| websocket::gather(opts, route.as_ref(), config.as_ref()));
-        let lb = scope.spawn(|| balancer::gather(opts, route.as_ref(), config.as_ref()));
-
-        let boot = processes::boot_time(&opts.proc_root);
-        match listeners::scan_with(&opts.proc_root, &net_dir, diag) {
-            Ok(scan) => {
-                facts.notes.extend(scan.notes.iter().cloned());
-                let pids: BTreeSet<u32> = scan.listeners.iter().filter_map(|l| l.pid).collect();
-                let mut infos: Vec<ProcInfo> = pids
-                    .iter()
-                    .filter_map(|&pid| {
-                        processes::read(&opts.proc_root, pid, &scan.owners, boot, now)
-                    })
-                    .collect();
-                if let Fact::Collected { value: n } = &mut facts.nginx {
-                    if let Some(m) = &mut n.master {
-                        m.worker_users =
-                            worker_users(&opts.proc_root, &m.workers, &scan.owners, boot, now);
-                        for &pid in std::iter::once(&m.pid).chain(m.workers.iter()) {
-                            if !pids.contains(&pid) {
-                                infos.extend(processes::read(
-                                    &opts.proc_root,
-                                    pid,
-                                    &scan.owners,
-                                    boot,
-                                    now,
-                                ));
-                            }
-                        }
-                    }
-                }
-                facts.listeners = Fact::collected(scan.listeners);
-                facts.processes = Fact::collected(infos);
-            }
-            Err(reason) => {
-                facts.listeners = Fact::unavailable("/proc/net", reason.clone());
-                facts.processes = Fact::unavailable("/proc", reason);
-            }
-        }
-        if let Some(r) = &route {
-            let socks: Vec<UnixSocketFile> = r
-                .upstreams
-                .iter()
-                .filter(|u| u.kind == SocketKind::Unix)
-                .map(|u| {
-                    let path = u.address.strip_prefix("unix:").unwrap_or(&u.address);
-                    unix_sockets::stat_at(path, &ns::under_root(root.as_deref(), path))
-                })
-                .collect();
-            facts.unix_sockets = Fact::collected(socks);
-        } else {
-            facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
-        }
-        // Upstream addresses that are not nginx's own: which namespace of this host has them?
-        let remote: Vec<std::net::IpAddr> = route
-            .iter()
-            .flat_map(|r| r.upstreams.iter())
-            .filter_map(|u| u.address.parse::<SocketAddr>().ok())
-            .map(|a| a.ip())
-            .filter(|ip| view.locality(*ip) == Locality::Remote)
-            .collect();
-        if !remote.is_empty() {
-            let own = ns::ns_inode(&opts.proc_root, master_pid, "net")
-                .or_else(|_| ns::ns_inode(&opts.proc_root, None, "net"))
-                .ok();
-            let (peers, note) = ns::peers(&opts.proc_root, own, &remote);
-            view.peers = peers;
-            view.limits.extend(note);
-        }
-        // What the route's upstream names resolve to now, through nginx's resolver.
-        let resolver = ns::NginxResolver::new(root.clone());
-        let mut names: Vec<(String, u16)> = Vec::new();
-        for u in route.iter().flat_map(|r| r.upstreams.iter()) {
-            let (Some(h), Ok(a)) = (u.host.as_deref(), u.address.parse::<SocketAddr>()) else {
-                continue;
-            };
-            let name = upstream_name(h);
-            if name.parse::<std::net::IpAddr>().is_err() && !names.iter().any(|(n, _)| *n == name) {
-                names.push((name, a.port()));
-            }
-        }
-        for (name, port) in names {
-            let (ips, source) = resolver.lookup(&name, port);
-            view.names.push(NameResolution {
-                name,
-                addresses: ips.iter().map(|ip| ip.to_string()).collect(),
-                source,
-            });
-        }
-        if let Ok(text) =
-            std::fs::read_to_string(ns::under_root(root.as_deref(), "/etc/resolv.conf"))
-        {
-            view.nameservers = ns::nameservers(&text);
-        }
-        // Containers: nginx's own, and the ones meant to serve an upstream.
-        view.nginx_container = nginx_container.clone();
-        for p in &view.peers {
-            if let Some(c) = containers::identify(&opts.proc_root, p.pid, opts.timeout) {
-                for a in &p.addresses {
-                    view.upstream_containers.push((a.clone(), c.clone()));
-                }
-            }
-        }
-        let project = view
-            .nginx_container
-            .as_ref()
-            .and_then(|c| c.compose_project.clone());
-        for n in &view.names {
-            let known = view
-                .upstream_containers
-                .iter()
-                .any(|(k, _)| *k == n.name || n.addresses.iter().any(|a| a == k));
-            if !known {
-                let root = Path::new(containers::DOCKER_ROOT);
-                if let Some(c) = containers::by_name(root, &n.name, project.as_deref()) {
-                    view.upstream_containers.push((n.name.clone(), c));
-                }
-            }
-        }
-        facts.notes.extend(view.limits.iter().cloned());
-        facts.view = Fact::collected(view.clone());
-        crate::progress::stage("process managers, kernel log, limits");
-        gather_why_gone(opts, &mut facts, &net_dir, diag);
-        crate::progress::stage("waiting for probes and logs");
-        facts.probes = probes.join().unwrap_or_default();
-        facts.error_log = error_log
-            .join()
-            .unwrap_or_else(|_| Fact::unavailable("error log", "reader failed"));
-        facts.access_log = access_log
-            .join()
-            .unwrap_or_else(|_| Fact::unavailable("access log", "reader failed"));
-        facts.websocket = ws.join().unwrap_or_else(|_| lost_thread("websocket"));
-        facts.balancer = lb.join().unwrap_or_else(|_| lost_thread("load balancer"));
+    // Stage 2: the targets decide what to probe; the slow sources run in parallel.
+    crate::progress::stage("probing upstreams, reading logs and /proc");
+    let probes: Vec<runner::Pending<ProbeResult>> = route
+        .as_ref()
+        .map(|r| spawn_probes(r, opts, probe_ns))
+        .unwrap_or_default();
+    let (o, r) = (opts.clone(), route.clone());
+    let nginx_fs = log_window::NginxFs {
+        root: root.clone(),
+        container: nginx_container.clone(),
+    };
+    let error_log = runner::spawn("error log", move || {
+        log_window::error_log_window(&o, r.as_ref(), &nginx_fs)
     });
+    let (o, r) = (opts.clone(), route.clone());
+    let access_log = runner::spawn("access log", move || {
+        log_window::access_log_window(&o, r.as_ref())
+    });
+    let (o, r, c) = (opts.clone(), route.clone(), config.clone());
+    let ws = runner::spawn("websocket", move || {
+        websocket::gather(&o, r.as_ref(), c.as_ref())
+    });
+    let (o, r) = (opts.clone(), route.clone());
+    let lb = runner::spawn("load balancer", move || {
+        balancer::gather(&o, r.as_ref(), config.as_ref())
+    });
+    let (proc_root, nd, m) = (opts.proc_root.clone(), net_dir.clone(), master.clone());
+    let listener_stage = runner::spawn("listeners", move || {
+        scan_listeners(&proc_root, &nd, diag, m.as_ref(), now)
+    });
+
+    match listener_stage.wait(deadline, &mut stages) {
+        Some(st) => {
+            facts.notes.extend(st.notes);
+            facts.listeners = st.listeners;
+            facts.processes = st.processes;
+            if let (Some(users), Fact::Collected { value: n }) = (st.worker_users, &mut facts.nginx)
+            {
+                if let Some(m) = &mut n.master {
+                    m.worker_users = users;
+                }
+            }
+        }
+        None => {
+            facts.listeners = Fact::unavailable("/proc/net", late());
+            facts.processes = Fact::unavailable("/proc", late());
+        }
+    }
+    if let Some(r) = &route {
+        let socks: Vec<UnixSocketFile> = r
+            .upstreams
+            .iter()
+            .filter(|u| u.kind == SocketKind::Unix)
+            .map(|u| {
+                let path = u.address.strip_prefix("unix:").unwrap_or(&u.address);
+                unix_sockets::stat_at(path, &ns::under_root(root.as_deref(), path))
+            })
+            .collect();
+        facts.unix_sockets = Fact::collected(socks);
+    } else {
+        facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
+    }
+    // Upstream addresses that are not nginx's own: which namespace of this host has them?
+    let remote: Vec<std::net::IpAddr> = route
+        .iter()
+        .flat_map(|r| r.upstreams.iter())
+        .filter_map(|u| u.address.parse::<SocketAddr>().ok())
+        .map(|a| a.ip())
+        .filter(|ip| view.locality(*ip) == Locality::Remote)
+        .collect();
+    if !remote.is_empty() {
+        let own = ns::ns_inode(&opts.proc_root, master_pid, "net")
+            .or_else(|_| ns::ns_inode(&opts.proc_root, None, "net"))
+            .ok();
+        let (peers, note) = ns::peers(&opts.proc_root, own, &remote);
+        view.peers = peers;
+        view.limits.extend(note);
+    }
+    // What the route's upstream names resolve to now, through nginx's resolver (a DNS
+    // query can hang: its own thread, awaited until the deadline).
+    let mut names: Vec<(String, u16)> = Vec::new();
+    for u in route.iter().flat_map(|r| r.upstreams.iter()) {
+        let (Some(h), Ok(a)) = (u.host.as_deref(), u.address.parse::<SocketAddr>()) else {
+            continue;
+        };
+        let name = upstream_name(h);
+        if name.parse::<std::net::IpAddr>().is_err() && !names.iter().any(|(n, _)| *n == name) {
+            names.push((name, a.port()));
+        }
+    }
+    let ns_root = root.clone();
+    let lookups = runner::spawn("upstream names", move || {
+        let resolver = ns::NginxResolver::new(ns_root.clone());
+        let found: Vec<NameResolution> = names
+            .into_iter()
+            .map(|(name, port)| {
+                let (ips, source) = resolver.lookup(&name, port);
+                NameResolution {
+                    name,
+                    addresses: ips.iter().map(|ip| ip.to_string()).collect(),
+                    source,
+                }
+            })
+            .collect();
+        let resolv = ns::under_root(ns_root.as_deref(), "/etc/resolv.conf");
+        let nameservers = files::read_all(&resolv, 1 << 20)
+            .map(|b| ns::nameservers(&String::from_utf8_lossy(&b)))
+            .unwrap_or_default();
+        (found, nameservers)
+    });
+    if let Some((found, nameservers)) = lookups.wait(deadline, &mut stages) {
+        view.names = found;
+        view.nameservers = nameservers;
+    }
+    // Containers: nginx's own, and the ones meant to serve an upstream.
+    view.nginx_container = nginx_container.clone();
+    for p in &view.peers {
+        if let Some(c) = containers::identify(&opts.proc_root, p.pid, opts.timeout) {
+            for a in &p.addresses {
+                view.upstream_containers.push((a.clone(), c.clone()));
+            }
+        }
+    }
+    let project = view
+        .nginx_container
+        .as_ref()
+        .and_then(|c| c.compose_project.clone());
+    for n in &view.names {
+        let known = view
+            .upstream_containers
+            .iter()
+            .any(|(k, _)| *k == n.name || n.addresses.iter().any(|a| a == k));
+        if !known {
+            let root = Path::new(containers::DOCKER_ROOT);
+            if let Some(c) = containers::by_name(root, &n.name, project.as_deref()) {
+                view.upstream_containers.push((n.name.clone(), c));
+            }
+        }
+    }
+    facts.notes.extend(view.limits.iter().cloned());
+    facts.view = Fact::collected(view.clone());
+    crate::progress::stage("process managers, kernel log, limits");
+    let why_gone = spawn_why_gone(opts, &facts, &net_dir, diag);
+    crate::progress::stage("waiting for probes and logs");
+    facts.probes = probes
+        .into_iter()
+        .filter_map(|p| p.wait(deadline, &mut stages))
+        .collect();
+    match error_log.wait(deadline, &mut stages) {
+        Some((fact, notes)) => {
+            facts.error_log = fact;
+            facts.notes.extend(notes);
+        }
+        None => facts.error_log = Fact::unavailable("error log", late()),
+    }
+    match access_log.wait(deadline, &mut stages) {
+        Some((fact, notes)) => {
+            facts.access_log = fact;
+            facts.notes.extend(notes);
+        }
+        None => facts.access_log = Fact::unavailable("access log", late()),
+    }
+    facts.websocket = ws
+        .wait(deadline, &mut stages)
+        .unwrap_or_else(|| Fact::unavailable("websocket locations", late()));
+    facts.balancer = lb
+        .wait(deadline, &mut stages)
+        .unwrap_or_else(|| Fact::unavailable("load balancer", late()));
+    why_gone.collect(deadline, &late(), &mut facts, &mut stages);
+    facts.gather = stages;
     Ok(facts)
 }
 
-fn lost_thread<T>(what: &str) -> Fact<T> {
-    Fact::unavailable(what, "the reader thread failed (a bug in badgw)")
+/// The collectors of "who should serve the upstream and why it is gone", started.
+struct WhyGone {
+    kernel: runner::Pending<Fact<KernelLog>>,
+    systemd: runner::Pending<Fact<Vec<UnitFacts>>>,
+    pm2: runner::Pending<Fact<Vec<Pm2App>>>,
+    fpm: runner::Pending<Fact<PhpFpmFacts>>,
+    selinux: runner::Pending<Fact<SelinuxState>>,
+    liveness: runner::Pending<Fact<Vec<UpstreamLiveness>>>,
+    limits: runner::Pending<Fact<Vec<ProcLimits>>>,
+    socket_access: runner::Pending<Fact<Vec<SocketAccess>>>,
+}
+
+impl WhyGone {
+    fn collect(
+        self,
+        deadline: Instant,
+        late: &str,
+        facts: &mut Facts,
+        stages: &mut Vec<GatherStage>,
+    ) {
+        fn or_late<T>(v: Option<Fact<T>>, source: &str, late: &str) -> Fact<T> {
+            v.unwrap_or_else(|| Fact::unavailable(source, late))
+        }
+        facts.kernel_log = or_late(self.kernel.wait(deadline, stages), "kernel log", late);
+        facts.systemd = or_late(self.systemd.wait(deadline, stages), "systemd", late);
+        facts.pm2 = or_late(self.pm2.wait(deadline, stages), "pm2", late);
+        facts.php_fpm = or_late(self.fpm.wait(deadline, stages), "php-fpm", late);
+        facts.selinux = or_late(self.selinux.wait(deadline, stages), "selinux", late);
+        facts.liveness = or_late(self.liveness.wait(deadline, stages), "liveness", late);
+        facts.process_limits = or_late(self.limits.wait(deadline, stages), "/proc limits", late);
+        facts.socket_access = or_late(
+            self.socket_access.wait(deadline, stages),
+            "socket permissions",
+            late,
+        );
+    }
 }
 
 /// Who should serve the upstream and why it is gone: process managers, the kernel's OOM
-/// killer, limits, socket permissions, SELinux. The slow sources run in parallel.
-fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts, net_dir: &Path, diag: listeners::Diag) {
+/// killer, limits, socket permissions, SELinux. Each source runs on its own thread.
+fn spawn_why_gone(
+    opts: &GatherOptions,
+    facts: &Facts,
+    net_dir: &Path,
+    diag: listeners::Diag,
+) -> WhyGone {
     let owners: Vec<(u32, String)> = facts.upstream_listener_owners();
     let upstream_pids: Vec<u32> = owners.iter().map(|(pid, _)| *pid).collect();
     let addresses: Vec<String> = facts
@@ -339,24 +505,25 @@ fn gather_why_gone(opts: &GatherOptions, facts: &mut Facts, net_dir: &Path, diag
         known.lock().ok()?.insert(l.inode, pid);
         Some(pid)
     };
-    std::thread::scope(|s| {
-        let kernel =
-            s.spawn(|| kernel_log::gather_kernel_log(opts.kernel_log.as_deref(), opts.timeout));
-        let systemd = s.spawn(|| managers::gather_systemd(&systemd_inputs));
-        let pm2 = s.spawn(|| managers::gather_pm2(opts.timeout));
-        let fpm = s.spawn(|| managers::gather_php_fpm(None));
-        let selinux = s.spawn(|| managers::gather_selinux(opts.timeout));
-        let liveness =
-            s.spawn(|| managers::gather_liveness(&addresses, &owner, Duration::from_millis(150)));
-        facts.process_limits = managers::gather_process_limits(&roles);
-        facts.socket_access = managers::gather_socket_access(&sockets, &worker_user);
-        facts.kernel_log = kernel.join().unwrap_or_else(|_| lost_thread("kernel log"));
-        facts.systemd = systemd.join().unwrap_or_else(|_| lost_thread("systemd"));
-        facts.pm2 = pm2.join().unwrap_or_else(|_| lost_thread("pm2"));
-        facts.php_fpm = fpm.join().unwrap_or_else(|_| lost_thread("php-fpm"));
-        facts.selinux = selinux.join().unwrap_or_else(|_| lost_thread("selinux"));
-        facts.liveness = liveness.join().unwrap_or_else(|_| lost_thread("liveness"));
-    });
+    let (kernel_file, timeout) = (opts.kernel_log.clone(), opts.timeout);
+    WhyGone {
+        kernel: runner::spawn("kernel log", move || {
+            kernel_log::gather_kernel_log(kernel_file.as_deref(), timeout)
+        }),
+        systemd: runner::spawn("systemd", move || managers::gather_systemd(&systemd_inputs)),
+        pm2: runner::spawn("pm2", move || managers::gather_pm2(timeout)),
+        fpm: runner::spawn("php-fpm", || managers::gather_php_fpm(None)),
+        selinux: runner::spawn("selinux", move || managers::gather_selinux(timeout)),
+        liveness: runner::spawn("liveness", move || {
+            managers::gather_liveness(&addresses, &owner, Duration::from_millis(150))
+        }),
+        limits: runner::spawn("process limits", move || {
+            managers::gather_process_limits(&roles)
+        }),
+        socket_access: runner::spawn("socket permissions", move || {
+            managers::gather_socket_access(&sockets, &worker_user)
+        }),
+    }
 }
 
 /// Only the nginx part: discovery, configuration and route (for `badgw route`).
@@ -388,8 +555,8 @@ fn nginx_facts(
 ) -> anyhow::Result<(NginxFacts, Option<nginx::Config>)> {
     let dump = match &opts.nginx_dump {
         Some(p) => Some(
-            std::fs::read(p)
-                .map_err(|e| fail(ExitStatus::Usage, anyhow!("reading {}: {e}", p.display())))?,
+            files::read_all(p, MAX_DUMP)
+                .map_err(|e| fail(ExitStatus::Usage, anyhow!("--nginx-dump: {e}")))?,
         ),
         None => None,
     };
@@ -440,15 +607,21 @@ fn nginx_facts(
             prefix: inst.prefix.clone(),
             dump: dump_text.clone(),
         };
-        // Files this user cannot read may still be dumped by the nginx binary (`nginx -T`).
+        // Files this user cannot open may still be dumped by the nginx binary (`nginx -T`);
+        // not a FIFO, device or oversized file: nginx itself would hang on it or read it all.
         let loaded = nginx::load(&load).or_else(|e| {
-            match (&load.dump, dump_with_binary(&inst, opts.timeout)) {
-                (None, Some(dump)) => nginx::load(&nginx::LoadOptions {
+            let text = format!("{e:#}");
+            let refused = text.contains("not a regular file") || text.contains("badgw reads of");
+            if load.dump.is_some() || refused {
+                return Err(e);
+            }
+            match dump_with_binary(&inst, opts.timeout) {
+                Some(dump) => nginx::load(&nginx::LoadOptions {
                     dump: Some(dump),
                     ..load.clone()
                 })
                 .map_err(|e2| anyhow!("{e:#}; `nginx -T` did not help either: {e2:#}")),
-                _ => Err(e),
+                None => Err(e),
             }
         });
         match loaded {
@@ -573,8 +746,8 @@ fn nginx_facts(
             });
         m.pid_file_pid = pid_path
             .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|t| t.trim().parse().ok());
+            .and_then(|p| files::read_all(p, 4096).ok())
+            .and_then(|t| String::from_utf8_lossy(&t).trim().parse().ok());
         m.pid_file = pid_path.map(|p| p.display().to_string());
     }
     let facts = NginxFacts {
@@ -703,8 +876,13 @@ fn name_matches(pattern: &str, site: &str) -> bool {
     }
 }
 
-/// Probes every upstream address of the route in parallel, each bounded by the timeout.
-fn probe_all(route: &Route, opts: &GatherOptions, netns_of: Option<u32>) -> Vec<ProbeResult> {
+/// Starts a probe of every upstream address of the route (at most 16), each on its own
+/// thread and bounded by the timeout.
+fn spawn_probes(
+    route: &Route,
+    opts: &GatherOptions,
+    netns_of: Option<u32>,
+) -> Vec<runner::Pending<ProbeResult>> {
     let scheme = route.scheme.clone().unwrap_or_else(|| "http".into());
     let host = route
         .settings
@@ -715,155 +893,41 @@ fn probe_all(route: &Route, opts: &GatherOptions, netns_of: Option<u32>) -> Vec<
         .upstream_uri
         .clone()
         .unwrap_or_else(|| opts.request.path.clone());
-    std::thread::scope(|s| {
-        let handles: Vec<_> = route
-            .upstreams
-            .iter()
-            .take(16)
-            .map(|u| {
-                let req = probe::ProbeRequest {
-                    address: u.address.clone(),
-                    kind: u.kind,
-                    scheme: scheme.clone(),
-                    host_header: host.clone(),
-                    uri: uri.clone(),
-                    timeout: opts.timeout,
-                    // Hold an idle keep-alive connection only where nginx keeps them, and
-                    // no longer than 10 s (twice --timeout by default: 6 s).
-                    keepalive_budget: route
-                        .settings
-                        .keepalive
-                        .map(|_| (opts.timeout * 2).min(Duration::from_secs(10))),
-                };
-                let proc_root = &opts.proc_root;
-                s.spawn(move || {
-                    // A thread of its own, so joining nginx's network namespace is safe.
-                    if let Some(pid) = netns_of {
-                        if let Err(e) = ns::enter_net(proc_root, pid) {
-                            let mut r = probe::probe(&req);
-                            r.note.get_or_insert(format!(
-                                "run from badgw's network namespace, not nginx's ({e})"
-                            ));
-                            return r;
-                        }
+    route
+        .upstreams
+        .iter()
+        .take(16)
+        .map(|u| {
+            let req = probe::ProbeRequest {
+                address: u.address.clone(),
+                kind: u.kind,
+                scheme: scheme.clone(),
+                host_header: host.clone(),
+                uri: uri.clone(),
+                timeout: opts.timeout,
+                // Hold an idle keep-alive connection only where nginx keeps them, and
+                // no longer than 10 s (twice --timeout by default: 6 s).
+                keepalive_budget: route
+                    .settings
+                    .keepalive
+                    .map(|_| (opts.timeout * 2).min(Duration::from_secs(10))),
+            };
+            let proc_root = opts.proc_root.clone();
+            runner::spawn(format!("probe {}", u.address), move || {
+                // A thread of its own, so joining nginx's network namespace is safe.
+                if let Some(pid) = netns_of {
+                    if let Err(e) = ns::enter_net(&proc_root, pid) {
+                        let mut r = probe::probe(&req);
+                        r.note.get_or_insert(format!(
+                            "run from badgw's network namespace, not nginx's ({e})"
+                        ));
+                        return r;
                     }
-                    probe::probe(&req)
-                })
+                }
+                probe::probe(&req)
             })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    })
-}
-
-/// The recent error-log window that serves the route.
-/// How nginx's own files are reached: its root when it has a mount namespace of its own,
-/// and its container.
-struct NginxFs<'a> {
-    root: Option<&'a Path>,
-    container: Option<&'a ContainerInfo>,
-}
-
-fn error_log_window(
-    opts: &GatherOptions,
-    route: Option<&Route>,
-    _config: Option<&nginx::Config>,
-    nginx_fs: &NginxFs,
-) -> Fact<ErrorLogWindow> {
-    let path = match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => match ns::resolve_in_root(nginx_fs.root, p) {
-            ns::Resolved::File(f) => f,
-            ns::Resolved::Stream(target) => {
-                let how = match nginx_fs.container {
-                    Some(c) => {
-                        let name = c
-                            .name
-                            .clone()
-                            .unwrap_or_else(|| c.id[..c.id.len().min(12)].to_string());
-                        match c.runtime.as_str() {
-                                "podman" => format!("podman logs --since 15m {name} 2>&1 | badgw explain-log -"),
-                                "kubernetes" => "kubectl logs -n NAMESPACE POD -c CONTAINER --since=15m | badgw explain-log -".to_string(),
-                                _ => format!("docker logs --since 15m {name} 2>&1 | badgw explain-log -"),
-                            }
-                    }
-                    None => "journalctl -u nginx --since -15min --no-pager | badgw explain-log -"
-                        .to_string(),
-                };
-                return Fact::unavailable(
-                        p.clone(),
-                        format!("nginx writes its error log to {target}: the container runtime (or service manager) holds it, not a file; read it with `{how}`, or pass --error-log FILE"),
-                    );
-            }
-        },
-        (None, None) => {
-            return Fact::unavailable(
-                "error log",
-                "the configuration names no error_log file for this site (pass --error-log FILE)",
-            )
-        }
-    };
-    let filter = crate::logs::WindowFilter {
-        site: opts.request.site.clone(),
-        server_names: route
-            .map(|r| r.server.server_name.clone())
-            .unwrap_or_default(),
-        upstreams: route
-            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
-            .unwrap_or_default(),
-    };
-    let now = chrono::Local::now().naive_local();
-    match crate::logs::read_window(&path, opts.since.as_secs(), now, &filter) {
-        Ok(w) => Fact::collected(w),
-        Err(e) => {
-            let mut reason = format!("{e:#}");
-            if reason.contains("ermission denied") {
-                reason.push_str(" (run as root, or pass a readable copy with --error-log)");
-            }
-            Fact::unavailable(path.display().to_string(), reason)
-        }
-    }
-}
-
-/// The recent access-log window of the selected server, read with its own log_format
-/// (`combined` when none is named, or when --access-log overrides the file).
-fn access_log_window(opts: &GatherOptions, route: Option<&Route>) -> Fact<AccessLogWindow> {
-    let path = match (&opts.access_log, route.and_then(|r| r.access_log.as_ref())) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => PathBuf::from(p),
-        (None, None) => {
-            return Fact::unavailable(
-                "access log",
-                "the server logs no access (access_log off, or a syslog: target); pass --access-log FILE",
-            )
-        }
-    };
-    let (name, template, escape) = match route.and_then(|r| r.access_log_format.as_ref()) {
-        Some(f) => (f.name.as_str(), f.template.as_str(), f.escape.as_str()),
-        None => ("combined", nginx::COMBINED_FORMAT, "default"),
-    };
-    let format = crate::logs::access::LogFormat::compile(template, escape);
-    let server_names = route
-        .map(|r| r.server.server_name.clone())
-        .unwrap_or_default();
-    let now = chrono::Local::now().naive_local();
-    match crate::logs::access::read_window(
-        &path,
-        name,
-        &format,
-        opts.since.as_secs(),
-        now,
-        &opts.request.site,
-        &server_names,
-    ) {
-        Ok(w) => Fact::collected(w),
-        Err(e) => {
-            let mut reason = format!("{e:#}");
-            if reason.contains("ermission denied") {
-                reason.push_str(" (run as root, or pass a readable copy with --access-log)");
-            }
-            Fact::unavailable(path.display().to_string(), reason)
-        }
-    }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -390,7 +390,8 @@ impl NginxResolver {
         // With badgw's own mount namespace the OS resolver is exactly what nginx used.
         let hosts = root
             .as_deref()
-            .and_then(|r| fs::read_to_string(r.join("etc/hosts")).ok());
+            .and_then(|r| super::files::read_all(&r.join("etc/hosts"), 16 << 20).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         NginxResolver {
             root,
             hosts,

@@ -30,6 +30,9 @@ pub struct ProbeRequest {
 
 /// Largest response head read; nginx's own proxy_buffer_size limit is far below.
 const MAX_HEAD: usize = 256 * 1024;
+/// Largest response body the keep-alive probe reads (and discards) before it holds the
+/// connection idle; a longer body is not worth the time: the idle close is not measured.
+const MAX_BODY: usize = 64 * 1024;
 
 trait Conn: Read + Write + Send {
     fn set_read_timeout_to(&self, d: Duration) -> std::io::Result<()>;
@@ -45,6 +48,18 @@ impl Conn for UnixStream {
     fn set_read_timeout_to(&self, d: Duration) -> std::io::Result<()> {
         self.set_read_timeout(Some(d))
     }
+}
+
+/// One read that ends by `deadline` whatever the peer does: the socket's read timeout is
+/// the time left, so a peer trickling one byte at a time cannot stretch the probe past
+/// it (each read returns, and the next one gets less time).
+fn read_by(conn: &mut dyn Conn, buf: &mut [u8], deadline: Instant) -> std::io::Result<usize> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(std::io::Error::from(ErrorKind::TimedOut));
+    }
+    conn.set_read_timeout_to(left.max(Duration::from_millis(1)))?;
+    conn.read(buf)
 }
 
 pub fn probe(req: &ProbeRequest) -> ProbeResult {
@@ -192,8 +207,11 @@ fn fastcgi_get_values(mut conn: Box<dyn Conn>, req: &ProbeRequest, result: &mut 
 }
 
 /// Sends one HTTP/1.1 keep-alive request on a new connection, reads the whole response,
-/// then holds the connection idle to time when the upstream closes it.
+/// then holds the connection idle to time when the upstream closes it. The request and
+/// response together end within the timeout (connect included) and read at most
+/// [`MAX_HEAD`] + [`MAX_BODY`] bytes; the idle wait ends within `budget`.
 fn measure_idle_close(req: &ProbeRequest, budget: Duration, result: &mut ProbeResult) {
+    let deadline = Instant::now() + req.timeout;
     let Ok(mut conn) = connect(req) else { return };
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nUser-Agent: badgw-probe/{}\r\n\r\n",
@@ -204,46 +222,45 @@ fn measure_idle_close(req: &ProbeRequest, budget: Duration, result: &mut ProbeRe
     if conn.write_all(request.as_bytes()).is_err() {
         return;
     }
-    // Read the head, then exactly Content-Length bytes of body.
-    let mut data = Vec::new();
+    // Read the head, then exactly Content-Length bytes of body (counted, not kept).
+    let mut head = Vec::new();
     let mut buf = [0u8; 8192];
-    let deadline = Instant::now() + req.timeout;
-    let (head_end, body_len) = loop {
-        if Instant::now() > deadline {
-            return;
-        }
-        match conn.read(&mut buf) {
+    let (mut body_seen, body_len) = loop {
+        match read_by(conn.as_mut(), &mut buf, deadline) {
             Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Ok(n) => head.extend_from_slice(&buf[..n]),
         }
-        if let Some(end) = memchr::memmem::find(&data, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-            if head.contains("connection: close") || head.starts_with("http/1.0") {
+        if let Some(end) = memchr::memmem::find(&head, b"\r\n\r\n") {
+            let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+            if text.contains("connection: close") || text.starts_with("http/1.0") {
                 result.idle_close_ms = Some(0.0);
                 return;
             }
-            let len = head
+            let len = text
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
             match len {
-                Some(len) => break (end + 4, len),
+                Some(len) if len <= MAX_BODY => break (head.len() - (end + 4), len),
                 // Chunked or unknown length: the end of the body cannot be told apart
-                // from an idle pause; do not guess.
-                None => return,
+                // from an idle pause; do not guess. A long body is not worth reading.
+                _ => return,
             }
         }
+        if head.len() > MAX_HEAD {
+            return;
+        }
     };
-    while data.len() < head_end + body_len {
-        match conn.read(&mut buf) {
+    while body_seen < body_len {
+        match read_by(conn.as_mut(), &mut buf, deadline) {
             Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Ok(n) => body_seen += n,
         }
     }
     let idle_since = Instant::now();
-    let _ = conn.set_read_timeout_to(budget);
+    let idle_end = idle_since + budget;
     loop {
-        match conn.read(&mut buf) {
+        match read_by(conn.as_mut(), &mut buf, idle_end) {
             Ok(0) => {
                 result.idle_close_ms = Some(ms(idle_since.elapsed()));
                 return;
@@ -344,7 +361,7 @@ fn read_response(mut conn: Box<dyn Conn>, req: &ProbeRequest, result: &mut Probe
             ));
             break;
         }
-        match conn.read(&mut buf) {
+        match read_by(conn.as_mut(), &mut buf, deadline) {
             Ok(0) => {
                 result.note = Some(if head.is_empty() {
                     "the upstream closed the connection without sending a response".to_string()
@@ -672,6 +689,82 @@ mod tests {
         let p = probe(&r);
         t.join().unwrap();
         assert_eq!(p.speaks.as_deref(), Some("http"));
+    }
+
+    /// Accepts connections and answers each with `head`, then trickles the body one
+    /// byte every 0.5 s (for as long as the client listens).
+    fn trickler(head: &'static [u8]) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for conn in l.incoming().take(4) {
+                let Ok(mut s) = conn else { return };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 2048];
+                    let _ = s.read(&mut buf);
+                    let _ = s.write_all(head);
+                    for _ in 0..200 {
+                        std::thread::sleep(Duration::from_millis(500));
+                        if s.write_all(b"x").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_trickled_keepalive_body_ends_at_the_timeout() {
+        let addr = trickler(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+        let mut r = req(addr, SocketKind::Tcp);
+        r.keepalive_budget = Some(Duration::from_secs(2));
+        let start = Instant::now();
+        let p = probe(&r);
+        let took = start.elapsed();
+        // The main probe stops at the head; the keep-alive request gets 800 ms in all.
+        assert!(took < Duration::from_millis(2500), "{took:?}");
+        assert_eq!(p.status, Some(200));
+        assert!(p.idle_close_ms.is_none() && p.idle_open_after_ms.is_none());
+    }
+
+    #[test]
+    fn a_trickled_header_ends_at_the_timeout() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            for b in b"HTTP/1.1 200 OK\r\nX-Slow: "
+                .iter()
+                .chain([b'a'; 400].iter())
+            {
+                std::thread::sleep(Duration::from_millis(100));
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+            }
+        });
+        let start = Instant::now();
+        let p = probe(&req(addr, SocketKind::Tcp));
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(1600), "{took:?}");
+        assert_ne!(p.phase, ProbePhase::Done);
+        assert!(p.note.unwrap().contains("within"));
+    }
+
+    #[test]
+    fn a_long_keepalive_body_is_not_read() {
+        // 512 MiB announced: the keep-alive probe gives up instead of reading it.
+        let addr = trickler(b"HTTP/1.1 200 OK\r\nContent-Length: 536870912\r\n\r\n");
+        let mut r = req(addr, SocketKind::Tcp);
+        r.keepalive_budget = Some(Duration::from_secs(2));
+        let start = Instant::now();
+        let p = probe(&r);
+        assert!(start.elapsed() < Duration::from_millis(1500));
+        assert!(p.idle_close_ms.is_none() && p.idle_open_after_ms.is_none());
     }
 
     #[test]

@@ -155,28 +155,14 @@ fn error_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
 /// The last [`TAIL`] bytes of a file, from a line start, and the 1-based number of its
 /// first line.
 pub(crate) fn read_tail(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    let start = len.saturating_sub(TAIL as u64);
-    let mut skipped_lines = 0u64;
-    if start > 0 {
-        // Count the lines before the tail, block by block (memchr runs at memory speed).
-        let mut buf = vec![0u8; 1 << 20];
-        let mut left = start;
-        while left > 0 {
-            let n = f.read(&mut buf[..(left.min(1 << 20)) as usize])?;
-            if n == 0 {
-                break;
-            }
-            skipped_lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-            left -= n as u64;
-        }
-        f.seek(SeekFrom::Start(start))?;
-    }
-    let mut data = Vec::with_capacity((len - start) as usize);
-    f.take(TAIL as u64).read_to_end(&mut data)?;
-    Ok((data, skipped_lines + 1))
+    // Regular files only, with pread (gather::files): a FIFO or /dev/stdout is refused.
+    let tail = super::files::read_tail(path, TAIL as u64)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.reason()))?;
+    // Lines before the tail are counted when cheap; otherwise numbers count from it.
+    let skipped_lines =
+        super::files::count_lines_before(path, tail.offset, super::log_window::COUNT_BUDGET)
+            .unwrap_or(0);
+    Ok((tail.data, skipped_lines + 1))
 }
 
 /// `GET /socket.io/?… HTTP/1.1` → `/socket.io/`.

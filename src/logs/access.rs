@@ -14,11 +14,9 @@
 //! header time and bytes.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::path::Path;
 
 use super::line::{days_from_civil, digits, format_time, LogTime};
-use super::{naive_to_logtime, open_input, Source};
+use super::{naive_to_logtime, TailRef};
 use crate::facts::{AccessLogWindow, AccessMinute, AccessSample, AnswerOrigin};
 
 /// Plain files are read from at most this far before their end: enough for minutes of
@@ -464,18 +462,18 @@ impl Summary<'_> {
     }
 }
 
-/// Reads the last `since_secs` before `now` (the log's local time) of `path` and
-/// summarizes the requests of `site` (a host field naming another site is left out).
-pub fn read_window(
-    path: &Path,
+/// Summarizes the last `since_secs` before `now` (the log's local time) of an access
+/// log's tail: the requests of `site` (a host field naming another site is left out).
+/// Pure: the file was read by `gather::log_window`.
+pub fn window_from_tail(
+    tail: TailRef<'_>,
     format_name: &str,
     fmt: &LogFormat,
     since_secs: u64,
     now: chrono::NaiveDateTime,
     site: &str,
     server_names: &[String],
-) -> anyhow::Result<AccessLogWindow> {
-    let input = open_input(path)?;
+) -> AccessLogWindow {
     let since = naive_to_logtime(now) - i64::try_from(since_secs).unwrap_or(i64::MAX / 4);
     let mut sum = Summary {
         fmt,
@@ -483,7 +481,7 @@ pub fn read_window(
         site,
         server_names,
         w: AccessLogWindow {
-            file: input.name.clone(),
+            file: tail.name.to_string(),
             format: format_name.to_string(),
             since: Some(format_time(since)),
             ..Default::default()
@@ -492,34 +490,22 @@ pub fn read_window(
         first: Default::default(),
         latest: Default::default(),
     };
-    match input.source {
-        Source::Empty => {}
-        Source::Stream(mut r) => {
-            let mut buf = Vec::new();
-            let mut n = 0u64;
-            loop {
-                buf.clear();
-                if r.read_until(b'\n', &mut buf)? == 0 {
-                    break;
-                }
-                n += 1;
-                let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                sum.add(line, n);
-            }
-        }
-        Source::Mapped(_, map) => {
-            let data: &[u8] = &map;
-            let start = window_start(fmt, data, since);
-            let mut n = memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
-            for line in data[start..].split(|&c| c == b'\n') {
-                n += 1;
-                if !line.is_empty() {
-                    sum.add(line, n);
-                }
-            }
+    let data = tail.data;
+    let first = if tail.offset == 0 {
+        0
+    } else {
+        line_start_after(data, 1)
+    };
+    let start = first + window_start(fmt, &data[first..], since);
+    let mut n =
+        tail.lines_before.unwrap_or(0) + memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
+    for line in data[start..].split(|&c| c == b'\n') {
+        n += 1;
+        if !line.is_empty() {
+            sum.add(line, n);
         }
     }
-    Ok(sum.finish())
+    sum.finish()
 }
 
 /// Byte offset (a line start) from which every line with time ≥ `since` follows: a

@@ -1,6 +1,7 @@
 //! nginx error logs: inputs (plain files via mmap, `.gz`, stdin), the record parser
 //! ([`line`]), the scanner ([`scan`]), and the summary behind `badgw explain-log`; also
-//! the bounded recent window `diagnose` reads for one site ([`read_window`]).
+//! the recent window `diagnose` classifies for one site ([`window_from_tail`]; the file
+//! itself is read by `gather::log_window`).
 //!
 //! Reading never fails on content: garbage, binary and non-UTF-8 bytes become unparsed
 //! lines. Only inputs that cannot be read at all are errors (exit 2). Human output
@@ -769,16 +770,50 @@ fn render_timeline(s: &Stats, color: bool, out: &mut dyn Write) -> anyhow::Resul
     Ok(())
 }
 
-/// Reads the last `since_secs` of `path` (bounded to its last 8 MiB) relative to `now`
-/// (the log's local time), classifies it and keeps the events that concern `filter`.
-pub fn read_window(
-    path: &Path,
+/// The tail of a log file held in memory, as `gather::log_window` read it.
+#[derive(Debug, Clone, Copy)]
+pub struct TailRef<'a> {
+    /// The file's name, for the report.
+    pub name: &'a str,
+    /// The bytes read; `data[0]` is at `offset` in the file.
+    pub data: &'a [u8],
+    pub offset: u64,
+    /// Newlines in the file before `offset`, when they were counted; otherwise line
+    /// numbers count from `offset`.
+    pub lines_before: Option<u64>,
+}
+
+impl TailRef<'_> {
+    /// Where the first whole record starts: 0 for a whole file, else after the partial
+    /// first line.
+    pub fn first_record(&self) -> usize {
+        if self.offset == 0 {
+            return 0;
+        }
+        // The first timestamped line after a newline, however far (a sparse file's hole
+        // is megabytes of NULs without one).
+        let data = self.data;
+        let mut pos = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &data[pos..]) {
+            let start = pos + nl + 1;
+            if line::looks_timestamped(&data[start..]) {
+                return start;
+            }
+            pos = start;
+        }
+        data.len()
+    }
+}
+
+/// Classifies the last `since_secs` before `now` (the log's local time) of an error
+/// log's tail and keeps the events that concern `filter`. Pure: the file was read by
+/// `gather::log_window` (regular files only, bounded, with pread).
+pub fn window_from_tail(
+    tail: TailRef<'_>,
     since_secs: u64,
     now: chrono::NaiveDateTime,
     filter: &WindowFilter,
-) -> anyhow::Result<ErrorLogWindow> {
-    const TAIL: usize = 8 << 20;
-    let input = open_input(path)?;
+) -> ErrorLogWindow {
     let now_t = naive_to_logtime(now);
     let since_t = now_t
         - i64::try_from(since_secs)
@@ -790,27 +825,20 @@ pub fn read_window(
         keep_events: true,
         keep_text: true,
     };
-    let stats = match input.source {
-        Source::Empty => Stats::default(),
-        Source::Stream(r) => scan_stream(r, opts)?,
-        Source::Mapped(_, map) => {
-            let data: &[u8] = &map;
-            let tail_start = if data.len() > TAIL {
-                scan::record_boundary_after(data, data.len() - TAIL).unwrap_or(data.len() - TAIL)
-            } else {
-                0
-            };
-            let tail = &data[tail_start..];
-            let start = tail_start + scan::seek_time(tail, since_t);
-            let mut st = scan::scan_parallel(&data[start..], opts);
-            let before = memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
-            for e in st.events.iter_mut().chain(st.disabled_notes.iter_mut()) {
-                e.line += before;
-            }
-            st
-        }
-    };
-    Ok(window_from_stats(&input.name, stats, since_t, filter))
+    let data = tail.data;
+    let first = tail.first_record();
+    let start = first + scan::seek_time(&data[first..], since_t);
+    let mut stats = scan::scan_parallel(&data[start..], opts);
+    let before =
+        tail.lines_before.unwrap_or(0) + memchr::memchr_iter(b'\n', &data[..start]).count() as u64;
+    for e in stats
+        .events
+        .iter_mut()
+        .chain(stats.disabled_notes.iter_mut())
+    {
+        e.line += before;
+    }
+    window_from_stats(tail.name, stats, since_t, filter)
 }
 
 fn window_from_stats(

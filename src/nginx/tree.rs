@@ -34,6 +34,9 @@ impl Directive {
     }
 }
 
+/// Largest configuration file read (nginx configurations with big maps stay far below).
+const MAX_CONF_FILE: u64 = 64 << 20;
+
 /// Where file contents come from.
 pub enum Source {
     Disk,
@@ -44,7 +47,11 @@ pub enum Source {
 impl Source {
     fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
         match self {
-            Source::Disk => std::fs::read(path).map_err(|e| io_message(&e)),
+            // Regular files only, bounded: a FIFO or /dev/zero as a configuration file
+            // becomes an issue at its include line, never a hang or unbounded growth.
+            Source::Disk => {
+                crate::gather::files::read_all(path, MAX_CONF_FILE).map_err(|e| e.reason())
+            }
             Source::Dump(files) => files
                 .get(path.to_str().unwrap_or(""))
                 .cloned()
@@ -71,13 +78,6 @@ impl Source {
                 Err(_) => Vec::new(),
             },
         }
-    }
-}
-
-fn io_message(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => format!("({n}: {})", nix::errno::Errno::from_raw(n).desc()),
-        None => e.to_string(),
     }
 }
 

@@ -142,7 +142,7 @@ fn window_of_the_recorded_log_for_one_site() {
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures/access/upstream-vars.log"
     ));
-    let w = read_window(
+    let (w, _) = crate::gather::log_window::read_access_window(
         path,
         "upstreamlog",
         &fmt,
@@ -169,7 +169,7 @@ fn window_of_the_recorded_log_for_one_site() {
     assert!(w.samples.len() <= 12);
     // Ten minutes later, the window is empty.
     let later = now() + chrono::Duration::minutes(20);
-    let w = read_window(
+    let (w, _) = crate::gather::log_window::read_access_window(
         path,
         "upstreamlog",
         &fmt,
@@ -204,7 +204,7 @@ fn window_start_is_found_by_binary_search_in_a_long_log() {
     let before = text.lines().count() as u64;
     text.push_str(CUSTOM);
     std::fs::write(&path, &text).unwrap();
-    let w = read_window(
+    let (w, _) = crate::gather::log_window::read_access_window(
         &path,
         "upstreamlog",
         &fmt,

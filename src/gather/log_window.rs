@@ -1,0 +1,365 @@
+//! The recent windows of the error log and the access log that `diagnose` reads for one
+//! site. Only the file's tail is read — with pread into memory, through
+//! [`files::read_tail`] (regular files only, never mmap) — and searched by time; the
+//! classification itself is `logs`' (pure, on the bytes read).
+//!
+//! Bounded whatever the file: the error log costs at most [`ERROR_TAIL`] bytes, the
+//! access log [`ACCESS_TAIL`], a 5 GB (sparse) log the same as a 5 MB one. A log that
+//! shrinks while it is read (logrotate `copytruncate`) gives a note, never a SIGBUS.
+//! Line numbers count from the start of the file; the lines before the tail are counted
+//! with pread when there are at most [`COUNT_BUDGET`] bytes of them, otherwise the
+//! window says from which byte its line numbers count.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::files::{self, human_bytes, FileError, Tail};
+use super::{ns, GatherOptions};
+use crate::facts::{AccessLogWindow, ContainerInfo, ErrorLogWindow, Fact, Route};
+use crate::logs::{self, TailRef, WindowFilter};
+use crate::nginx;
+
+/// Bytes of the error log read from its end: hours of a busy site's failures.
+pub const ERROR_TAIL: u64 = 8 << 20;
+/// Bytes of the access log read from its end: minutes of busy traffic (a window that
+/// starts before them is noted as cut).
+pub const ACCESS_TAIL: u64 = 24 << 20;
+/// Lines before the tail are counted (pread, 1 MiB at a time) up to this many bytes.
+pub const COUNT_BUDGET: u64 = 256 << 20;
+/// Compressed bytes of a gzip access log (`access_log … gzip`) read at most.
+const GZ_CAP: u64 = 64 << 20;
+
+/// Reads the tail of `path` (or, for a gzip file, the end of its decompressed text).
+fn tail_of(path: &Path, cap: u64) -> Result<(Tail, Vec<String>), FileError> {
+    let (file, meta) = files::open_regular(path)?;
+    let mut magic = [0u8; 2];
+    let gz = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0).ok() == Some(2)
+        && magic == [0x1f, 0x8b];
+    drop(file);
+    let name = path.display().to_string();
+    let mut notes = Vec::new();
+    if gz {
+        let (file, _) = files::open_regular(path)?;
+        let mut dec = flate2::read::MultiGzDecoder::new(file.take(GZ_CAP));
+        let mut data: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut dropped = 0u64;
+        loop {
+            match dec.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    notes.push(format!("{name}: gzip data ends early ({e})"));
+                    break;
+                }
+            }
+            if data.len() as u64 > 2 * cap {
+                let cut = data.len() - cap as usize;
+                data.drain(..cut);
+                dropped += cut as u64;
+            }
+        }
+        if meta.len() > GZ_CAP {
+            notes.push(format!(
+                "{name}: only the first {} of {} compressed were read",
+                human_bytes(GZ_CAP),
+                human_bytes(meta.len())
+            ));
+        }
+        let size = dropped + data.len() as u64;
+        return Ok((
+            Tail {
+                data,
+                offset: dropped,
+                size,
+                shrank: None,
+            },
+            notes,
+        ));
+    }
+    let tail = files::read_tail(path, cap)?;
+    notes.extend(tail.shrink_note(&name));
+    Ok((tail, notes))
+}
+
+/// Lines before the tail, when cheap enough to count; with a note when not.
+fn lines_before(path: &Path, tail: &Tail, notes: &mut Vec<String>) -> Option<u64> {
+    let n = files::count_lines_before(path, tail.offset, COUNT_BUDGET);
+    if n.is_none() {
+        notes.push(format!(
+            "{}: {} before the last {} were not read; line numbers count from byte {}",
+            path.display(),
+            human_bytes(tail.offset),
+            human_bytes(tail.data.len() as u64),
+            tail.offset
+        ));
+    }
+    n
+}
+
+/// The error-log window of `path`: the last `since_secs` before `now` (local time), the
+/// events that concern `filter`, and notes on what limited the read.
+pub fn read_error_window(
+    path: &Path,
+    since_secs: u64,
+    now: chrono::NaiveDateTime,
+    filter: &WindowFilter,
+) -> Result<(ErrorLogWindow, Vec<String>), FileError> {
+    let (tail, mut notes) = tail_of(path, ERROR_TAIL)?;
+    let lines = if tail.shrank.is_some() {
+        None
+    } else {
+        lines_before(path, &tail, &mut notes)
+    };
+    let name = path.display().to_string();
+    let w = logs::window_from_tail(
+        TailRef {
+            name: &name,
+            data: &tail.data,
+            offset: tail.offset,
+            lines_before: lines,
+        },
+        since_secs,
+        now,
+        filter,
+    );
+    Ok((w, notes))
+}
+
+/// The access-log window of `path`, read with `fmt` (`format_name` is its name).
+pub fn read_access_window(
+    path: &Path,
+    format_name: &str,
+    fmt: &logs::access::LogFormat,
+    since_secs: u64,
+    now: chrono::NaiveDateTime,
+    site: &str,
+    server_names: &[String],
+) -> Result<(AccessLogWindow, Vec<String>), FileError> {
+    let (tail, mut notes) = tail_of(path, ACCESS_TAIL)?;
+    let lines = if tail.shrank.is_some() {
+        None
+    } else {
+        lines_before(path, &tail, &mut notes)
+    };
+    let name = path.display().to_string();
+    let w = logs::access::window_from_tail(
+        TailRef {
+            name: &name,
+            data: &tail.data,
+            offset: tail.offset,
+            lines_before: lines,
+        },
+        format_name,
+        fmt,
+        since_secs,
+        now,
+        site,
+        server_names,
+    );
+    Ok((w, notes))
+}
+
+/// The reason a log could not be read, with what to do about it.
+fn unreadable_reason(e: &FileError, flag: &str) -> String {
+    let mut reason = e.reason();
+    if e.is_permission_denied() {
+        reason.push_str(&format!(
+            " (run as root, or pass a readable copy with {flag})"
+        ));
+    }
+    reason
+}
+
+/// How nginx's own files are reached: its root when it has a mount namespace of its own,
+/// and its container.
+#[derive(Debug, Clone, Default)]
+pub struct NginxFs {
+    pub root: Option<PathBuf>,
+    pub container: Option<ContainerInfo>,
+}
+
+/// How to read a log that nginx writes to a standard stream.
+fn stream_hint(nginx_fs: &NginxFs) -> String {
+    match &nginx_fs.container {
+        Some(c) => {
+            let name = c
+                .name
+                .clone()
+                .unwrap_or_else(|| c.id[..c.id.len().min(12)].to_string());
+            match c.runtime.as_str() {
+                "podman" => format!("podman logs --since 15m {name} 2>&1 | badgw explain-log -"),
+                "kubernetes" => {
+                    "kubectl logs -n NAMESPACE POD -c CONTAINER --since=15m | badgw explain-log -"
+                        .to_string()
+                }
+                _ => format!("docker logs --since 15m {name} 2>&1 | badgw explain-log -"),
+            }
+        }
+        None => "journalctl -u nginx --since -15min --no-pager | badgw explain-log -".to_string(),
+    }
+}
+
+/// The recent error-log window that serves the route, with notes.
+pub fn error_log_window(
+    opts: &GatherOptions,
+    route: Option<&Route>,
+    nginx_fs: &NginxFs,
+) -> (Fact<ErrorLogWindow>, Vec<String>) {
+    let path = match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => match ns::resolve_in_root(nginx_fs.root.as_deref(), p) {
+            ns::Resolved::File(f) => f,
+            ns::Resolved::Stream(target) => {
+                return (
+                    Fact::unavailable(
+                        p.clone(),
+                        format!(
+                            "nginx writes its error log to {target}: the container runtime (or service manager) holds it, not a file; read it with `{}`, or pass --error-log FILE",
+                            stream_hint(nginx_fs)
+                        ),
+                    ),
+                    Vec::new(),
+                );
+            }
+        },
+        (None, None) => return (
+            Fact::unavailable(
+                "error log",
+                "the configuration names no error_log file for this site (pass --error-log FILE)",
+            ),
+            Vec::new(),
+        ),
+    };
+    let filter = WindowFilter {
+        site: opts.request.site.clone(),
+        server_names: route
+            .map(|r| r.server.server_name.clone())
+            .unwrap_or_default(),
+        upstreams: route
+            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
+            .unwrap_or_default(),
+    };
+    let now = chrono::Local::now().naive_local();
+    match read_error_window(&path, opts.since.as_secs(), now, &filter) {
+        Ok((w, notes)) => (Fact::collected(w), notes),
+        Err(e) => (
+            Fact::unavailable(
+                path.display().to_string(),
+                unreadable_reason(&e, "--error-log"),
+            ),
+            Vec::new(),
+        ),
+    }
+}
+
+/// The recent access-log window of the selected server, read with its own log_format
+/// (`combined` when none is named, or when --access-log overrides the file).
+pub fn access_log_window(
+    opts: &GatherOptions,
+    route: Option<&Route>,
+) -> (Fact<AccessLogWindow>, Vec<String>) {
+    let path = match (&opts.access_log, route.and_then(|r| r.access_log.as_ref())) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => PathBuf::from(p),
+        (None, None) => {
+            return (Fact::unavailable(
+                "access log",
+                "the server logs no access (access_log off, or a syslog: target); pass --access-log FILE",
+            ), Vec::new())
+        }
+    };
+    let (name, template, escape) = match route.and_then(|r| r.access_log_format.as_ref()) {
+        Some(f) => (f.name.as_str(), f.template.as_str(), f.escape.as_str()),
+        None => ("combined", nginx::COMBINED_FORMAT, "default"),
+    };
+    let format = logs::access::LogFormat::compile(template, escape);
+    let server_names = route
+        .map(|r| r.server.server_name.clone())
+        .unwrap_or_default();
+    let now = chrono::Local::now().naive_local();
+    match read_access_window(
+        &path,
+        name,
+        &format,
+        opts.since.as_secs(),
+        now,
+        &opts.request.site,
+        &server_names,
+    ) {
+        Ok((w, notes)) => (Fact::collected(w), notes),
+        Err(e) => (
+            Fact::unavailable(
+                path.display().to_string(),
+                unreadable_reason(&e, "--access-log"),
+            ),
+            Vec::new(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn now() -> chrono::NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
+            .unwrap()
+            .and_hms_opt(10, 5, 0)
+            .unwrap()
+    }
+
+    const FAILURE: &str = "2026/11/22 10:04:30 [error] 1#1: *2 connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, server: shop.example.com, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"shop.example.com\"\n";
+
+    #[test]
+    fn a_sparse_log_is_read_by_its_tail_with_an_honest_line_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("error.log");
+        let f = std::fs::File::create(&p).unwrap();
+        f.set_len(1 << 30).unwrap();
+        drop(f);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        write!(f, "\n{FAILURE}{FAILURE}").unwrap();
+        let (w, notes) = read_error_window(&p, 900, now(), &WindowFilter::default()).unwrap();
+        assert_eq!(w.categories.len(), 1);
+        assert_eq!(w.categories[0].count, 2);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("line numbers count from byte")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn line_numbers_count_from_the_start_of_a_modest_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("error.log");
+        let noise =
+            "2026/11/21 08:00:00 [info] 1#1: *1 client 1.2.3.4 closed keepalive connection\n";
+        let mut text = String::new();
+        while text.len() < (ERROR_TAIL as usize) + (1 << 20) {
+            text.push_str(noise);
+        }
+        let before = text.lines().count() as u64;
+        text.push_str(FAILURE);
+        std::fs::write(&p, &text).unwrap();
+        let (w, notes) = read_error_window(&p, 900, now(), &WindowFilter::default()).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(w.categories[0].samples[0].line, before + 1);
+    }
+
+    #[test]
+    fn devices_are_unavailable_with_the_docker_hint() {
+        let e = read_error_window(
+            Path::new("/dev/stderr"),
+            900,
+            now(),
+            &WindowFilter::default(),
+        )
+        .unwrap_err();
+        assert!(e.reason().contains("docker logs"), "{e}");
+    }
+}
