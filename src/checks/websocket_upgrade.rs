@@ -424,6 +424,9 @@ pub fn heartbeat_flags(cmdline: &str) -> Vec<(String, f64)> {
         "heartbeatinterval",
         "keepalive-interval",
         "ping",
+        "pingtimeout",
+        "ping-timeout",
+        "ping_timeout",
     ];
     let words: Vec<&str> = cmdline.split_whitespace().collect();
     let mut out = Vec::new();
@@ -449,7 +452,7 @@ pub fn heartbeat_flags(cmdline: &str) -> Vec<(String, f64)> {
             n.parse::<f64>().ok()
         } else {
             v.parse::<f64>().ok().map(|n| {
-                if lname == "pinginterval" || n >= 1000.0 {
+                if lname == "pinginterval" || lname == "pingtimeout" || n >= 1000.0 {
                     n / 1000.0
                 } else {
                     n
@@ -468,7 +471,9 @@ fn idle_finding(facts: &Facts, l: &WsLocation) -> Option<Finding> {
     let cut = l.access.as_ref().map_or(0, |a| a.cut_at_read_timeout);
     let lines = l.idle_timeouts.as_ref().map_or(0, |e| e.count);
     let beats = heartbeats(facts, l);
-    let slow_beat = beats.iter().find(|(_, s, _)| *s >= read);
+    // A ping timeout is how long the app waits for the answer, not an idle gap.
+    let interval = |name: &str| !name.to_ascii_lowercase().contains("timeout");
+    let slow_beat = beats.iter().find(|(n, s, _)| interval(n) && *s >= read);
     if cut == 0 && lines == 0 && slow_beat.is_none() {
         return None;
     }
@@ -523,7 +528,7 @@ fn idle_finding(facts: &Facts, l: &WsLocation) -> Option<Finding> {
             format!("the app's heartbeat {s} = {} s", secs(*v)),
         );
     }
-    let beat_hint = match beats.first() {
+    let beat_hint = match beats.iter().find(|(n, _, _)| interval(n)) {
         Some((s, v, _)) if *v >= read => format!(
             " — or make the app's {s} ({} s) shorter than {} s",
             secs(*v),
@@ -801,5 +806,12 @@ mod tests {
             vec![("ping-interval".to_string(), 90.0)]
         );
         assert!(heartbeat_flags("app --port 3000").is_empty());
+        assert_eq!(
+            heartbeat_flags("node chat.js --pingInterval=25000 --pingTimeout=20000"),
+            vec![
+                ("pingInterval".to_string(), 25.0),
+                ("pingTimeout".to_string(), 20.0)
+            ]
+        );
     }
 }
