@@ -8,6 +8,7 @@
 mod lab;
 
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -407,4 +408,208 @@ fn a_5_gb_sparse_log_costs_its_tail_only() {
         .unwrap()["detail"];
     assert!(w.as_str().unwrap().contains("3 error-log line(s)"), "{w}");
     assert!(notes(&v).contains("line numbers count from byte"), "{v:#}");
+}
+
+/// A configuration whose route goes to `upstream` with keep-alive connections (so the
+/// keep-alive probe runs too).
+fn conf_to(dir: &Path, upstream: &str) -> PathBuf {
+    let p = dir.join("nginx.conf");
+    std::fs::write(
+        &p,
+        format!(
+            "events {{}}\nhttp {{\n    upstream backend {{ server {upstream}; keepalive 4; }}\n    server {{\n        listen 127.0.0.1:{};\n        server_name hostile.example.test;\n        location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n    }}\n}}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// Stops a test server's threads when dropped.
+struct Stop(Arc<AtomicBool>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_trickled_body_ends_the_probe_within_the_timeout() {
+    // Answers at once with a head announcing 1000 bytes, then sends one byte every 0.5 s.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    l.set_nonblocking(true).unwrap();
+    let stop = Stop(Arc::new(AtomicBool::new(false)));
+    let flag = Arc::clone(&stop.0);
+    std::thread::spawn(move || {
+        while !flag.load(Ordering::SeqCst) {
+            let Ok((mut s, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let flag = Arc::clone(&flag);
+            std::thread::spawn(move || {
+                let _ = s.set_nonblocking(false);
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+                for _ in 0..1000 {
+                    if flag.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                    if s.write_all(b"x").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf_to(dir.path(), &addr);
+    let r = diagnose("trickled keep-alive body", &c, &[]);
+    let v = r.json();
+    let late: Vec<&serde_json::Value> = v["gather"]
+        .as_array()
+        .map(|g| g.iter().filter(|s| s["status"] != "done").collect())
+        .unwrap_or_default();
+    assert!(late.is_empty(), "collectors cut off: {late:?}");
+}
+
+#[test]
+fn a_listener_that_never_accepts_is_probed_within_the_timeout() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // A listen queue of one, filled: the kernel drops further SYNs, connect() hangs.
+    // SAFETY: plain socket calls on a descriptor this test owns (closed by OwnedFd).
+    let (sock, port) = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket");
+        let sock = OwnedFd::from_raw_fd(fd);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, &sa as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        assert_eq!(libc::listen(fd, 0), 0);
+        let mut out: libc::sockaddr_in = std::mem::zeroed();
+        let mut olen = len;
+        assert_eq!(
+            libc::getsockname(fd, &mut out as *mut _ as *mut libc::sockaddr, &mut olen),
+            0
+        );
+        (sock, u16::from_be(out.sin_port))
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) =
+            TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_millis(300))
+        {
+            fillers.push(s);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf_to(dir.path(), &addr);
+    let r = diagnose("listener that never accepts", &c, &[]);
+    let v = r.json();
+    assert_ne!(
+        r.code,
+        Some(0),
+        "a probe that failed is never healthy: {v:#}"
+    );
+    drop(fillers);
+    drop(sock);
+}
+
+#[test]
+fn the_deadline_cuts_a_slow_collector_and_the_report_is_incomplete() {
+    // An upstream that accepts and never answers, probed with a 30 s timeout: only the
+    // 1 s deadline ends the run, and what the probe did not deliver is marked.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf_to(dir.path(), &addr);
+    let r = badgw(&[
+        "diagnose",
+        "--json",
+        "--timeout",
+        "30s",
+        "--deadline",
+        "1s",
+        "--site",
+        "hostile.example.test",
+        "--nginx-conf",
+        c.to_str().unwrap(),
+    ]);
+    eprintln!("--deadline 1s: exit {:?} in {:?}", r.code, r.elapsed);
+    assert!(r.elapsed < BOUND, "took {:?}", r.elapsed);
+    let v = r.json();
+    let cut: Vec<&str> = v["gather"]
+        .as_array()
+        .expect("gather[]")
+        .iter()
+        .filter(|s| s["status"] == "deadline")
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(cut.iter().any(|n| n.starts_with("probe ")), "{v:#}");
+    assert!(
+        notes(&v).contains("deadline reached before"),
+        "{}",
+        notes(&v)
+    );
+    // Never "no problem found" after a missed deadline.
+    assert!(r.code == Some(3) || r.code == Some(1), "exit {:?}", r.code);
+    drop(l);
+}
+
+#[test]
+fn a_log_truncated_while_read_never_kills_diagnose() {
+    // logrotate's copytruncate, over and over, while diagnose reads the log: 20 runs,
+    // never a signal (the mmap reader died of SIGBUS 12 times in 20).
+    let dir = tempfile::tempdir().unwrap();
+    let c = conf(dir.path(), "");
+    let log = dir.path().join("error.log");
+    std::fs::write(&log, "").unwrap();
+    let stop = Stop(Arc::new(AtomicBool::new(false)));
+    let flag = Arc::clone(&stop.0);
+    let path = log.clone();
+    let churn = std::thread::spawn(move || {
+        let line = log_line(1);
+        let mut cycles = 0u64;
+        while !flag.load(Ordering::SeqCst) {
+            let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&path) else {
+                return cycles;
+            };
+            // 256 MiB (sparse), then real lines at its end; then truncated to nothing.
+            let _ = f.set_len(256 << 20);
+            let _ = std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0));
+            for _ in 0..50 {
+                let _ = f.write_all(line.as_bytes());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            let _ = f.set_len(0);
+            cycles += 1;
+        }
+        cycles
+    });
+    let mut shrank = 0;
+    for i in 0..20 {
+        let r = diagnose(
+            &format!("truncation race run {i}"),
+            &c,
+            &["--error-log", log.to_str().unwrap()],
+        );
+        assert!(r.code.is_some(), "run {i}: no exit code ({:?})", r.signal);
+        if r.stdout.contains("while being read") {
+            shrank += 1;
+        }
+    }
+    drop(stop);
+    let cycles = churn.join().unwrap();
+    eprintln!("truncation race: {cycles} truncations, {shrank} of 20 runs saw the log shrink");
+    assert!(cycles > 20, "the log was not churned ({cycles} cycles)");
 }

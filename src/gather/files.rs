@@ -228,6 +228,9 @@ pub fn read_all(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {
     Ok(buf)
 }
 
+/// Longest time spent counting the lines before a tail (a slow disk, a file in churn).
+pub const COUNT_TIME: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// The last bytes of a file, read into memory.
 #[derive(Debug, Clone, Default)]
 pub struct Tail {
@@ -276,7 +279,8 @@ pub fn read_tail(path: &Path, cap: u64) -> Result<Tail, FileError> {
 }
 
 /// Counts the newlines in `file[0..end]` with pread in 1 MiB blocks (flat memory), when
-/// `end` is at most `budget` bytes; None when it is more (too long to count in time).
+/// `end` is at most `budget` bytes and the count takes less than [`COUNT_TIME`]; None
+/// otherwise (too long to count in time, or the file shrank meanwhile).
 pub fn count_lines_before(path: &Path, end: u64, budget: u64) -> Option<u64> {
     if end == 0 {
         return Some(0);
@@ -288,7 +292,11 @@ pub fn count_lines_before(path: &Path, end: u64, budget: u64) -> Option<u64> {
     let mut buf = Vec::with_capacity(1 << 20);
     let mut off = 0u64;
     let mut n = 0u64;
+    let started = std::time::Instant::now();
     while off < end {
+        if started.elapsed() > COUNT_TIME {
+            return None;
+        }
         buf.clear();
         let len = (end - off).min(1 << 20) as usize;
         pread_into(&file, &mut buf, off, len).ok()?;

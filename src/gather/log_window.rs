@@ -7,7 +7,8 @@
 //! access log [`ACCESS_TAIL`], a 5 GB (sparse) log the same as a 5 MB one. A log that
 //! shrinks while it is read (logrotate `copytruncate`) gives a note, never a SIGBUS.
 //! Line numbers count from the start of the file; the lines before the tail are counted
-//! with pread when there are at most [`COUNT_BUDGET`] bytes of them, otherwise the
+//! with pread when there are at most [`COUNT_BUDGET`] bytes of them (and it takes under
+//! [`files::COUNT_TIME`]), otherwise the
 //! window says from which byte its line numbers count.
 
 use std::io::Read;
@@ -25,7 +26,7 @@ pub const ERROR_TAIL: u64 = 8 << 20;
 /// starts before them is noted as cut).
 pub const ACCESS_TAIL: u64 = 24 << 20;
 /// Lines before the tail are counted (pread, 1 MiB at a time) up to this many bytes.
-pub const COUNT_BUDGET: u64 = 256 << 20;
+pub const COUNT_BUDGET: u64 = 64 << 20;
 /// Compressed bytes of a gzip access log (`access_log … gzip`) read at most.
 const GZ_CAP: u64 = 64 << 20;
 
