@@ -22,6 +22,8 @@ fn generate(dir: &Path) -> (std::path::PathBuf, usize) {
         "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\nevents {{ worker_connections 64; }}\n\
          http {{\n    access_log off;\n    client_body_temp_path {p}/cb; proxy_temp_path {p}/px; fastcgi_temp_path {p}/fc;\n    uwsgi_temp_path {p}/uw; scgi_temp_path {p}/sc;\n    include sites/*.conf;\n}}\n"
     );
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("www/index.php"), "<?php\n").unwrap();
     let mut lines = main.lines().count();
     std::fs::write(dir.join("nginx.conf"), main).unwrap();
     for i in 0..SERVERS {
@@ -34,6 +36,10 @@ fn generate(dir: &Path) -> (std::path::PathBuf, usize) {
         s.push_str(
             "    proxy_read_timeout 30s;\n    proxy_set_header Host $host;\n    # a comment line\n",
         );
+        // A PHP front controller: `/` reaches the FPM pool only through try_files and index.
+        s.push_str(&format!(
+            "    root {p}/www;\n    index index.php;\n    location / {{ try_files $uri $uri/ /index.php?$query_string; }}\n"
+        ));
         for l in 0..8 {
             s.push_str(&format!("    location /p{l}/ {{\n        proxy_http_version 1.1;\n        proxy_set_header Connection \"\";\n        proxy_pass http://app{i};\n    }}\n"));
         }
@@ -77,6 +83,41 @@ fn main() {
         assert_eq!(r.group.as_deref(), Some("app777"));
         assert!(c.issues().is_empty());
     }
+    // The same load, then the request for `/` through try_files → index → \.php$, with
+    // the host's file system answering the stat()s.
+    let files = badgw::gather::files::HostFiles::new();
+    let root_req = RequestSpec {
+        site: "site777.example.com".into(),
+        path: "/".into(),
+        port: None,
+        scheme: None,
+    };
+    let mut redirects = Vec::new();
+    let mut site_wide = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let c = nginx::load(&nginx::LoadOptions {
+            conf_path: conf.clone(),
+            prefix: Some(dir.path().to_path_buf()),
+            dump: None,
+        })
+        .unwrap();
+        let r = nginx::route_with(&c, &root_req, &no_dns, &files).unwrap();
+        redirects.push(t.elapsed());
+        assert_eq!(r.directive.as_deref(), Some("fastcgi_pass"), "{:?}", r.hops);
+        let t = Instant::now();
+        let c = nginx::load(&nginx::LoadOptions {
+            conf_path: conf.clone(),
+            prefix: Some(dir.path().to_path_buf()),
+            dump: None,
+        })
+        .unwrap();
+        let r = nginx::route_with(&c, &root_req, &no_dns, &files).unwrap();
+        let all = nginx::site_routes(&c, &root_req, &no_dns, &files).unwrap();
+        site_wide.push(t.elapsed());
+        assert!(r.ends.is_some());
+        assert!(all.len() >= 10, "{} locations routed", all.len());
+    }
     let nginx_bin = which::which("nginx").unwrap_or_else(|_| "/usr/sbin/nginx".into());
     let mut theirs = Vec::new();
     for _ in 0..runs {
@@ -108,6 +149,16 @@ fn main() {
         "nginx -t (same files)   median {:>8.2} ms  (min {:.2} ms, {runs} runs)",
         n.as_secs_f64() * 1e3,
         theirs.iter().min().unwrap().as_secs_f64() * 1e3
+    );
+    println!(
+        "badgw load + route / (try_files → index → php)  median {:>8.2} ms  (min {:.2} ms)",
+        median(redirects.clone()).as_secs_f64() * 1e3,
+        redirects.iter().min().unwrap().as_secs_f64() * 1e3
+    );
+    println!(
+        "badgw load + site-wide (every location routed)  median {:>8.2} ms  (min {:.2} ms)",
+        median(site_wide.clone()).as_secs_f64() * 1e3,
+        site_wide.iter().min().unwrap().as_secs_f64() * 1e3
     );
     println!(
         "ratio badgw / nginx -t: {:.2}",
