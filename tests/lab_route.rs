@@ -181,3 +181,58 @@ fn front_controller_on_a_full_tcp_pool_is_pool_exhausted() {
     assert_eq!(t["explained_by"], "pool-exhausted", "{report:#}");
     drop(inflight);
 }
+
+/// `error_page 502 = @maintenance` masks the dead app: clients get the maintenance page
+/// (503), not a 502. badgw still names the dead upstream as the root cause, and the route
+/// says which error_page takes over.
+#[test]
+fn maintenance_error_page_masking_a_dead_app() {
+    let lab = Lab::new("maint");
+    let (front, back) = (free_port(), free_port());
+    let site = "maint.example.test";
+    let body = format!(
+        "server {{
+    listen 127.0.0.1:{front};
+    server_name {site};
+    location / {{
+        proxy_pass http://127.0.0.1:{back};
+        error_page 502 = @maintenance;
+    }}
+    location @maintenance {{
+        return 503 \"down for maintenance\\n\";
+    }}
+}}"
+    );
+    let nginx = lab.nginx(&body);
+    let (status, text) = lab.get(front, site, "/");
+    assert_eq!((status, text.trim()), (503, "down for maintenance"));
+    nginx.wait_log("connect() failed (111: Connection refused)");
+    let conf = nginx.conf_path.to_str().unwrap().to_string();
+    let (code, report) = lab::diagnose_json(&["--site", site, "--nginx-conf", &conf]);
+    assert_eq!(top_cause(&report), "upstream-down", "{report:#}");
+    assert_eq!(code, 1);
+    let masking = report["route"]["on_upstream_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        masking.contains("502 → error_page @maintenance"),
+        "{report:#}"
+    );
+    let out = lab::badgw()
+        .args([
+            "route",
+            "--site",
+            site,
+            "--path",
+            "/",
+            "--nginx-conf",
+            &conf,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("when the upstream fails: 502 → error_page @maintenance"),
+        "{text}"
+    );
+}

@@ -163,6 +163,27 @@ pub fn route_request(
     let mut notes = Vec::new();
     let (idx, port) = pick_server(&refs, &host, req, &mut notes)?;
     let server = refs[idx];
+    let mut route = route_on(
+        config, server, port, req, resolve, files, method, client, &mut notes,
+    );
+    notes.dedup();
+    route.notes.extend(notes);
+    Ok(route)
+}
+
+/// The walk and the route on an already selected server (site-wide mode selects once).
+#[allow(clippy::too_many_arguments)]
+fn route_on(
+    config: &Config,
+    server: &Server,
+    port: u16,
+    req: &RequestSpec,
+    resolve: Resolver,
+    files: &dyn FileView,
+    method: &str,
+    client: Option<std::net::IpAddr>,
+    notes: &mut Vec<String>,
+) -> Route {
     let ctx = walk_ctx(config, server, files);
     let (uri, args) = match req.path.split_once('?') {
         Some((u, a)) => (phases::normalize_uri(u), a.to_string()),
@@ -181,10 +202,7 @@ pub fn route_request(
         port,
     };
     let walks = phases::walk_all(&ctx, &input);
-    let mut route = route_from_walks(config, server, port, req, &walks, resolve, &mut notes);
-    notes.dedup();
-    route.notes.extend(notes);
-    Ok(route)
+    route_from_walks(config, server, port, req, &walks, resolve, notes)
 }
 
 fn walk_ctx<'a>(
@@ -401,7 +419,20 @@ pub fn site_routes(
         let mut q = req.clone();
         q.path = path.clone();
         q.port = Some(port);
-        let mut r = route_with(config, &q, resolve, files)?;
+        let mut loc_notes = notes.clone();
+        let mut r = route_on(
+            config,
+            server,
+            port,
+            &q,
+            resolve,
+            files,
+            "GET",
+            None,
+            &mut loc_notes,
+        );
+        loc_notes.dedup();
+        r.notes.extend(loc_notes);
         // Keep only paths that really reach this location first.
         let first = r.hops.iter().find(|h| h.kind == "location");
         if first.and_then(|h| h.at.as_ref()).map(|a| a.line) != Some(loc.line) {
