@@ -19,9 +19,9 @@ http { access_log $P/logs/access.log; client_body_temp_path $P/cb; proxy_temp_pa
     location / { proxy_pass http://127.0.0.1:$BACK; } } }
 CONF
 "$NGINX" -p "$P" -c "$P/conf/nginx.conf" -e "$P/logs/error.log"
-HOLDER=
-cleanup() { [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null; kill "$(cat "$P/nginx.pid")" 2>/dev/null; rm -rf "$P"; }
-trap cleanup EXIT
+HOLDERS=()
+cleanup() { kill "$(cat "$P/nginx.pid")" 2>/dev/null; rm -rf "$P"; }
+trap 'cleanup' EXIT
 sleep 0.3
 curl -s -o /dev/null -H 'Host: shop.example.test' "http://127.0.0.1:$FRONT/" || true
 
@@ -33,27 +33,31 @@ measure() {
 }
 echo "== without extra sockets"; measure idle
 
-# N established loopback connections (N/2 per server port, so the ephemeral range suffices),
-# both ends held by one process: 2N descriptors for the /proc/*/fd walk, N*2 rows in
-# /proc/net/tcp.
-ulimit -n $((2 * N + 1024))
-python3 - "$N" "$HOLD" <<'PY' > "$P/holder.out" &
+# N established loopback connections, both ends held by holder processes of at most 9000
+# connections each (18000 descriptors: under a 20000 open-files limit), one server port
+# per holder: 2N descriptors for the /proc/*/fd walk, 2N rows in /proc/net/tcp.
+HOLDERS=()
+cleanup() { for h in "${HOLDERS[@]}"; do kill "$h" 2>/dev/null; done; kill "$(cat "$P/nginx.pid")" 2>/dev/null; rm -rf "$P"; }
+left=$N; k=0
+while [ "$left" -gt 0 ]; do
+  n=$(( left > 9000 ? 9000 : left )); left=$((left - n)); k=$((k + 1))
+  python3 - "$n" "$((HOLD + k))" <<'PY' > "$P/holder.$k.out" &
 import socket, sys, time
 n, port = int(sys.argv[1]), int(sys.argv[2])
-servers = []
-for p in (port, port + 1000):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", p)); s.listen(4096); servers.append(s)
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port)); srv.listen(4096)
 held = []
 for i in range(n):
-    srv = servers[i % 2]
-    c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
+    c = socket.create_connection(("127.0.0.1", port)); a, _ = srv.accept()
     held += [c, a]
 print("READY", flush=True)
 time.sleep(3600)
 PY
-HOLDER=$!
-for _ in $(seq 600); do grep -q READY "$P/holder.out" 2>/dev/null && break; sleep 0.5; done
-grep -q READY "$P/holder.out" || { echo "holder did not open $N connections"; exit 1; }
+  HOLDERS+=($!)
+done
+for i in $(seq 1 "$k"); do
+  for _ in $(seq 600); do grep -q READY "$P/holder.$i.out" 2>/dev/null && break; sleep 0.5; done
+  grep -q READY "$P/holder.$i.out" || { echo "holder $i did not open its connections"; exit 1; }
+done
 echo "== with $N established loopback connections ($(wc -l < /proc/net/tcp) rows in /proc/net/tcp)"
 measure loaded
