@@ -251,8 +251,13 @@ pub fn parse(line: &[u8]) -> Record<'_> {
         .take_while(|b| matches!(b, b' ' | b'\t'))
         .count();
     let line = &line[blanks..];
+    parse_at(line, parse_time(line))
+}
+
+/// [`parse`] with the time of the line's timestamp already known (`None`: it has none).
+pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
     let mut r = Record {
-        time: parse_time(line),
+        time,
         ..Default::default()
     };
     let mut rest = match r.time {

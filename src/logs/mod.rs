@@ -1,4 +1,4 @@
-//! nginx error logs: inputs (plain files via mmap, `.gz`, stdin), the record parser
+//! nginx error logs: inputs (plain files via pread, `.gz`, stdin), the record parser
 //! ([`line`]), the scanner ([`scan`]), and the summary behind `badgw explain-log`; also
 //! the recent window `diagnose` classifies for one site ([`window_from_tail`]; the file
 //! itself is read by `gather::log_window`).
@@ -12,6 +12,7 @@ pub mod access;
 pub mod explain;
 pub mod lb;
 pub mod line;
+pub mod plain;
 pub mod prefix;
 pub mod scan;
 
@@ -80,10 +81,7 @@ impl WindowFilter {
 
 /// An opened input.
 pub(crate) enum Source {
-    /// A plain file: memory-mapped for random access (binary search for --since, split
-    /// points), read with pread in blocks for the scan itself (flat RSS).
-    Mapped(File, memmap2::Mmap),
-    /// An empty plain file (cannot be mapped).
+    /// An empty plain file. (Non-empty plain files are `ErrorSource::Plain`.)
     Empty,
     /// gzip or stdin: read front to back.
     Stream(Box<dyn BufRead>),
@@ -108,16 +106,22 @@ fn unreadable(path: &Path, e: std::io::Error) -> anyhow::Error {
     )
 }
 
-pub(crate) fn open_input(path: &Path) -> anyhow::Result<Input> {
+/// What opening a path gives before the choice of how to read a plain file.
+enum Opened {
+    Ready(Input),
+    Plain(String, File, u64),
+}
+
+fn open_common(path: &Path) -> anyhow::Result<Opened> {
     let name = path.display().to_string();
     if name == "-" {
         let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()));
         let first = peek_first_time(&mut r);
-        return Ok(Input {
+        return Ok(Opened::Ready(Input {
             name: "(stdin)".into(),
             source: Source::Stream(r),
             first,
-        });
+        }));
     }
     let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
     if meta.is_dir() {
@@ -135,40 +139,66 @@ pub(crate) fn open_input(path: &Path) -> anyhow::Result<Input> {
         let dec = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
         let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, dec));
         let first = peek_first_time(&mut r);
-        return Ok(Input {
+        return Ok(Opened::Ready(Input {
             name,
             source: Source::Stream(r),
             first,
-        });
+        }));
     }
     if meta.len() == 0 || !meta.is_file() {
         // Empty files cannot be mapped; FIFOs and devices are read as streams.
         if meta.len() == 0 && meta.is_file() {
-            return Ok(Input {
+            return Ok(Opened::Ready(Input {
                 name,
                 source: Source::Empty,
                 first: None,
-            });
+            }));
         }
         let file = File::open(path).map_err(|e| unreadable(path, e))?;
         let mut r: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 20, file));
         let first = peek_first_time(&mut r);
-        return Ok(Input {
+        return Ok(Opened::Ready(Input {
             name,
             source: Source::Stream(r),
             first,
-        });
+        }));
     }
-    // SAFETY: the map is read-only; nginx only appends to its logs. A concurrent
-    // truncation (logrotate copytruncate) could fault; that is the accepted mmap risk
-    // for a diagnostic tool, documented in docs/performance.md.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| unreadable(path, e))?;
-    let first = scan::first_time(&map);
-    Ok(Input {
-        name,
-        source: Source::Mapped(file, map),
-        first,
-    })
+    Ok(Opened::Plain(name, file, meta.len()))
+}
+
+/// An error-log input: plain files are read with `pread` only (never mapped), so a file
+/// truncated while read is reported, never a SIGBUS.
+pub(crate) enum ErrorSource {
+    Ready(Source),
+    Plain(plain::PlainFile),
+}
+
+pub(crate) struct ErrorInput {
+    pub(crate) name: String,
+    pub(crate) source: ErrorSource,
+    first: Option<LogTime>,
+}
+
+pub(crate) fn open_error_input(path: &Path) -> anyhow::Result<ErrorInput> {
+    match open_common(path)? {
+        Opened::Ready(i) => Ok(ErrorInput {
+            name: i.name,
+            source: ErrorSource::Ready(i.source),
+            first: i.first,
+        }),
+        Opened::Plain(name, file, len) => {
+            let p = plain::PlainFile::new(file, len);
+            let first = p
+                .first_time()
+                .with_context(|| name.clone())
+                .map_err(|e| fail(ExitStatus::Usage, e))?;
+            Ok(ErrorInput {
+                name,
+                source: ErrorSource::Plain(p),
+                first,
+            })
+        }
+    }
 }
 
 fn peek_first_time(r: &mut Box<dyn BufRead>) -> Option<LogTime> {
@@ -245,7 +275,7 @@ pub fn analyze(
 ) -> anyhow::Result<Report> {
     let mut inputs = Vec::with_capacity(paths.len());
     for p in paths {
-        inputs.push(open_input(p)?);
+        inputs.push(open_error_input(p)?);
     }
     if inputs.iter().filter(|i| i.name == "(stdin)").count() > 1 {
         return Err(fail(
@@ -258,8 +288,8 @@ pub fn analyze(
     let reference = inputs
         .iter()
         .filter_map(|i| match &i.source {
-            Source::Mapped(_, m) => scan::last_time(m),
-            _ => None,
+            ErrorSource::Plain(p) => p.last_time().ok().flatten(),
+            ErrorSource::Ready(_) => None,
         })
         .max()
         .unwrap_or_else(|| naive_to_logtime(chrono::Local::now().naive_local()));
@@ -281,7 +311,10 @@ pub fn analyze(
     let mut total = Stats::default();
     for input in inputs {
         let stats = scan_input(input.source, opts)
-            .with_context(|| format!("reading {}", input.name))
+            .map_err(|e| match e.downcast_ref::<plain::Shrank>() {
+                Some(s) => anyhow::anyhow!("{} {s}", input.name),
+                None => e.context(format!("reading {}", input.name)),
+            })
             .map_err(|e| fail(ExitStatus::Usage, e))?;
         let mut counters = stats.clone();
         counters.events.clear();
@@ -299,107 +332,18 @@ pub fn analyze(
     })
 }
 
-fn scan_input(source: Source, opts: ScanOptions) -> anyhow::Result<Stats> {
+fn scan_input(source: ErrorSource, opts: ScanOptions) -> anyhow::Result<Stats> {
     match source {
-        Source::Empty => Ok(Stats::default()),
-        Source::Mapped(file, map) => scan_plain(&file, &map, opts),
-        Source::Stream(r) => scan_stream(r, opts),
+        ErrorSource::Ready(Source::Empty) => Ok(Stats::default()),
+        ErrorSource::Ready(Source::Stream(r)) => scan_stream(r, opts),
+        ErrorSource::Plain(p) => p.scan(opts, &|_| {}),
     }
 }
 
-/// Scans a plain file; with bounds, only the part binary search says can hold them.
-/// The range is split in two at a record boundary and each half is read by its own
-/// thread with pread into a 4 MiB buffer: page-cache speed without mapping (and so
-/// counting in RSS) the whole file.
-pub fn scan_plain(file: &File, map: &[u8], opts: ScanOptions) -> anyhow::Result<Stats> {
-    const MIN_SPLIT: usize = 8 << 20;
-    let start = opts.since.map_or(0, |t| scan::seek_time(map, t));
-    let end = opts
-        .until
-        .map_or(map.len(), |t| scan::seek_time_end(map, t))
-        .max(start);
-    let two = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
-    let mid = if two && end - start >= MIN_SPLIT {
-        scan::record_boundary_after(map, start + (end - start) / 2).filter(|&m| m < end)
-    } else {
-        None
-    };
-    let mut stats = match mid {
-        None => scan_range(file, start, end, opts)?.stats,
-        Some(mid) => {
-            let (a, b) = std::thread::scope(|scope| {
-                let h = scope.spawn(|| scan_range(file, mid, end, opts));
-                let a = scan_range(file, start, mid, opts);
-                let b = h
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("scanner thread failed")));
-                (a, b)
-            });
-            let a = a?;
-            let b = b?;
-            let mut st = a.stats;
-            st.merge(b.stats, a.lines_seen);
-            st
-        }
-    };
-    if start > 0 && opts.keep_events {
-        // Line numbers are file-relative: count the lines before the window.
-        let before = memchr::memchr_iter(b'\n', &map[..start]).count() as u64;
-        for e in &mut stats.events {
-            e.line += before;
-        }
-    }
-    Ok(stats)
-}
-
-/// Reads `file[start..end]` in blocks and scans it.
-fn scan_range(
-    file: &File,
-    start: usize,
-    end: usize,
-    opts: ScanOptions,
-) -> anyhow::Result<scan::Scanner> {
-    use std::os::unix::fs::FileExt;
-    const BLOCK: usize = 4 << 20;
-    const MAX_CARRY: usize = 64 << 20;
-    let mut sc = scan::Scanner::new(opts);
-    // One zeroed allocation, reused: `filled` bytes are valid, the carry (an unfinished
-    // record) is moved to the front after each block.
-    let mut buf: Vec<u8> = vec![0; 2 * BLOCK];
-    let mut filled = 0usize;
-    let mut off = start;
-    loop {
-        let want = BLOCK.min(end - off);
-        if buf.len() < filled + want {
-            buf.resize(filled + want, 0);
-        }
-        let mut got = 0;
-        while got < want {
-            match file.read_at(&mut buf[filled + got..filled + want], (off + got) as u64) {
-                Ok(0) => break, // truncated under us: scan what we have
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        filled += got;
-        off += got;
-        let last = off >= end || got < want;
-        let used = sc.feed(&buf[..filled], last || filled > MAX_CARRY);
-        if last {
-            break;
-        }
-        let used = used.min(filled);
-        buf.copy_within(used..filled, 0);
-        filled -= used;
-    }
-    Ok(sc)
-}
-
-/// Scans a stream (gzip, stdin) in 4 MiB blocks; memory stays at a few blocks except
-/// for a single record longer than that, which is kept whole (capped at 64 MiB).
+/// Scans a stream (gzip, stdin) in blocks; memory stays at a few blocks except for a
+/// single record longer than that, which is kept whole (capped at 64 MiB).
 pub fn scan_stream(mut r: Box<dyn BufRead>, opts: ScanOptions) -> anyhow::Result<Stats> {
-    const BLOCK: usize = 4 << 20;
+    const BLOCK: usize = plain::BLOCK;
     const MAX_CARRY: usize = 64 << 20;
     let mut scanner = scan::Scanner::new(opts);
     let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
@@ -424,7 +368,7 @@ pub fn scan_stream(mut r: Box<dyn BufRead>, opts: ScanOptions) -> anyhow::Result
     Ok(scanner.stats)
 }
 
-fn top(map: &std::collections::HashMap<Vec<u8>, u64>, n: usize) -> Vec<(String, u64)> {
+fn top(map: &scan::KeyCounts, n: usize) -> Vec<(String, u64)> {
     let mut v: Vec<(&Vec<u8>, &u64)> = map.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
     v.into_iter()
