@@ -33,9 +33,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
 /// Facts from a snapshot (`--from`) or from this host.
 fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
     if let Some(path) = &args.target.from {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading snapshot {}", path.display()))
-            .map_err(|e| fail(ExitStatus::Usage, e))?;
+        // Regular files only, bounded (a FIFO or /dev/zero as --from must not hang).
+        let bytes = gather::files::read_all(path, 1 << 30)
+            .map_err(|e| fail(ExitStatus::Usage, anyhow!("--from: {e}")))?;
         let facts: Facts = serde_json::from_slice(&bytes)
             .with_context(|| {
                 format!(

@@ -159,6 +159,20 @@ fn a_fifo_as_error_log_is_refused_at_once() {
 }
 
 #[test]
+fn a_fifo_or_dev_zero_as_snapshot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("snapshot.json");
+    mkfifo(&fifo);
+    for from in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let r = badgw(&["diagnose", "--json", "--from", from]);
+        eprintln!("--from {from}: exit {:?} in {:?}", r.code, r.elapsed);
+        assert!(r.elapsed < BOUND, "{from}: took {:?}", r.elapsed);
+        assert_eq!(r.code, Some(2), "{from}: {}", r.stderr);
+        assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    }
+}
+
+#[test]
 fn dev_zero_as_error_log_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let c = conf(dir.path(), "");
