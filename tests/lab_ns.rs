@@ -308,6 +308,10 @@ impl Drop for NetLab {
         }
         for d in &self.etc_dirs {
             let _ = std::fs::remove_dir_all(d);
+            // /etc/netns itself, once no lab uses it (fails harmlessly while one does).
+            if let Some(parent) = d.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
 }
