@@ -141,19 +141,27 @@ pub fn diagnose(
     }
     if let Some(why) = &report.incomplete {
         writeln!(out, "{} {}", p.yellow("Diagnosis incomplete:"), esc(why))?;
+    } else if report.exit == ExitStatus::Healthy && report.route.is_some() {
+        // Info findings may remain (facts worth knowing), but nothing is wrong.
+        writeln!(
+            out,
+            "{}",
+            p.green("No problem found: nginx's upstream for this request is up and answers.")
+        )?;
     } else if report.findings.is_empty() {
-        let msg = if report.route.is_some() {
-            "No problem found: nginx's upstream for this request is up and answers."
-        } else {
-            "Diagnosis incomplete: no route could be determined (see the notes below)."
-        };
-        writeln!(out, "{}", p.green(msg))?;
+        writeln!(
+            out,
+            "{}",
+            p.yellow("Diagnosis incomplete: no route could be determined (see the notes below).")
+        )?;
     }
     // The one-screen report: the lead finding in full (evidence folded and clipped to a
     // line each), other roots briefly, symptoms as one line; `-v` shows everything.
     let full = verbose || report.exit == ExitStatus::Incomplete || report.route.is_none();
     for (i, f) in report.findings.iter().enumerate() {
-        let heading = if i == 0 {
+        let heading = if f.finding.severity == Severity::Info {
+            "Noted"
+        } else if i == 0 {
             "Most likely cause"
         } else if f.explained_by.is_some() {
             "Symptom"
