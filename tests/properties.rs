@@ -243,3 +243,22 @@ proptest! {
         }
     }
 }
+
+/// Found by `cargo fuzz run error_line` (docs/fuzzing.md): a digit run longer than an i64
+/// in a pid, connection number or timestamp overflowed (a panic in debug builds, a wrong
+/// number in release).
+#[test]
+fn huge_numbers_in_an_error_line_do_not_overflow() {
+    let n = "9".repeat(40);
+    for line in [
+        format!("2026/11/22 23:49:34 [error] {n}#{n}: *{n} connect() failed (111: Connection refused) while connecting to upstream, upstream: \"http://127.0.0.1:9/\""),
+        format!("{n}/11/22 23:49:34 [error] 1#1: *1 upstream timed out ({n}: Connection timed out)"),
+        format!("[error] {n}#1: *{n} recv() failed ({n}: x)"),
+    ] {
+        let _ = classify(&parse(line.as_bytes()));
+    }
+    let found = include_bytes!("../fixtures/fuzz/error_line-overflow.log");
+    for l in found.split(|&b| b == b'\n') {
+        let _ = classify(&parse(l));
+    }
+}

@@ -105,7 +105,10 @@ pub(crate) fn digits(b: &[u8]) -> Option<i64> {
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(b.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')))
+    // A digit run longer than an i64 (a fuzzed or corrupt line) is not a number.
+    b.iter().try_fold(0i64, |a, &d| {
+        a.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -306,9 +306,9 @@ const COMMON_DIRECTIVES: &[&str] = &[
 /// value may span lines itself.
 fn missing_semicolon(words: &[(String, u32, bool)]) -> Option<String> {
     let k = (1..words.len()).find(|&k| {
-        !words[k].2
-            && words[k].1 > words[k - 1].1
-            && COMMON_DIRECTIVES.contains(&words[k].0.as_str())
+        // The line the previous word ends on (a quoted word may span lines).
+        let prev_end = words[k - 1].1 + words[k - 1].0.matches('\n').count() as u32;
+        !words[k].2 && words[k].1 > prev_end && COMMON_DIRECTIVES.contains(&words[k].0.as_str())
     })?;
     Some(format!(
         "directive \"{}\" is not terminated by \";\" (nginx reads \"{}\" on line {} as its argument)",
