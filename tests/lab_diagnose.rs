@@ -108,19 +108,9 @@ fn healthy_site_has_no_finding_and_exits_0() {
 #[test]
 fn killed_app_is_upstream_down_found_without_flags() {
     let lab = Lab::new("down");
-    let (front, back) = (free_port(), free_port());
-    let site = format!("shop-{front}.example.test");
-    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
-    let nginx = lab.nginx(&lab::proxy_server(
-        front,
-        &site,
-        &format!("http://127.0.0.1:{back}"),
-        "",
-    ));
-    assert_eq!(lab.get(front, &site, "/").0, 200);
-    app.kill();
-    assert_eq!(lab.get(front, &site, "/").0, 502);
-    nginx.wait_log("connect() failed (111: Connection refused)");
+    let outage = lab.killed_app("example.test");
+    let (back, site) = (outage.back, outage.site.clone());
+    let nginx = outage.nginx;
 
     let (code, report) = lab::diagnose_json(&["--site", &site]);
     assert_eq!(top_cause(&report), "upstream-down", "{report:#}");

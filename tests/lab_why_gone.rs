@@ -58,20 +58,10 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 #[test]
 fn oom_killed_app_leads_over_upstream_down() {
     let lab = Lab::new("oom");
-    let (front, back) = (free_port(), free_port());
-    let site = format!("shop-{front}.oom.test");
-    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
-    let nginx = lab.nginx(&lab::proxy_server(
-        front,
-        &site,
-        &format!("http://127.0.0.1:{back}"),
-        "",
-    ));
-    assert_eq!(lab.get(front, &site, "/").0, 200);
-    let killed_at = chrono::Local::now();
-    app.kill();
-    assert_eq!(lab.get(front, &site, "/").0, 502);
-    nginx.wait_log("connect() failed (111: Connection refused)");
+    let outage = lab.killed_app("oom.test");
+    let (front, site) = (outage.front, outage.site.clone());
+    let (app, nginx) = (&outage.app, outage.nginx);
+    let killed_at = outage.killed_at;
 
     let stamp = killed_at.format("%Y-%m-%dT%H:%M:%S%z").to_string();
     let pid = app.pid;
@@ -125,19 +115,9 @@ fn oom_killed_app_leads_over_upstream_down() {
 #[test]
 fn unrelated_oom_kill_does_not_lead() {
     let lab = Lab::new("oom-other");
-    let (front, back) = (free_port(), free_port());
-    let site = format!("shop-{front}.oom-other.test");
-    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
-    let nginx = lab.nginx(&lab::proxy_server(
-        front,
-        &site,
-        &format!("http://127.0.0.1:{back}"),
-        "",
-    ));
-    assert_eq!(lab.get(front, &site, "/").0, 200);
-    app.kill();
-    assert_eq!(lab.get(front, &site, "/").0, 502);
-    nginx.wait_log("connect() failed (111: Connection refused)");
+    let outage = lab.killed_app("oom-other.test");
+    let (front, site) = (outage.front, outage.site.clone());
+    let nginx = outage.nginx;
     let stamp = (chrono::Local::now() - chrono::Duration::minutes(10))
         .format("%Y-%m-%dT%H:%M:%S%z")
         .to_string();
@@ -353,19 +333,9 @@ fn unprivileged_diagnose_completes_and_says_what_needs_root() {
         panic!("this scenario switches to user nobody, which needs root");
     }
     let lab = Lab::new("unpriv");
-    let (front, back) = (free_port(), free_port());
-    let site = format!("shop-{front}.unpriv.test");
-    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
-    let nginx = lab.nginx(&lab::proxy_server(
-        front,
-        &site,
-        &format!("http://127.0.0.1:{back}"),
-        "",
-    ));
-    assert_eq!(lab.get(front, &site, "/").0, 200);
-    app.kill();
-    assert_eq!(lab.get(front, &site, "/").0, 502);
-    nginx.wait_log("connect() failed (111: Connection refused)");
+    let outage = lab.killed_app("unpriv.test");
+    let (front, site) = (outage.front, outage.site.clone());
+    let nginx = outage.nginx;
     // nobody may not reach the build directory: run a copy from the world-readable prefix.
     let bin = lab.path("badgw");
     std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();

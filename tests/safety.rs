@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use lab::{free_port, Lab};
+use lab::Lab;
 
 /// Programs gather may run (by file name).
 const ALLOWED_PROGRAMS: &[&str] = &[
@@ -126,20 +126,9 @@ fn violations(trace: &str, own_pids: &HashSet<u32>) -> Vec<String> {
 fn a_live_diagnose_writes_no_file_signals_no_process_and_runs_only_allowed_programs() {
     let strace = strace();
     let lab = Lab::new("safety");
-    let (front, back) = (free_port(), free_port());
-    let site = format!("shop-{front}.safety.test");
-    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
-    let nginx = lab.nginx(&lab::proxy_server(
-        front,
-        &site,
-        &format!("http://127.0.0.1:{back}"),
-        "",
-    ));
-    assert_eq!(lab.get(front, &site, "/").0, 200);
     // A failure for diagnose to explain: the error log, listeners and probes all get read.
-    app.kill();
-    assert_eq!(lab.get(front, &site, "/").0, 502);
-    nginx.wait_log("connect() failed (111: Connection refused)");
+    let outage = lab.killed_app("safety.test");
+    let (front, site, nginx) = (outage.front, outage.site.clone(), outage.nginx);
 
     let traces = tempfile::tempdir().unwrap();
     let prefix = traces.path().join("t");

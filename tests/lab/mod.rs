@@ -274,6 +274,20 @@ pub fn die_with_parent(cmd: &mut Command) {
 
 type Children = Arc<Mutex<HashMap<u32, Child>>>;
 
+/// The most common outage, the start of many scenarios: an app behind nginx answered 200,
+/// then was killed, so nginx answers 502 and has logged the refused connect.
+pub struct Outage {
+    /// `shop-FRONT.DOMAIN`
+    pub site: String,
+    pub front: u16,
+    pub back: u16,
+    /// The killed app (its pid stays readable).
+    pub app: App,
+    pub nginx: Nginx,
+    /// Just before the kill.
+    pub killed_at: chrono::DateTime<chrono::Local>,
+}
+
 /// One test's world: a temporary prefix, the apps and nginx started in it.
 pub struct Lab {
     /// The temporary directory everything of this lab lives in (mode 0755).
@@ -444,6 +458,33 @@ impl Lab {
             self.dir.join(format!("nginx{n}"))
         };
         Nginx::start(&prefix, http_body)
+    }
+
+    /// Starts an app and nginx proxying `shop-FRONT.DOMAIN` to it, checks it answers 200,
+    /// kills the app and waits for nginx's 502 and its `(111: Connection refused)` line.
+    pub fn killed_app(&self, domain: &str) -> Outage {
+        let (front, back) = (free_port(), free_port());
+        let site = format!("shop-{front}.{domain}");
+        let app = self.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
+        let nginx = self.nginx(&proxy_server(
+            front,
+            &site,
+            &format!("http://127.0.0.1:{back}"),
+            "",
+        ));
+        assert_eq!(self.get(front, &site, "/").0, 200);
+        let killed_at = chrono::Local::now();
+        app.kill();
+        assert_eq!(self.get(front, &site, "/").0, 502);
+        nginx.wait_log("connect() failed (111: Connection refused)");
+        Outage {
+            site,
+            front,
+            back,
+            app,
+            nginx,
+            killed_at,
+        }
     }
 
     /// The raw answer bytes to one HTTP/1.0 GET (for answers that are not HTTP at all).
