@@ -453,13 +453,7 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
             UpstreamState {
                 address: u.address.clone(),
                 kind: u.kind,
-                ok: probe.is_some_and(|p| {
-                    p.error.is_none()
-                        && p.note
-                            .as_deref()
-                            .is_none_or(|n| n.contains("only the connection"))
-                        && p.status.is_none_or(|s| s < 500)
-                }),
+                ok: probe.is_some_and(|p| p.answered_as_expected(route.scheme.as_deref())),
                 listener,
                 probe: probe.map(util::describe_probe),
             }

@@ -428,3 +428,43 @@ fn discovery_picks_the_master_that_serves_the_site_and_reports_ambiguity() {
         "ambiguity must be said: {notes}"
     );
 }
+
+/// A healthy PHP-FPM pool behind `fastcgi_pass`: the probe speaks FastCGI, the pool answers
+/// FCGI_GET_VALUES_RESULT, and the upstream's state is OK (it was shown as failing because
+/// the state was read from the probe's note, which only an HTTP probe leaves empty).
+#[test]
+fn healthy_php_fpm_pool_is_ok() {
+    let lab = Lab::new("fpm-ok");
+    let fpm = lab::fpm::start(
+        &lab,
+        &[("index.php", "<?php echo 'ok';\n")],
+        "pm = static\npm.max_children = 2",
+    );
+    let port = free_port();
+    let nginx = lab.nginx(&format!(
+        "server {{
+            listen 127.0.0.1:{port};
+            server_name php.example.test;
+            root {www};
+            index index.php;
+            {loc}
+        }}",
+        www = fpm.www.display(),
+        loc = fpm.location("")
+    ));
+    assert_eq!(lab.get(port, "php.example.test", "/index.php").0, 200);
+    let conf = conf_arg(&nginx);
+    let args = [
+        "--site",
+        "php.example.test",
+        "--path",
+        "/index.php",
+        "--nginx-conf",
+        &conf,
+    ];
+    let (code, report) = lab::diagnose_json(&args);
+    assert_eq!(report["upstream_states"][0]["ok"], true, "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    let (_, human) = lab::diagnose_human(&args);
+    assert!(!human.contains("[FAIL]"), "{human}");
+}

@@ -129,27 +129,7 @@ impl Check for TimeoutAlignment {
                     secs(read),
                     secs(limit.seconds)
                 );
-                let fix = match (&limit.fix, facts.php_fpm.value()) {
-                    (LimitFix::Fpm(pool), Some(fpm)) => Fix::planned(
-                        summary,
-                        crate::fixes::fpm::setting_plan(
-                            &crate::fixes::fpm::control(fpm, pool),
-                            pool,
-                            "request_terminate_timeout",
-                            pool.request_terminate_timeout.as_ref(),
-                            &format!("{}s", secs(read)),
-                        ),
-                    ),
-                    (LimitFix::Flag(flag), _) => Fix::review(
-                        summary,
-                        crate::fixes::app::owner(facts).flag_change_shown(flag, &secs(read)),
-                    ),
-                    (LimitFix::Fpm(_), None) => Fix::review(
-                        summary,
-                        crate::fixes::app::owner(facts)
-                            .flag_change_shown("request_terminate_timeout", &secs(read)),
-                    ),
-                };
+                let fix = app_limit_fix(facts, &limit, read, summary);
                 found.push(f.fix(fix));
             } else if limit.seconds == 0.0 || limit.seconds > read {
                 // nginx gives up first: a 504 while the app runs on.
@@ -177,7 +157,19 @@ impl Check for TimeoutAlignment {
                     )
                     .evidence(read_at.clone(), format!("{read_name} {}s", secs(read)))
                     .evidence(limit.source.clone(), format!("{} = {app_side}", limit.setting))
-                    .fix(nginx_timeout_fix(facts, r, &read_name, read, &read_at, limit.seconds.max(read))),
+                    .fix(if limit.seconds == 0.0 {
+                        // Raising nginx's wait cannot match "no limit": bound the app instead,
+                        // so that work nginx has abandoned stops when nginx stops waiting.
+                        let summary = format!(
+                            "give {} a limit of {} s ({}), nginx's wait, so requests nginx has abandoned stop too",
+                            limit.app,
+                            secs(read),
+                            limit.setting
+                        );
+                        app_limit_fix(facts, &limit, read, summary)
+                    } else {
+                        nginx_timeout_fix(facts, r, &read_name, read, &read_at, limit.seconds)
+                    }),
                 );
             }
         }
@@ -191,6 +183,32 @@ impl Check for TimeoutAlignment {
             ));
         }
         Verdict::Found(found)
+    }
+}
+
+/// Set the app's own limit (`limit.setting`) to `read` seconds: the pool setting for
+/// PHP-FPM, the command-line flag otherwise.
+fn app_limit_fix(facts: &Facts, limit: &AppLimit, read: f64, summary: String) -> Fix {
+    match (&limit.fix, facts.php_fpm.value()) {
+        (LimitFix::Fpm(pool), Some(fpm)) => Fix::planned(
+            summary,
+            crate::fixes::fpm::setting_plan(
+                &crate::fixes::fpm::control(fpm, pool),
+                pool,
+                "request_terminate_timeout",
+                pool.request_terminate_timeout.as_ref(),
+                &format!("{}s", secs(read)),
+            ),
+        ),
+        (LimitFix::Flag(flag), _) => Fix::review(
+            summary,
+            crate::fixes::app::owner(facts).flag_change_shown(flag, &secs(read)),
+        ),
+        (LimitFix::Fpm(_), None) => Fix::review(
+            summary,
+            crate::fixes::app::owner(facts)
+                .flag_change_shown("request_terminate_timeout", &secs(read)),
+        ),
     }
 }
 
@@ -557,6 +575,41 @@ mod tests {
         assert_eq!(found[0].severity, Severity::Info);
         let f = with_gunicorn("/usr/bin/gunicorn --timeout 60 app:app");
         assert!(matches!(TimeoutAlignment.run(&f), Verdict::Pass { .. }));
+    }
+
+    #[test]
+    fn an_app_without_limit_is_given_one_instead_of_a_no_op_nginx_edit() {
+        // gunicorn --timeout 0 disables its worker timeout: nginx gives up first.
+        let f = with_gunicorn("/usr/bin/gunicorn --timeout 0 app:app");
+        let Verdict::Found(found) = TimeoutAlignment.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert_eq!(found[0].cause, Cause::UpstreamTimeout);
+        let fix = &found[0].fixes[0];
+        assert!(
+            fix.summary
+                .starts_with("give gunicorn a limit of 60 s (--timeout"),
+            "{}",
+            fix.summary
+        );
+        assert!(
+            !fix.command.contains("proxy_read_timeout"),
+            "{}",
+            fix.command
+        );
+        assert!(fix.command.contains("--timeout"), "{}", fix.command);
+        // An app limit longer than nginx's wait: raise nginx's wait to the app's.
+        let f = with_gunicorn("/usr/bin/gunicorn --timeout=120 app:app");
+        let Verdict::Found(found) = TimeoutAlignment.run(&f) else {
+            panic!("expected a finding");
+        };
+        assert!(
+            found[0].fixes[0]
+                .summary
+                .starts_with("set proxy_read_timeout 120s"),
+            "{}",
+            found[0].fixes[0].summary
+        );
     }
 
     #[test]

@@ -68,3 +68,66 @@ pub struct ProbeResult {
     #[serde(default)]
     pub idle_open_after_ms: Option<f64>,
 }
+
+impl ProbeResult {
+    /// Whether the upstream answered the probe the way nginx needs it to for `scheme`
+    /// (`proxy_pass http://…` → `http`, `fastcgi_pass` → `fastcgi`, …): a FastCGI server
+    /// for a FastCGI pass, a TLS server for an https one, an HTTP answer below 500 for
+    /// plain HTTP. Decided from the typed fields the probe recorded, never from its note.
+    pub fn answered_as_expected(&self, scheme: Option<&str>) -> bool {
+        if self.error.is_some() || self.phase != ProbePhase::Done {
+            return false;
+        }
+        if self.status.is_some_and(|s| s >= 500) {
+            return false;
+        }
+        match scheme.unwrap_or("http") {
+            "fastcgi" => self.speaks.as_deref() == Some("fastcgi"),
+            "https" | "grpcs" => self.speaks.as_deref() == Some("tls"),
+            "http" => self.status.is_some(),
+            // uwsgi, scgi, grpc, memcached: only the connection is tested.
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(phase: &str, status: Option<u16>, speaks: Option<&str>) -> ProbeResult {
+        serde_json::from_value(serde_json::json!({
+            "address": "127.0.0.1:9000", "kind": "tcp", "request": "x", "connected": true,
+            "phase": phase, "error": null, "status": status, "speaks": speaks,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_fastcgi_pool_that_answers_fastcgi_is_healthy() {
+        let p = probe("done", None, Some("fastcgi"));
+        assert!(p.answered_as_expected(Some("fastcgi")));
+        // The same answer is wrong for a proxy_pass: nginx expects HTTP there.
+        assert!(!p.answered_as_expected(Some("http")));
+    }
+
+    #[test]
+    fn an_http_server_behind_fastcgi_pass_is_not_healthy() {
+        let p = probe("done", Some(400), Some("http"));
+        assert!(!p.answered_as_expected(Some("fastcgi")));
+    }
+
+    #[test]
+    fn http_needs_a_response_below_500() {
+        assert!(probe("done", Some(200), None).answered_as_expected(Some("http")));
+        assert!(probe("done", Some(404), None).answered_as_expected(None));
+        assert!(!probe("done", Some(503), None).answered_as_expected(Some("http")));
+        assert!(!probe("read-header", None, None).answered_as_expected(Some("http")));
+    }
+
+    #[test]
+    fn https_needs_a_tls_server() {
+        assert!(probe("done", None, Some("tls")).answered_as_expected(Some("https")));
+        assert!(!probe("done", Some(200), Some("http")).answered_as_expected(Some("https")));
+    }
+}

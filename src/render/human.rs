@@ -256,7 +256,8 @@ pub fn diagnose(
     let timeouts_matter = report
         .findings
         .iter()
-        .any(|f| f.finding.cause == Cause::UpstreamTimeout);
+        // An info note ("nginx gives up first") does not earn a 12-row table on one screen.
+        .any(|f| f.finding.cause == Cause::UpstreamTimeout && f.finding.severity != Severity::Info);
     if !report.timeouts.is_empty() && (full || timeouts_matter) {
         let mut table = new_table(color);
         table.set_header(vec!["hop", "setting", "seconds", "set at"]);
