@@ -3,9 +3,9 @@
 //! reload) and the site answers 200 afterwards; a failing syntax test, a refusal without a
 //! terminal, a dry run and a "no" leave every file byte-identical.
 //!
-//! Not reproducible here: "upstream down under a supervisor (start it)". badgw starts an
-//! app only through its supervisor (systemd unit, PM2), and neither runs in this test
-//! environment (no systemd as PID 1, no PM2), so that fix is printed, never applied.
+//! "Upstream down under a supervisor" runs under a real supervisord (systemd cannot be
+//! PID 1 here and PM2 is not installed): badgw finds the program in supervisord's
+//! configuration and starts it with supervisorctl.
 
 mod lab;
 
@@ -241,4 +241,92 @@ fn fpm_killing_requests_before_nginx_gives_up_is_fixed_by_raising_its_timeout() 
         lab.get(front, &site, "/slow.php"),
         (200, "done\n".to_string())
     );
+}
+
+#[test]
+fn an_app_stopped_under_supervisord_is_started_with_supervisorctl() {
+    let lab = Lab::new("fixsupervisor");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("super-{front}.fix.test");
+    let www = lab.path("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "supervised ok\n").unwrap();
+    let sup = lab::supervisor::Supervisord::start(
+        &lab,
+        &format!(
+            "[program:shopapp]\ncommand=python3 -m http.server {back} --bind 127.0.0.1\n\
+             directory={}\nautorestart=false\nstartsecs=1\n",
+            www.display()
+        ),
+    );
+    let nginx = lab.nginx(&lab::proxy_server(
+        front,
+        &site,
+        &format!("http://127.0.0.1:{back}"),
+        "",
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lab::http_get(front, &site, "/").map(|r| r.0) != Ok(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the supervised app never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let front_s = front.to_string();
+    let a = args(&site, &front_s, &nginx);
+    // Running: the listener's owner is a child of supervisord, tied to its program.
+    let mut collect = vec!["collect"];
+    collect.extend(&a);
+    let (_, facts) = lab::badgw_json(&collect);
+    let programs = &facts["supervisord"]["value"]["instances"][0]["programs"];
+    assert_eq!(programs[0]["ctl_name"], "shopapp", "{facts:#}");
+    assert!(
+        programs[0]["serves_upstream"]
+            .as_str()
+            .is_some_and(|w| w.contains("listens at the upstream")),
+        "{programs:#}"
+    );
+    // Stopped by its supervisor: 502, and badgw names the program to start.
+    let (code, out) = sup.ctl(&["stop", "shopapp"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    nginx.wait_log("(111: Connection refused)");
+    let (code, report) = lab::diagnose_json(&a);
+    assert_eq!(code, 1, "{report:#}");
+    let lead = &report["findings"][0];
+    assert_eq!(lead["cause"], "upstream-down", "{report:#}");
+    let start = format!("supervisorctl -c {} start shopapp", sup.conf_str());
+    let fixes: Vec<&str> = lead["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["command"].as_str())
+        .collect();
+    assert!(fixes.iter().any(|c| c.ends_with(&start)), "{fixes:#?}");
+    assert!(
+        fixes.iter().any(|c| c.contains(&format!(
+            "supervisorctl -c {} status shopapp",
+            sup.conf_str()
+        ))),
+        "{fixes:#?}"
+    );
+    assert!(
+        lead["evidence"].to_string().contains("[program:shopapp]"),
+        "{lead:#}"
+    );
+    // --fix --yes starts it through supervisorctl; the site answers through nginx.
+    let (code, text) = fix(&lab, &a, &["--yes"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("running: {start}")) || text.contains(&start),
+        "{text}"
+    );
+    assert!(text.contains("Fixed: the site answers again."), "{text}");
+    assert_eq!(
+        lab.get(front, &site, "/"),
+        (200, "supervised ok\n".to_string())
+    );
+    let (_, status) = sup.ctl(&["status", "shopapp"]);
+    assert!(status.contains("RUNNING"), "{status}");
 }

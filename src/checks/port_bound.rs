@@ -234,6 +234,45 @@ impl Check for PortBound {
                 .fix(Fix::review(what, start));
             return Verdict::Found(vec![f]);
         }
+        // Under supervisord: which program should serve it, and its start as the fix.
+        let owners: Vec<u32> = facts
+            .upstream_listener_owners()
+            .iter()
+            .map(|(p, _)| *p)
+            .collect();
+        if let Some((sup, prog)) = facts
+            .supervisord
+            .value()
+            .and_then(|s| s.upstream_program(&owners))
+        {
+            let state = if prog.pids.is_empty() {
+                "not running"
+            } else {
+                "running"
+            };
+            f = f.evidence(
+                format!("{}:{}", prog.file, prog.line),
+                format!(
+                    "supervisord (pid {}) runs [program:{}] ({}): {state}, `{}`",
+                    sup.pid,
+                    prog.name,
+                    prog.serves_upstream.as_deref().unwrap_or("its program"),
+                    prog.command
+                ),
+            );
+        }
+        let owner = crate::fixes::app::owner(facts);
+        let curl = util::curl_command(facts, &first.address);
+        if let (Some(status), Some(plan)) = (owner.status_shown(), owner.start_plan()) {
+            f = f
+                .fix(Fix::safe(
+                    "see the app's state and why it stopped",
+                    format!("{status}; {}", owner.logs_shown()),
+                ))
+                .fix(Fix::planned("start the app under its supervisor", plan))
+                .fix(Fix::safe("check it answers as nginx asks", curl));
+            return Verdict::Found(vec![f]);
+        }
         f = f
             .fix(Fix::safe(
                 "find the app's service and why it stopped",
@@ -241,7 +280,7 @@ impl Check for PortBound {
             ))
             .fix(Fix::review(
                 "start the app (its unit name is in the list above), then check it answers as nginx asks",
-                format!("{} && {}", crate::fixes::app::owner(facts).start_shown(), util::curl_command(facts, &first.address)),
+                format!("{} && {curl}", owner.start_shown()),
             ));
         Verdict::Found(vec![f])
     }

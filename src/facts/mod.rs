@@ -15,6 +15,7 @@ pub mod nginx;
 pub mod ns;
 pub mod probe;
 pub mod process;
+pub mod supervisord;
 pub mod websocket;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,7 @@ pub use nginx::*;
 pub use ns::*;
 pub use probe::*;
 pub use process::*;
+pub use supervisord::*;
 pub use websocket::*;
 
 /// Version of the snapshot format; bumped only on incompatible changes.
@@ -140,6 +142,9 @@ pub struct Facts {
     /// PHP-FPM pools and log events.
     #[serde(default)]
     pub php_fpm: Fact<PhpFpmFacts>,
+    /// Running supervisord instances, their configuration and programs.
+    #[serde(default)]
+    pub supervisord: Fact<SupervisordFacts>,
     /// Open-file limits and usage of the nginx workers and the upstream processes.
     #[serde(default)]
     pub process_limits: Fact<Vec<ProcLimits>>,

@@ -1,15 +1,25 @@
 //! How to start, restart and inspect the program that should serve the upstream: its
-//! systemd unit, its PM2 app, or the PHP-FPM master of the route's pool — whichever the
-//! facts show owns it. When none is known the commands say so (`<app>`) rather than guess.
+//! supervisord program, its systemd unit, its PM2 app, or the PHP-FPM master of the
+//! route's pool — whichever the facts show owns it. When none is known the commands say so (`<app>`) rather than guess.
 
 use super::fpm::{self, FpmControl};
-use super::Cmd;
+use super::{Cmd, Plan};
 use crate::facts::Facts;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppOwner {
-    Systemd { unit: String },
-    Pm2 { name: String },
+    /// A `[program:…]` of a running supervisord: its configuration (for `supervisorctl
+    /// -c`, which finds the daemon's socket there) and the name supervisorctl knows.
+    Supervisor {
+        config: String,
+        name: String,
+    },
+    Systemd {
+        unit: String,
+    },
+    Pm2 {
+        name: String,
+    },
     Fpm(FpmControl),
     Unknown,
 }
@@ -22,6 +32,19 @@ pub fn owner(facts: &Facts) -> AppOwner {
         .iter()
         .map(|(pid, _)| *pid)
         .collect();
+    let supervised = facts
+        .supervisord
+        .value()
+        .and_then(|s| s.upstream_program(&owners))
+        .map(|(s, p)| AppOwner::Supervisor {
+            config: s.config.clone(),
+            name: p.ctl_name.clone(),
+        });
+    // A running listener's own supervisor is certain; a program that names the port is
+    // preferred over a unit that merely exists.
+    if let Some(s) = supervised {
+        return s;
+    }
     if let Some(units) = facts.systemd.value() {
         let owning = units
             .iter()
@@ -55,9 +78,38 @@ pub fn owner(facts: &Facts) -> AppOwner {
 }
 
 impl AppOwner {
+    fn supervisorctl(config: &str, verb: &str, name: &str) -> Cmd {
+        Cmd::root(["supervisorctl", "-c", config, verb, name])
+    }
+
+    /// What `--fix` runs to start it, when badgw can: a supervisord program's start.
+    pub fn start_plan(&self) -> Option<Plan> {
+        match self {
+            AppOwner::Supervisor { config, name } => Some(Plan {
+                edits: Vec::new(),
+                test: None,
+                activate: vec![Self::supervisorctl(config, "start", name)],
+            }),
+            _ => None,
+        }
+    }
+
+    /// Its state as its supervisor sees it, when one is known (read-only).
+    pub fn status_shown(&self) -> Option<String> {
+        match self {
+            AppOwner::Supervisor { config, name } => {
+                Some(Self::supervisorctl(config, "status", name).shown())
+            }
+            _ => None,
+        }
+    }
+
     /// Start it (or, for one that runs, restart it), shown.
     pub fn start_shown(&self) -> String {
         match self {
+            AppOwner::Supervisor { config, name } => {
+                Self::supervisorctl(config, "start", name).shown()
+            }
             AppOwner::Systemd { unit } => {
                 Cmd::root(["systemctl", "start", unit.as_str()]).shown()
             }
@@ -92,6 +144,9 @@ impl AppOwner {
     /// Restart it, shown.
     pub fn restart_shown(&self) -> String {
         match self {
+            AppOwner::Supervisor { config, name } => {
+                Self::supervisorctl(config, "restart", name).shown()
+            }
             AppOwner::Systemd { unit } => {
                 Cmd::root(["systemctl", "restart", unit.as_str()]).shown()
             }
@@ -105,6 +160,12 @@ impl AppOwner {
     /// lives, then the restart. Shown, never applied (the flag is in a unit or a script).
     pub fn flag_change_shown(&self, flag: &str, value: &str) -> String {
         match self {
+            AppOwner::Supervisor { config, name } => format!(
+                "# set {flag} {value} in its command= ({}), then: {} && {}",
+                super::shell_quote(config),
+                Cmd::root(["supervisorctl", "-c", config.as_str(), "reread"]).shown(),
+                Self::supervisorctl(config, "update", name.trim_end_matches(":*")).shown()
+            ),
             AppOwner::Systemd { unit } => format!(
                 "sudo systemctl edit --full {u}  # ExecStart=… {flag} {value}; then: {}",
                 Cmd::root(["systemctl", "restart", unit.as_str()]).shown(),
@@ -121,6 +182,15 @@ impl AppOwner {
     /// Its recent log, shown.
     pub fn logs_shown(&self) -> String {
         match self {
+            AppOwner::Supervisor { config, name } => Cmd::root([
+                "supervisorctl",
+                "-c",
+                config.as_str(),
+                "tail",
+                name.as_str(),
+                "stderr",
+            ])
+            .shown(),
             AppOwner::Systemd { unit } => format!(
                 "sudo journalctl -u {} --since -15min --no-pager | tail -n 50",
                 super::shell_quote(unit)

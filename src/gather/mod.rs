@@ -17,6 +17,7 @@ pub mod probe;
 pub mod processes;
 pub mod runner;
 pub mod sock_diag;
+pub mod supervisord;
 pub mod unix_sockets;
 pub mod verify;
 pub mod websocket;
@@ -394,6 +395,7 @@ struct WhyGone {
     systemd: runner::Pending<Fact<Vec<UnitFacts>>>,
     pm2: runner::Pending<Fact<Vec<Pm2App>>>,
     fpm: runner::Pending<Fact<PhpFpmFacts>>,
+    supervisord: runner::Pending<Fact<SupervisordFacts>>,
     selinux: runner::Pending<Fact<SelinuxState>>,
     liveness: runner::Pending<Fact<Vec<UpstreamLiveness>>>,
     limits: runner::Pending<Fact<Vec<ProcLimits>>>,
@@ -415,6 +417,7 @@ impl WhyGone {
         facts.systemd = or_late(self.systemd.wait(deadline, stages), "systemd", late);
         facts.pm2 = or_late(self.pm2.wait(deadline, stages), "pm2", late);
         facts.php_fpm = or_late(self.fpm.wait(deadline, stages), "php-fpm", late);
+        facts.supervisord = or_late(self.supervisord.wait(deadline, stages), "supervisord", late);
         facts.selinux = or_late(self.selinux.wait(deadline, stages), "selinux", late);
         facts.liveness = or_late(self.liveness.wait(deadline, stages), "liveness", late);
         facts.process_limits = or_late(self.limits.wait(deadline, stages), "/proc limits", late);
@@ -453,6 +456,11 @@ fn spawn_why_gone(
         unit_status_file: opts.unit_status.clone(),
         journal_file: opts.journal.clone(),
         timeout: opts.timeout,
+    };
+    let supervisord_inputs = supervisord::SupervisordInputs {
+        upstream_pids: upstream_pids.clone(),
+        ports: facts.upstream_ports(),
+        sockets: sockets.clone(),
     };
     let nginx = facts.nginx.value();
     let worker_user = nginx
@@ -513,6 +521,12 @@ fn spawn_why_gone(
         systemd: runner::spawn("systemd", move || managers::gather_systemd(&systemd_inputs)),
         pm2: runner::spawn("pm2", move || managers::gather_pm2(timeout)),
         fpm: runner::spawn("php-fpm", || managers::gather_php_fpm(None)),
+        supervisord: {
+            let proc_root = opts.proc_root.clone();
+            runner::spawn("supervisord", move || {
+                supervisord::gather(&proc_root, &supervisord_inputs)
+            })
+        },
         selinux: runner::spawn("selinux", move || managers::gather_selinux(timeout)),
         liveness: runner::spawn("liveness", move || {
             managers::gather_liveness(&addresses, &owner, Duration::from_millis(150))

@@ -11,6 +11,7 @@ pub mod kernel;
 pub mod pm2;
 pub mod proc;
 pub mod proc_net;
+pub mod supervisord;
 pub mod systemd;
 
 /// Splits bytes into (1-based line number, line) with invalid UTF-8 replaced, so one bad

@@ -17,6 +17,13 @@ pub fn is_root() -> bool {
 /// dropped, so a failed assertion leaves nothing running.
 pub struct GroupGuard(Child);
 
+impl GroupGuard {
+    /// The group leader's pid.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         let pgid = nix::unistd::Pid::from_raw(self.0.id() as i32);

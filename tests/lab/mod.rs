@@ -84,6 +84,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the lab
 
 pub mod fpm;
+pub mod supervisor;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
