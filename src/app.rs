@@ -1,6 +1,8 @@
 //! Command dispatch: each subcommand resolves its options, gathers or loads facts, runs
 //! the checks and hands a finished report to a renderer. Returns the exit status.
 
+pub mod explain_log;
+
 use std::io::Write;
 
 use anyhow::{anyhow, Context};
@@ -24,7 +26,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
             render::json(&facts, out)?;
             Ok(ExitStatus::Healthy)
         }
-        Command::ExplainLog(args) => crate::logs::run_explain_log(&args, color, out),
+        Command::ExplainLog(args) => explain_log::run(&args, color, out),
         Command::Explain(args) => explain(&args, out),
         Command::Completions(args) => completions(&args, out),
     }

@@ -1,4 +1,7 @@
 //! The report: everything a renderer shows, computed here so renderers only format.
+//! `diagnose`'s [`Report`] is built here; `explain-log`'s in [`explain_log`].
+
+pub mod explain_log;
 
 use serde::Serialize;
 
@@ -6,6 +9,8 @@ use crate::checks::{util, CheckRun, CheckStatus, Severity, Verdict};
 use crate::exit::ExitStatus;
 use crate::facts::{ConfigIssue, Facts, Route, SocketKind};
 use crate::rank::{rank, RankedFinding};
+
+pub use explain_log::{LbLogReport, LogReport};
 
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 

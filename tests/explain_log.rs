@@ -6,9 +6,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use badgw::app::explain_log;
 use badgw::cli::ExplainLogArgs;
 use badgw::exit::{ExitError, ExitStatus};
-use badgw::logs::{self, line::Category, scan, WindowFilter};
+use badgw::gather::log_input;
+use badgw::logs::{line::Category, scan, WindowFilter};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -46,7 +48,7 @@ fn args(files: Vec<PathBuf>) -> ExplainLogArgs {
 
 fn run_json(a: &ExplainLogArgs) -> (ExitStatus, Value) {
     let mut out = Vec::new();
-    let st = logs::run_explain_log(a, false, &mut out).expect("explain-log runs");
+    let st = explain_log::run(a, false, &mut out).expect("explain-log runs");
     (st, serde_json::from_slice(&out).expect("valid JSON"))
 }
 
@@ -69,7 +71,8 @@ const LOOPBACK_EVENTS: &[(u64, &str)] = &[
 
 #[test]
 fn real_nginx_loopback_log() {
-    let rep = logs::analyze(&[fixture("nginx-1.22-loopback.log")], None, None, true).unwrap();
+    let rep =
+        explain_log::analyze(&[fixture("nginx-1.22-loopback.log")], None, None, true).unwrap();
     let s = &rep.files[0].stats;
     assert_eq!(event_lines(s), LOOPBACK_EVENTS);
     assert_eq!(s.lines_total, 43);
@@ -159,7 +162,7 @@ const MIXED_EVENTS: &[(u64, &str)] = &[
 
 #[test]
 fn every_category_and_noise() {
-    let rep = logs::analyze(&[fixture("mixed.log")], None, None, true).unwrap();
+    let rep = explain_log::analyze(&[fixture("mixed.log")], None, None, true).unwrap();
     let s = &rep.files[0].stats;
     assert_eq!(event_lines(s), MIXED_EVENTS);
     assert_eq!(s.lines_total, 27);
@@ -191,7 +194,7 @@ fn crlf_log_classifies_the_same() {
         "crlf.log",
         text.replace('\n', "\r\n").as_bytes(),
     );
-    let rep = logs::analyze(&[p], None, None, true).unwrap();
+    let rep = explain_log::analyze(&[p], None, None, true).unwrap();
     let s = &rep.files[0].stats;
     assert_eq!(event_lines(s), MIXED_EVENTS);
     assert_eq!(s.events[0].host.as_deref(), Some("shop.example.com"));
@@ -214,7 +217,7 @@ fn gzip_and_rotation_order() {
         "error.log",
         &std::fs::read(fixture("nginx-1.22-loopback.log")).unwrap(),
     );
-    let rep = logs::analyze(&[plain.clone(), gz.clone()], None, None, true).unwrap();
+    let rep = explain_log::analyze(&[plain.clone(), gz.clone()], None, None, true).unwrap();
     assert_eq!(rep.files[0].name, gz.display().to_string());
     assert_eq!(rep.files[1].name, plain.display().to_string());
     assert_eq!(event_lines(&rep.files[0].stats), MIXED_EVENTS);
@@ -226,7 +229,7 @@ fn gzip_and_rotation_order() {
 #[test]
 fn stream_reader_matches_mapped_reader() {
     let bytes = std::fs::read(fixture("mixed.log")).unwrap();
-    let stream = logs::scan_stream(
+    let stream = log_input::scan_stream(
         Box::new(std::io::Cursor::new(bytes.clone())),
         scan::ScanOptions {
             keep_events: true,
@@ -251,9 +254,9 @@ fn big_file_two_threads_equal_one_stream() {
     let copies = big.len() / one.len();
     let dir = tempfile::tempdir().unwrap();
     let p = write_tmp(dir.path(), "big.log", &big);
-    let mapped = logs::analyze(&[p], None, None, true).unwrap();
+    let mapped = explain_log::analyze(&[p], None, None, true).unwrap();
     let m = &mapped.files[0].stats;
-    let s = logs::scan_stream(
+    let s = log_input::scan_stream(
         Box::new(std::io::Cursor::new(big)),
         scan::ScanOptions {
             keep_events: true,
@@ -283,7 +286,7 @@ fn non_utf8_and_terminal_escapes() {
     );
     a.json = false;
     let mut out = Vec::new();
-    logs::run_explain_log(&a, false, &mut out).unwrap();
+    explain_log::run(&a, false, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(
         !text.contains('\u{1b}'),
@@ -299,11 +302,11 @@ fn twenty_megabyte_line() {
     let mut data = vec![b'x'; 20 << 20];
     data.extend_from_slice(b"\n2026/11/22 10:00:00 [error] 1#1: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"a\"");
     let p = write_tmp(dir.path(), "long.log", &data);
-    let rep = logs::analyze(&[p], None, None, true).unwrap();
+    let rep = explain_log::analyze(&[p], None, None, true).unwrap();
     let s = &rep.files[0].stats;
     assert_eq!((s.lines_total, s.lines_unparsed), (2, 1));
     assert_eq!(event_lines(s), vec![(2, "upstream-refused")]);
-    let st = logs::scan_stream(
+    let st = log_input::scan_stream(
         Box::new(std::io::Cursor::new(data)),
         scan::ScanOptions {
             keep_events: true,
@@ -326,7 +329,7 @@ fn empty_file_is_healthy() {
 }
 
 fn usage_error(p: PathBuf) -> String {
-    let err = logs::run_explain_log(&args(vec![p]), false, &mut Vec::new()).expect_err("must fail");
+    let err = explain_log::run(&args(vec![p]), false, &mut Vec::new()).expect_err("must fail");
     let exit = err
         .downcast_ref::<ExitError>()
         .expect("carries an exit status");
@@ -348,7 +351,7 @@ fn missing_file_and_directory_are_usage_errors() {
 #[test]
 fn since_and_until_bound_the_window() {
     // mixed.log ends at 10:04:01, so "1m" starts at 10:03:01.
-    let rep = logs::analyze(&[fixture("mixed.log")], Some("1m"), None, true).unwrap();
+    let rep = explain_log::analyze(&[fixture("mixed.log")], Some("1m"), None, true).unwrap();
     assert_eq!(
         event_lines(&rep.files[0].stats),
         vec![
@@ -357,7 +360,7 @@ fn since_and_until_bound_the_window() {
             (27, "premature-close")
         ]
     );
-    let rep = logs::analyze(
+    let rep = explain_log::analyze(
         &[fixture("mixed.log")],
         Some("2026-11-22T10:01"),
         Some("2026-11-22 10:02:01"),
@@ -375,7 +378,7 @@ fn since_and_until_bound_the_window() {
             (11, "broken-pipe"),
         ]
     );
-    assert!(logs::analyze(&[fixture("mixed.log")], Some("yesterday"), None, false).is_err());
+    assert!(explain_log::analyze(&[fixture("mixed.log")], Some("yesterday"), None, false).is_err());
 }
 
 #[test]
@@ -393,7 +396,7 @@ fn since_on_a_big_file_uses_binary_search_and_keeps_line_numbers() {
         writeln!(data, "{} [error] 1#1: *{i} connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:3000/\", host: \"a\"", t.format("%Y/%m/%d %H:%M:%S")).unwrap();
     }
     let p = write_tmp(dir.path(), "long.log", &data);
-    let rep = logs::analyze(&[p], Some("3m"), None, true).unwrap();
+    let rep = explain_log::analyze(&[p], Some("3m"), None, true).unwrap();
     let s = &rep.files[0].stats;
     assert_eq!(
         event_lines(s),
@@ -476,7 +479,7 @@ fn colors_only_when_asked() {
     a.json = false;
     a.events = false;
     let mut plain = Vec::new();
-    let st = logs::run_explain_log(&a, false, &mut plain).unwrap();
+    let st = explain_log::run(&a, false, &mut plain).unwrap();
     assert_eq!(st, ExitStatus::Problems);
     let plain = String::from_utf8(plain).unwrap();
     assert!(!plain.contains('\u{1b}'));
@@ -486,7 +489,7 @@ fn colors_only_when_asked() {
     );
     assert!(plain.contains("failures per minute:"));
     let mut colored = Vec::new();
-    logs::run_explain_log(&a, true, &mut colored).unwrap();
+    explain_log::run(&a, true, &mut colored).unwrap();
     assert!(String::from_utf8(colored).unwrap().contains("\u{1b}["));
 }
 
@@ -527,7 +530,8 @@ fn read_window_on_a_big_file_reads_only_the_tail_with_true_line_numbers() {
 fn real_nginx_socket_permission_ipv6_and_client_noise() {
     // fixtures/logs/nginx-1.22-loopback-2.conf: a 0600 root-owned unix socket, a closed
     // [::1] port, a body over client_max_body_size, a client that gives up (499).
-    let rep = logs::analyze(&[fixture("nginx-1.22-loopback-2.log")], None, None, true).unwrap();
+    let rep =
+        explain_log::analyze(&[fixture("nginx-1.22-loopback-2.log")], None, None, true).unwrap();
     let s = &rep.files[0].stats;
     assert_eq!(
         event_lines(s),

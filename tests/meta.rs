@@ -255,3 +255,73 @@ fn every_cause_is_shown_to_rank_first_in_a_lab_or_a_snapshot() {
         );
     }
 }
+
+/// Every `.rs` file under `src/`, as (path relative to `src/`, text).
+fn src_files() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, root, out);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    assert!(out.len() > 50, "src/ not found from {}", root.display());
+    out
+}
+
+/// JSON documents are typed structs serialized by serde (src/report.rs and its modules),
+/// so that the schema is in one place and a typo is a compile error.
+#[test]
+fn no_json_macro_documents_in_src() {
+    let found: Vec<String> = src_files()
+        .into_iter()
+        .flat_map(|(path, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    let code = l.split("//").next().unwrap_or("");
+                    ["json!(", "json!{", "json![", "json! "]
+                        .iter()
+                        .any(|m| code.contains(m))
+                })
+                .map(|(i, _)| format!("src/{path}:{}", i + 1))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "json! documents (use a typed report struct): {found:?}"
+    );
+}
+
+/// Front ends that write to the terminal themselves (error messages, the `--fix` dialogue)
+/// and so escape what they echo. Everything that produces data (checks, logs, facts,
+/// gather, parse, report…) keeps text as it came: escaping it there would corrupt `--json`.
+const TERMINAL_FRONT_ENDS: &[&str] = &["main.rs", "app.rs", "fixes/session.rs"];
+
+#[test]
+fn terminal_escaping_only_in_render() {
+    let found: Vec<String> = src_files()
+        .into_iter()
+        .filter(|(path, _)| {
+            !path.starts_with("render/") && !TERMINAL_FRONT_ENDS.contains(&path.as_str())
+        })
+        .filter(|(_, text)| text.contains("escape_for_terminal") || text.contains("sanitize::"))
+        .map(|(path, _)| format!("src/{path}"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "escaping for the terminal outside src/render/: {found:?}"
+    );
+}

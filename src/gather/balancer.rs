@@ -79,7 +79,7 @@ fn scan(
     };
     let fmt = LogFormat::compile(template, escape);
     facts.logs_forwarded_for = template.contains("x_forwarded_for");
-    let now = crate::logs::naive_to_logtime(chrono::Local::now().naive_local());
+    let now = super::clock::now_log_time();
     let since = now - i64::try_from(opts.since.as_secs()).unwrap_or(i64::MAX / 4);
     let mut paths: HashMap<String, HashMap<String, u64>> = HashMap::new();
     let mut statuses: HashMap<String, HashMap<u16, u64>> = HashMap::new();

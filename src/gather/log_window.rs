@@ -242,7 +242,7 @@ pub fn error_log_window(
             .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
             .unwrap_or_default(),
     };
-    let now = chrono::Local::now().naive_local();
+    let now = super::clock::now_local();
     match read_error_window(&path, opts.since.as_secs(), now, &filter) {
         Ok((w, notes)) => (Fact::collected(w), notes),
         Err(e) => (
@@ -279,7 +279,7 @@ pub fn access_log_window(
     let server_names = route
         .map(|r| r.server.server_name.clone())
         .unwrap_or_default();
-    let now = chrono::Local::now().naive_local();
+    let now = super::clock::now_local();
     match read_access_window(
         &path,
         name,

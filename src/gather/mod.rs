@@ -4,15 +4,18 @@
 //! becomes `Fact::Unavailable` with the reason, never an abort.
 
 pub mod balancer;
+pub mod clock;
 pub mod command;
 pub mod containers;
 pub mod discovery;
 pub mod files;
 pub mod kernel_log;
 pub mod listeners;
+pub mod log_input;
 pub mod log_window;
 pub mod managers;
 pub mod ns;
+pub mod plain_log;
 pub mod probe;
 pub mod processes;
 pub mod runner;

@@ -33,7 +33,7 @@ pub fn gather(
         ..Default::default()
     };
     let mut locs = nginx::websocket::proxy_locations(config, route, &os_resolve);
-    let now = crate::logs::naive_to_logtime(chrono::Local::now().naive_local());
+    let now = super::clock::now_log_time();
     let since = now - i64::try_from(opts.since.as_secs()).unwrap_or(i64::MAX / 4);
     let locate_cache =
         |cache: &mut HashMap<String, Option<SourceRef>>, path: &str| -> Option<SourceRef> {

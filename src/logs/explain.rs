@@ -1,7 +1,38 @@
 //! What each error-log category means and what to type about it: the text behind
 //! `explain-log`'s summary. Pure data; commands are read-only unless they say otherwise.
 
+use serde::Serialize;
+
 use super::line::Category;
+
+/// One thing to do about a category: a command to type, or advice in words. The renderer
+/// marks them apart (`$` for a command, `→` for advice); the JSON keeps both as the
+/// plain string (docs/json.md: `fixes` are strings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFix {
+    /// A command line (read-only unless its comment says otherwise).
+    Run(&'static str),
+    /// What to change, in words.
+    Advice(&'static str),
+}
+
+impl LogFix {
+    pub fn text(self) -> &'static str {
+        match self {
+            LogFix::Run(t) | LogFix::Advice(t) => t,
+        }
+    }
+
+    pub fn is_command(self) -> bool {
+        matches!(self, LogFix::Run(_))
+    }
+}
+
+impl Serialize for LogFix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.text())
+    }
+}
 
 /// A paragraph saying what happened and why nginx answered with the implied status.
 pub fn explanation(c: Category) -> &'static str {
@@ -32,89 +63,90 @@ pub fn explanation(c: Category) -> &'static str {
 }
 
 /// Commands that confirm or fix the category (UPSTREAM is the top upstream address).
-pub fn fixes(c: Category) -> &'static [&'static str] {
+pub fn fixes(c: Category) -> &'static [LogFix] {
     use Category::*;
+    use LogFix::*;
     match c {
         UpstreamRefused => &[
-            "ss -ltnp   # is anything listening on the upstream port?",
-            "systemctl status <app>; journalctl -u <app> -n 50",
-            "badgw diagnose --site <host>",
+            Run("ss -ltnp   # is anything listening on the upstream port?"),
+            Run("systemctl status <app>; journalctl -u <app> -n 50"),
+            Run("badgw diagnose --site <host>"),
         ],
         SocketMissing => &[
-            "ls -l <socket path>",
-            "systemctl status php*-fpm <app>   # start it, or fix the socket path in nginx or the app",
+            Run("ls -l <socket path>"),
+            Run("systemctl status php*-fpm <app>   # start it, or fix the socket path in nginx or the app"),
         ],
         SocketPermission => &[
-            "ls -l <socket path>; ps -o user= -C nginx | sort -u",
-            "set listen.owner/listen.group/listen.mode (php-fpm) or the socket's group to nginx's user, then restart the app",
+            Run("ls -l <socket path>; ps -o user= -C nginx | sort -u"),
+            Advice("set listen.owner/listen.group/listen.mode (php-fpm) or the socket's group to nginx's user, then restart the app"),
         ],
         PermissionDeniedTcp => &[
-            "getenforce; ausearch -m avc -c nginx --start recent",
-            "setsebool -P httpd_can_network_connect 1   # review first",
+            Run("getenforce; ausearch -m avc -c nginx --start recent"),
+            Run("setsebool -P httpd_can_network_connect 1   # review first"),
         ],
         BacklogFull => &[
-            "ss -lx | grep <socket>   # Recv-Q vs Send-Q shows the backlog",
-            "raise pm.max_children / workers, or listen.backlog and net.core.somaxconn",
+            Run("ss -lx | grep <socket>   # Recv-Q vs Send-Q shows the backlog"),
+            Advice("raise pm.max_children / workers, or listen.backlog and net.core.somaxconn"),
         ],
         EphemeralPorts => &[
-            "ss -tan state time-wait | wc -l; sysctl net.ipv4.ip_local_port_range",
-            "add `keepalive 32;` to the upstream block with proxy_http_version 1.1 and proxy_set_header Connection \"\"",
+            Run("ss -tan state time-wait | wc -l; sysctl net.ipv4.ip_local_port_range"),
+            Advice("add `keepalive 32;` to the upstream block with proxy_http_version 1.1 and proxy_set_header Connection \"\""),
         ],
         FdExhaustion => &[
-            "cat /proc/$(pgrep -o nginx)/limits | grep 'open files'",
-            "raise worker_rlimit_nofile and worker_connections, then nginx -s reload",
+            Run("cat /proc/$(pgrep -o nginx)/limits | grep 'open files'"),
+            Advice("raise worker_rlimit_nofile and worker_connections, then nginx -s reload"),
         ],
         NoRoute => &[
-            "ip route get <upstream ip>; ping -c1 <upstream ip>",
-            "check the upstream address in the nginx config and firewall rules",
+            Run("ip route get <upstream ip>; ping -c1 <upstream ip>"),
+            Advice("check the upstream address in the nginx config and firewall rules"),
         ],
         ConnectTimeout => &[
-            "timeout 5 bash -c '</dev/tcp/<ip>/<port>' && echo open",
-            "check the upstream host is up and the firewall does not drop",
+            Run("timeout 5 bash -c '</dev/tcp/<ip>/<port>' && echo open"),
+            Advice("check the upstream host is up and the firewall does not drop"),
         ],
         ReadTimeout => &[
-            "curl -sv -m 120 -o /dev/null http://<upstream><uri>   # how long does the app take?",
-            "fix the slow endpoint, or raise proxy_read_timeout / fastcgi_read_timeout for that location",
+            Run("curl -sv -m 120 -o /dev/null http://<upstream><uri>   # how long does the app take?"),
+            Advice("fix the slow endpoint, or raise proxy_read_timeout / fastcgi_read_timeout for that location"),
         ],
         PrematureClose => &[
-            "journalctl -u <app> --since -15min   # crash, OOM kill, worker timeout?",
-            "dmesg -T | grep -i -E 'oom|killed process'",
+            Run("journalctl -u <app> --since -15min   # crash, OOM kill, worker timeout?"),
+            Run("dmesg -T | grep -i -E 'oom|killed process'"),
         ],
         ConnectionReset => &[
-            "journalctl -u <app> --since -15min",
-            "with upstream keepalive: make the app's keep-alive timeout longer than nginx's keepalive_timeout, or add proxy_next_upstream error",
+            Run("journalctl -u <app> --since -15min"),
+            Advice("with upstream keepalive: make the app's keep-alive timeout longer than nginx's keepalive_timeout, or add proxy_next_upstream error"),
         ],
         BrokenPipe => &[
-            "journalctl -u <app> --since -15min   # did the app reject the body (size limit) or crash?",
+            Run("journalctl -u <app> --since -15min   # did the app reject the body (size limit) or crash?"),
         ],
         HeaderTooBig => &[
-            "curl -sI http://<upstream><uri> | wc -c   # header size",
-            "raise proxy_buffer_size 16k; proxy_buffers 8 16k; (fastcgi_buffer_size for PHP), then nginx -s reload",
+            Run("curl -sI http://<upstream><uri> | wc -c   # header size"),
+            Advice("raise proxy_buffer_size 16k; proxy_buffers 8 16k; (fastcgi_buffer_size for PHP), then nginx -s reload"),
         ],
         InvalidHeader => &[
-            "curl -sv http://<upstream>/ ; cgi-fcgi -bind -connect <upstream>   # which protocol answers?",
-            "use proxy_pass for HTTP apps, fastcgi_pass for php-fpm, uwsgi_pass for uWSGI",
+            Run("curl -sv http://<upstream>/ ; cgi-fcgi -bind -connect <upstream>   # which protocol answers?"),
+            Advice("use proxy_pass for HTTP apps, fastcgi_pass for php-fpm, uwsgi_pass for uWSGI"),
         ],
         SslHandshake => &[
-            "openssl s_client -connect <upstream> </dev/null   # does it speak TLS?",
-            "use proxy_pass http:// for a plain-HTTP upstream",
+            Run("openssl s_client -connect <upstream> </dev/null   # does it speak TLS?"),
+            Advice("use proxy_pass http:// for a plain-HTTP upstream"),
         ],
         NoLiveUpstreams => &[
-            "fix the failures above; then nginx -s reload resets max_fails state",
+            Advice("fix the failures above; then nginx -s reload resets max_fails state"),
         ],
         DnsResolution => &[
-            "getent hosts <name>",
-            "add `resolver 127.0.0.53 valid=30s;` (your DNS server) when proxy_pass uses variables",
+            Run("getent hosts <name>"),
+            Advice("add `resolver 127.0.0.53 valid=30s;` (your DNS server) when proxy_pass uses variables"),
         ],
         FastcgiScriptUnknown => &[
-            "nginx -T | grep -n -E 'root|SCRIPT_FILENAME'",
-            "fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;",
+            Run("nginx -T | grep -n -E 'root|SCRIPT_FILENAME'"),
+            Advice("fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;"),
         ],
         SslVerify => &[
-            "openssl s_client -connect <upstream> -servername <name> -showcerts </dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate",
-            "set proxy_ssl_name <name on the certificate>; and proxy_ssl_server_name on; in the location",
-            "set proxy_ssl_trusted_certificate to the CA bundle that signed the upstream's certificate",
+            Run("openssl s_client -connect <upstream> -servername <name> -showcerts </dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate"),
+            Advice("set proxy_ssl_name <name on the certificate>; and proxy_ssl_server_name on; in the location"),
+            Advice("set proxy_ssl_trusted_certificate to the CA bundle that signed the upstream's certificate"),
         ],
-        OtherUpstream => &["read the sample lines with --events"],
+        OtherUpstream => &[Advice("read the sample lines with --events")],
     }
 }

@@ -11,17 +11,14 @@
 //! GCP: `statusDetails` (`backend_connection_closed_before_data_sent_to_client`,
 //! `backend_timeout`, `failed_to_connect_to_backend`, `failed_to_pick_backend`, …).
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::line::{format_time, LogTime};
-use crate::cli::ExplainLogArgs;
-use crate::exit::{fail, ExitStatus};
-use crate::render::sanitize::escape_for_terminal;
+use super::explain::LogFix;
+use super::line::LogTime;
 
 /// Which balancer wrote the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +34,14 @@ impl LbFormat {
         match self {
             LbFormat::Aws => "aws-elb",
             LbFormat::Gcp => "gcp-lb",
+        }
+    }
+
+    /// What the log is, in words.
+    pub fn description(self) -> &'static str {
+        match self {
+            LbFormat::Aws => "AWS load balancer access log",
+            LbFormat::Gcp => "GCP load balancer log",
         }
     }
 }
@@ -104,30 +109,31 @@ impl LbCategory {
         }
     }
 
-    pub fn fixes(self) -> &'static [&'static str] {
+    pub fn fixes(self) -> &'static [LogFix] {
+        use LogFix::*;
         match self {
             LbCategory::TargetReset => &[
-                "badgw diagnose --site <host> --lb-idle-timeout 60s   # the balancer's idle timeout (GCP: 600s)",
-                "set keepalive_timeout above the balancer's idle timeout (65s for ALB's 60 s, 620s for GCP) in nginx's http or server block, then nginx -t && nginx -s reload",
+                Run("badgw diagnose --site <host> --lb-idle-timeout 60s   # the balancer's idle timeout (GCP: 600s)"),
+                Advice("set keepalive_timeout above the balancer's idle timeout (65s for ALB's 60 s, 620s for GCP) in nginx's http or server block, then nginx -t && nginx -s reload"),
             ],
             LbCategory::TargetConnectFailed => &[
-                "ss -ltnp   # does nginx listen on the target port?",
-                "check the security group / firewall rules between the balancer and the target",
+                Run("ss -ltnp   # does nginx listen on the target port?"),
+                Advice("check the security group / firewall rules between the balancer and the target"),
             ],
             LbCategory::TargetTimeout => &[
-                "badgw explain-log /var/log/nginx/error.log   # upstream timed out on the nginx side?",
-                "make nginx answer within the balancer's timeout, or raise the balancer's idle / backend service timeout",
+                Run("badgw explain-log /var/log/nginx/error.log   # upstream timed out on the nginx side?"),
+                Advice("make nginx answer within the balancer's timeout, or raise the balancer's idle / backend service timeout"),
             ],
             LbCategory::NoTargets => &[
-                "aws elbv2 describe-target-health --target-group-arn <arn>",
-                "gcloud compute backend-services get-health <backend-service> --global",
+                Run("aws elbv2 describe-target-health --target-group-arn <arn>"),
+                Run("gcloud compute backend-services get-health <backend-service> --global"),
             ],
             LbCategory::Target5xx => &[
-                "badgw explain-log /var/log/nginx/error.log",
-                "badgw diagnose --site <host>",
+                Run("badgw explain-log /var/log/nginx/error.log"),
+                Run("badgw diagnose --site <host>"),
             ],
-            LbCategory::ClientClosed => &["compare with slow responses (target_processing_time / latency) in the same minutes"],
-            LbCategory::OtherError => &["read the sample lines: badgw explain-log <file> --events"],
+            LbCategory::ClientClosed => &[Advice("compare with slow responses (target_processing_time / latency) in the same minutes")],
+            LbCategory::OtherError => &[Advice("read the sample lines: badgw explain-log <file> --events")],
         }
     }
 }
@@ -147,34 +153,12 @@ pub struct LbEvent {
     pub status: u16,
 }
 
-/// Reads the first bytes of a file (decompressing .gz).
-fn head(path: &Path, n: usize) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(path).ok()?;
-    let mut r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(f))
-    } else {
-        Box::new(f)
-    };
-    let mut buf = vec![0u8; n];
-    let mut got = 0;
-    while got < n {
-        match r.read(&mut buf[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => got += k,
-        }
-    }
-    buf.truncate(got);
-    Some(buf)
-}
+/// How much of a file's start [`detect`] needs.
+pub const DETECT_BYTES: usize = 64 << 10;
 
-/// Recognises a balancer log from the first lines of `path` (None: not one; stdin is
-/// never taken for one).
-pub fn detect(path: &Path) -> Option<LbFormat> {
-    if path.as_os_str() == "-" {
-        return None;
-    }
-    let bytes = head(path, 64 << 10)?;
-    let text = String::from_utf8_lossy(&bytes);
+/// Recognises a balancer log from the first bytes of a file (None: not one).
+pub fn detect(bytes: &[u8]) -> Option<LbFormat> {
+    let text = String::from_utf8_lossy(bytes);
     let first = text.trim_start();
     if (first.starts_with('{') || first.starts_with('[')) && text.contains("\"httpRequest\"") {
         return Some(LbFormat::Gcp);
@@ -368,22 +352,13 @@ pub struct LbReport {
     pub events: Vec<(String, LbEvent)>,
 }
 
-fn open_lines(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
-    let f = std::fs::File::open(path).map_err(|e| {
-        fail(
-            ExitStatus::Usage,
-            anyhow::anyhow!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 20, f))
-    })
-}
-
-/// Reads every file as `format`.
-pub fn analyze(files: &[PathBuf], format: LbFormat) -> anyhow::Result<LbReport> {
+/// Reads every file as `format`; `open` opens one for reading line by line (the reader
+/// is gather's: `gather::log_input::open_lines`).
+pub fn analyze(
+    files: &[PathBuf],
+    format: LbFormat,
+    open: impl Fn(&Path) -> anyhow::Result<Box<dyn BufRead>>,
+) -> anyhow::Result<LbReport> {
     let mut rep = LbReport::default();
     for path in files {
         let name = path.display().to_string();
@@ -397,7 +372,7 @@ pub fn analyze(files: &[PathBuf], format: LbFormat) -> anyhow::Result<LbReport> 
                 rep.events.push((name.clone(), LbEvent { line, ..e }));
             }
         };
-        let mut r = open_lines(path)?;
+        let mut r = open(path)?;
         match format {
             LbFormat::Aws => {
                 let mut buf = String::new();
@@ -488,271 +463,6 @@ pub fn analyze(files: &[PathBuf], format: LbFormat) -> anyhow::Result<LbReport> 
         }
     }
     Ok(rep)
-}
-
-struct CatSum {
-    count: u64,
-    /// The most frequent status answered (the category's usual one when none was logged).
-    status: u16,
-    first: Option<LogTime>,
-    last: Option<LogTime>,
-    targets: HashMap<String, u64>,
-}
-
-fn summarize(events: &[&(String, LbEvent)]) -> Vec<(LbCategory, CatSum)> {
-    let mut out: Vec<(LbCategory, CatSum)> = Vec::new();
-    for c in CATEGORIES {
-        let mut s = CatSum {
-            count: 0,
-            status: c.status(),
-            first: None,
-            last: None,
-            targets: HashMap::new(),
-        };
-        let mut statuses: HashMap<u16, u64> = HashMap::new();
-        for (_, e) in events.iter().filter(|(_, e)| e.category == *c) {
-            s.count += 1;
-            if e.status > 0 {
-                *statuses.entry(e.status).or_default() += 1;
-            }
-            if let Some(t) = e.time {
-                s.first = Some(s.first.map_or(t, |f| f.min(t)));
-                s.last = Some(s.last.map_or(t, |l| l.max(t)));
-            }
-            *s.targets
-                .entry(e.target.clone().unwrap_or_else(|| "-".into()))
-                .or_default() += 1;
-        }
-        if let Some((st, _)) = statuses
-            .iter()
-            .max_by_key(|(st, n)| (**n, std::cmp::Reverse(**st)))
-        {
-            s.status = *st;
-        }
-        if s.count > 0 {
-            out.push((*c, s));
-        }
-    }
-    out.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
-    out
-}
-
-fn top(m: &HashMap<String, u64>, n: usize) -> Vec<(String, u64)> {
-    let mut v: Vec<(String, u64)> = m.iter().map(|(k, c)| (k.clone(), *c)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(n);
-    v
-}
-
-fn opt_time(t: Option<LogTime>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(format_time(t)))
-}
-
-/// `badgw explain-log` on a balancer log.
-pub fn run(
-    args: &ExplainLogArgs,
-    format: LbFormat,
-    color: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<ExitStatus> {
-    let rep = analyze(&args.files, format)?;
-    let reference = rep.last.unwrap_or(0);
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| super::parse_when(s, reference))
-        .transpose()
-        .map_err(|e| fail(ExitStatus::Usage, e))?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| super::parse_when(s, reference))
-        .transpose()
-        .map_err(|e| fail(ExitStatus::Usage, e))?;
-    let inside = |t: Option<LogTime>| {
-        t.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u))
-    };
-    let events: Vec<&(String, LbEvent)> =
-        rep.events.iter().filter(|(_, e)| inside(e.time)).collect();
-    let sums = summarize(&events);
-    let failures: u64 = sums
-        .iter()
-        .filter(|(c, _)| c.is_failure())
-        .map(|(_, s)| s.count)
-        .sum();
-    if args.json {
-        let mut doc = json!({
-            "schema_version": 1,
-            "tool": {"name": "badgw", "version": env!("CARGO_PKG_VERSION")},
-            "format": format.id(),
-            "files": rep.files,
-            "lines_total": rep.lines_total,
-            "lines_unparsed": rep.lines_unparsed,
-            "lines_failures": failures,
-            "time_range": if rep.first.is_some() { json!({"first": opt_time(rep.first), "last": opt_time(rep.last)}) } else { Value::Null },
-            "window": {"since": opt_time(since), "until": opt_time(until)},
-            "summary": sums.iter().map(|(c, s)| json!({
-                "category": c.id(),
-                "count": s.count,
-                "status": s.status,
-                "first_seen": opt_time(s.first),
-                "last_seen": opt_time(s.last),
-                "upstreams": top(&s.targets, args.top).into_iter().map(|(a, n)| json!({"address": a, "count": n})).collect::<Vec<_>>(),
-                "explanation": c.explanation(),
-                "fixes": c.fixes(),
-            })).collect::<Vec<_>>(),
-        });
-        if args.events {
-            doc["events"] = events
-                .iter()
-                .map(|(f, e)| json!({"file": f, "line": e.line, "category": e.category.id(), "time": opt_time(e.time), "upstream": e.target, "request": e.request, "client": e.client, "detail": e.detail}))
-                .collect();
-        }
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
-    } else {
-        render_human(&rep, format, &sums, &events, failures, args, color, out)?;
-    }
-    Ok(if failures > 0 {
-        ExitStatus::Problems
-    } else {
-        ExitStatus::Healthy
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn render_human(
-    rep: &LbReport,
-    format: LbFormat,
-    sums: &[(LbCategory, CatSum)],
-    events: &[&(String, LbEvent)],
-    failures: u64,
-    args: &ExplainLogArgs,
-    color: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
-    use owo_colors::OwoColorize;
-    let names: Vec<String> = rep
-        .files
-        .iter()
-        .map(|f| escape_for_terminal(f).into_owned())
-        .collect();
-    let what = match format {
-        LbFormat::Aws => "AWS load balancer access log",
-        LbFormat::Gcp => "GCP load balancer log",
-    };
-    writeln!(
-        out,
-        "{} ({what}): {} record(s) read, {} unparsed",
-        names.join(", "),
-        rep.lines_total,
-        rep.lines_unparsed
-    )?;
-    if let (Some(a), Some(b)) = (rep.first, rep.last) {
-        writeln!(
-            out,
-            "time range: {} .. {} (UTC)",
-            format_time(a),
-            format_time(b)
-        )?;
-    }
-    if sums.is_empty() {
-        let msg = "no balancer-side failure: every request got an answer from a target";
-        writeln!(
-            out,
-            "{}",
-            if color {
-                msg.green().to_string()
-            } else {
-                msg.to_string()
-            }
-        )?;
-        return Ok(());
-    }
-    let head = format!("{failures} balancer-side failure(s), by cause");
-    writeln!(
-        out,
-        "{}\n",
-        if color {
-            head.bold().red().to_string()
-        } else {
-            head
-        }
-    )?;
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(vec![
-        "category",
-        "count",
-        "status",
-        "first seen",
-        "last seen",
-        "top target",
-    ]);
-    for (c, s) in sums {
-        let t = top(&s.targets, 1)
-            .into_iter()
-            .next()
-            .map(|(a, n)| format!("{} ({n})", escape_for_terminal(&a)))
-            .unwrap_or_default();
-        table.add_row(vec![
-            c.id().to_string(),
-            s.count.to_string(),
-            s.status.to_string(),
-            s.first.map(format_time).unwrap_or_default(),
-            s.last.map(format_time).unwrap_or_default(),
-            t,
-        ]);
-    }
-    writeln!(out, "{table}\n")?;
-    for (c, s) in sums {
-        let title = format!("{} ×{} ({})", c.id(), s.count, s.status);
-        writeln!(
-            out,
-            "{}",
-            if color {
-                title.bold().to_string()
-            } else {
-                title
-            }
-        )?;
-        writeln!(out, "  {}", c.explanation())?;
-        let ts: Vec<String> = top(&s.targets, args.top)
-            .iter()
-            .map(|(a, n)| format!("{} ({n})", escape_for_terminal(a)))
-            .collect();
-        writeln!(out, "  targets: {}", ts.join(", "))?;
-        if let Some((f, e)) = events.iter().find(|(_, e)| e.category == *c) {
-            writeln!(
-                out,
-                "  e.g. {}:{} {} {}",
-                escape_for_terminal(f),
-                e.line,
-                escape_for_terminal(&e.detail),
-                escape_for_terminal(e.request.as_deref().unwrap_or("-"))
-            )?;
-        }
-        for fix in c.fixes() {
-            writeln!(out, "  → {fix}")?;
-        }
-        writeln!(out)?;
-    }
-    if args.events {
-        writeln!(out, "events:")?;
-        for (f, e) in events {
-            writeln!(
-                out,
-                "{}:{} {} {} {} {}",
-                escape_for_terminal(f),
-                e.line,
-                e.time.map(format_time).unwrap_or_default(),
-                e.category.id(),
-                escape_for_terminal(e.target.as_deref().unwrap_or("-")),
-                escape_for_terminal(e.request.as_deref().unwrap_or("-"))
-            )?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

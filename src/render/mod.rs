@@ -1,6 +1,7 @@
 //! Renderers: turn a finished report into text or JSON. They compute nothing; every value
 //! they show was decided by `report`.
 
+pub mod explain_log;
 pub mod human;
 pub mod sanitize;
 

@@ -10,8 +10,9 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-use super::line::LogTime;
-use super::scan::{self, ScanOptions, Scanner, Stats};
+use super::files::human_bytes;
+use crate::logs::line::LogTime;
+use crate::logs::scan::{self, ScanOptions, Scanner, Stats};
 
 /// Scan block. 4 MiB blocks (two threads: 8 MiB of destination plus the carry moves) do
 /// not fit the L2/L3 share of a core, so the kernel's copy into them (`_copy_to_iter`)
@@ -53,21 +54,6 @@ impl std::fmt::Display for Shrank {
 }
 
 impl std::error::Error for Shrank {}
-
-/// `1.0 GiB`, `512.0 KiB`, `0 B`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
-}
 
 /// A plain file and the size it had when opened (the part that is read).
 pub struct PlainFile {
@@ -373,12 +359,5 @@ mod tests {
         assert_eq!(*shrank, Shrank { from: len, to: 0 });
         assert!(err.to_string().starts_with("shrank from "), "{err}");
         assert!(err.to_string().contains(" MiB to 0 B"), "{err}");
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1 << 30), "1.0 GiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
     }
 }
