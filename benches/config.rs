@@ -72,11 +72,14 @@ fn main() {
     let mut ours = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let c = nginx::load(&nginx::LoadOptions {
-            conf_path: conf.clone(),
-            prefix: Some(dir.path().to_path_buf()),
-            dump: None,
-        })
+        let c = nginx::load(
+            &nginx::LoadOptions {
+                conf_path: conf.clone(),
+                prefix: Some(dir.path().to_path_buf()),
+                dump: None,
+            },
+            badgw::gather::files::read_config,
+        )
         .unwrap();
         let r = nginx::route(&c, &req, &no_dns).unwrap();
         ours.push(t.elapsed());
@@ -96,21 +99,27 @@ fn main() {
     let mut site_wide = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let c = nginx::load(&nginx::LoadOptions {
-            conf_path: conf.clone(),
-            prefix: Some(dir.path().to_path_buf()),
-            dump: None,
-        })
+        let c = nginx::load(
+            &nginx::LoadOptions {
+                conf_path: conf.clone(),
+                prefix: Some(dir.path().to_path_buf()),
+                dump: None,
+            },
+            badgw::gather::files::read_config,
+        )
         .unwrap();
         let r = nginx::route_with(&c, &root_req, &no_dns, &files).unwrap();
         redirects.push(t.elapsed());
         assert_eq!(r.directive.as_deref(), Some("fastcgi_pass"), "{:?}", r.hops);
         let t = Instant::now();
-        let c = nginx::load(&nginx::LoadOptions {
-            conf_path: conf.clone(),
-            prefix: Some(dir.path().to_path_buf()),
-            dump: None,
-        })
+        let c = nginx::load(
+            &nginx::LoadOptions {
+                conf_path: conf.clone(),
+                prefix: Some(dir.path().to_path_buf()),
+                dump: None,
+            },
+            badgw::gather::files::read_config,
+        )
         .unwrap();
         let r = nginx::route_with(&c, &root_req, &no_dns, &files).unwrap();
         let all = nginx::site_routes(&c, &root_req, &no_dns, &files).unwrap();

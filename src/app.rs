@@ -2,6 +2,7 @@
 //! the checks and hands a finished report to a renderer. Returns the exit status.
 
 pub mod explain_log;
+pub mod fix_session;
 
 use std::io::Write;
 
@@ -87,8 +88,8 @@ fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Re
     }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let end = crate::fixes::session::offer(&report, ask, args.dry_run, &mut input, out)?;
-    use crate::fixes::session::SessionEnd;
+    let end = fix_session::offer(&report, ask, args.dry_run, &mut input, out)?;
+    use fix_session::SessionEnd;
     match end {
         SessionEnd::NothingToApply | SessionEnd::DryRun => Ok(report.exit),
         SessionEnd::Declined => {

@@ -194,11 +194,14 @@ fn badgw_routes_like_nginx() {
         let g = generate(seed, &ports, offset);
         let nginx = lab.nginx(&g.body);
         let conf = nginx.conf_path.clone();
-        let config = nginx::load(&nginx::LoadOptions {
-            conf_path: conf.clone(),
-            prefix: Some(nginx.prefix.clone()),
-            dump: None,
-        })
+        let config = nginx::load(
+            &nginx::LoadOptions {
+                conf_path: conf.clone(),
+                prefix: Some(nginx.prefix.clone()),
+                dump: None,
+            },
+            badgw::gather::files::read_config,
+        )
         .unwrap();
         assert!(config.issues().is_empty(), "{:?}", config.issues());
         let no_dns = |_: &str, _: u16| -> Vec<SocketAddr> { Vec::new() };
@@ -533,11 +536,14 @@ fn redirect_cases(mutate: Option<&dyn Fn(&str) -> String>) -> (Vec<String>, usiz
         }
         None => nginx.conf_path.clone(),
     };
-    let config = nginx::load(&nginx::LoadOptions {
-        conf_path: badgw_conf,
-        prefix: Some(nginx.prefix.clone()),
-        dump: None,
-    })
+    let config = nginx::load(
+        &nginx::LoadOptions {
+            conf_path: badgw_conf,
+            prefix: Some(nginx.prefix.clone()),
+            dump: None,
+        },
+        badgw::gather::files::read_config,
+    )
     .unwrap();
     assert!(config.issues().is_empty(), "{:?}", config.issues());
     let files = badgw::gather::files::HostFiles::new();
@@ -766,11 +772,14 @@ fn published_app_configs_route_like_nginx() {
             )
             .into_owned();
         let nginx = lab.nginx(&http);
-        let config = nginx::load(&nginx::LoadOptions {
-            conf_path: nginx.conf_path.clone(),
-            prefix: Some(nginx.prefix.clone()),
-            dump: None,
-        })
+        let config = nginx::load(
+            &nginx::LoadOptions {
+                conf_path: nginx.conf_path.clone(),
+                prefix: Some(nginx.prefix.clone()),
+                dump: None,
+            },
+            badgw::gather::files::read_config,
+        )
         .unwrap();
         assert!(config.issues().is_empty(), "{:?}", config.issues());
         let files_view = badgw::gather::files::HostFiles::new();

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         conf_path: "/f/nginx.conf".into(),
         prefix: Some("/f".into()),
         dump: Some(format!("# configuration file /f/nginx.conf:\n{text}")),
-    });
+    }, badgw::gather::files::read_config);
     if let Ok(config) = loaded {
         for (site, path) in [("x.test", "/"), ("shop.example.com", "/api/orders")] {
             let req = RequestSpec {

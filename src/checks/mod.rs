@@ -112,54 +112,7 @@ impl Serialize for Evidence {
     }
 }
 
-/// Whether a fix command may be pasted as is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Safety {
-    /// Read-only or idempotent (show logs, status).
-    Safe,
-    /// Changes the host (restart, edit): read it first.
-    ReviewFirst,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Fix {
-    pub summary: String,
-    pub command: String,
-    pub safety: Safety,
-    /// What `diagnose --fix` carries out (edits, syntax test, reload), when it can; the
-    /// `command` above is rendered from it (src/fixes/).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<crate::fixes::Plan>,
-}
-
-impl Fix {
-    pub fn safe(summary: impl Into<String>, command: impl Into<String>) -> Self {
-        Fix {
-            summary: summary.into(),
-            command: command.into(),
-            safety: Safety::Safe,
-            plan: None,
-        }
-    }
-    pub fn review(summary: impl Into<String>, command: impl Into<String>) -> Self {
-        Fix {
-            summary: summary.into(),
-            command: command.into(),
-            safety: Safety::ReviewFirst,
-            plan: None,
-        }
-    }
-    /// A change `diagnose --fix` can carry out; its command is the plan's.
-    pub fn planned(summary: impl Into<String>, plan: crate::fixes::Plan) -> Self {
-        Fix {
-            summary: summary.into(),
-            command: plan.command(),
-            safety: Safety::ReviewFirst,
-            plan: Some(plan),
-        }
-    }
-}
+pub use crate::fixes::{Fix, Safety};
 
 /// A root cause found by a check, with its evidence and fixes.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -17,7 +17,6 @@
 //!
 //! See: docs/causes/pool-exhausted.md.
 
-use super::util::route_pools;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, FpmEventKind, FpmPool, PhpFpmFacts};
@@ -47,7 +46,7 @@ impl Check for PoolExhausted {
             found.extend(max_children_findings(facts, fpm));
         }
         if let Some(c) = facts.error_category("backlog-full") {
-            let pool = fpm.and_then(|f| route_pools(facts, f).into_iter().next());
+            let pool = fpm.and_then(|f| facts.route_pools(f).into_iter().next());
             let mut f = Finding::new(
                 Cause::PoolExhausted,
                 Severity::Critical,
@@ -110,7 +109,7 @@ impl Check for PoolExhausted {
 }
 
 fn max_children_findings(facts: &Facts, fpm: &PhpFpmFacts) -> Vec<Finding> {
-    let on_route = route_pools(facts, fpm);
+    let on_route = facts.route_pools(fpm);
     let mut out = Vec::new();
     let pools: Vec<&FpmPool> = if on_route.is_empty() {
         fpm.pools.iter().collect()

@@ -24,7 +24,7 @@
 
 use serde::Serialize;
 
-use super::util::{route, route_pools};
+use super::util::route;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, FpmEventKind, ProcInfo, Route};
@@ -427,7 +427,7 @@ fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
         }
     }
     if let Some(fpm) = facts.php_fpm.value() {
-        for pool in route_pools(facts, fpm) {
+        for pool in facts.route_pools(fpm) {
             let (seconds, source) = match &pool.request_terminate_timeout {
                 Some(s) => (
                     crate::nginx::values::parse_time(s.value.trim()).unwrap_or(0.0),

@@ -553,6 +553,28 @@ impl super::Facts {
             .unwrap_or_default()
     }
 
+    /// PHP-FPM pools whose `listen` is one of the route's upstream addresses.
+    pub fn route_pools<'a>(&self, fpm: &'a PhpFpmFacts) -> Vec<&'a FpmPool> {
+        let ups = self.route_upstreams();
+        fpm.pools
+            .iter()
+            .filter(|p| {
+                let Some(l) = p.listen.as_ref().map(|l| l.value.as_str()) else {
+                    return false;
+                };
+                ups.iter().any(|u| match u.address.strip_prefix("unix:") {
+                    Some(path) => path == l,
+                    None => {
+                        u.address == l
+                            // "9000" alone listens on every address.
+                            || (l.bytes().all(|b| b.is_ascii_digit()) && u.address.rsplit(':').next() == Some(l))
+                            || l.strip_prefix("0.0.0.0:").is_some_and(|p| u.address.rsplit(':').next() == Some(p))
+                    }
+                })
+            })
+            .collect()
+    }
+
     /// TCP ports of the selected route's upstreams.
     pub fn upstream_ports(&self) -> Vec<u16> {
         self.route_upstreams()

@@ -67,10 +67,7 @@ pub fn owner(facts: &Facts) -> AppOwner {
         }
     }
     if let Some(fpm_facts) = facts.php_fpm.value() {
-        if let Some(pool) = crate::checks::util::route_pools(facts, fpm_facts)
-            .into_iter()
-            .next()
-        {
+        if let Some(pool) = facts.route_pools(fpm_facts).into_iter().next() {
             return AppOwner::Fpm(fpm::control(fpm_facts, pool));
         }
     }

@@ -129,7 +129,7 @@ pub fn setting_plan(
 
 /// Raise the pool's listen backlog (its own line) and the kernel's cap on it. The backlog
 /// is set when FPM creates its socket: a restart, not a reload.
-pub fn backlog_fix(fpm: &PhpFpmFacts, pool: &FpmPool, n: u32) -> crate::checks::Fix {
+pub fn backlog_fix(fpm: &PhpFpmFacts, pool: &FpmPool, n: u32) -> super::Fix {
     let ctl = control(fpm, pool);
     let edit = set_pool_setting(
         pool,
@@ -143,7 +143,7 @@ pub fn backlog_fix(fpm: &PhpFpmFacts, pool: &FpmPool, n: u32) -> crate::checks::
         .map_or(format!("{}:{}", pool.file, pool.line), |b| {
             format!("{}:{}", b.file, b.line)
         });
-    crate::checks::Fix::review(
+    super::Fix::review(
         format!(
             "then raise listen.backlog of pool [{}] ({at}) and the kernel's cap on it (the queue only buys time; a restart re-creates the socket)",
             pool.name
@@ -159,8 +159,8 @@ pub fn backlog_fix(fpm: &PhpFpmFacts, pool: &FpmPool, n: u32) -> crate::checks::
 }
 
 /// When memory per child is unknown: measure it first (read-only).
-pub fn measure_children_fix(pool: &FpmPool, mc: &FpmSetting) -> crate::checks::Fix {
-    crate::checks::Fix::safe(
+pub fn measure_children_fix(pool: &FpmPool, mc: &FpmSetting) -> super::Fix {
+    super::Fix::safe(
         format!(
             "measure the peak memory of pool [{}]'s children before raising pm.max_children ({}:{})",
             pool.name, mc.file, mc.line
@@ -173,7 +173,7 @@ pub fn measure_children_fix(pool: &FpmPool, mc: &FpmSetting) -> crate::checks::F
 }
 
 /// Memory allows no more children: find the slow requests that hold them.
-pub fn slow_requests_fix(fpm: &PhpFpmFacts, pool: &FpmPool, current: u32) -> crate::checks::Fix {
+pub fn slow_requests_fix(fpm: &PhpFpmFacts, pool: &FpmPool, current: u32) -> super::Fix {
     let ctl = control(fpm, pool);
     let log = match &ctl.unit {
         Some(u) => format!(
@@ -187,7 +187,7 @@ pub fn slow_requests_fix(fpm: &PhpFpmFacts, pool: &FpmPool, current: u32) -> cra
                 format!("sudo tail -n 100 {}", super::shell_quote(l))
             }),
     };
-    crate::checks::Fix::safe(
+    super::Fix::safe(
         format!(
             "memory does not allow more than {current} children: find the slow requests that hold them (set request_slowlog_timeout in {})",
             pool.file

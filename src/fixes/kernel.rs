@@ -2,7 +2,7 @@
 //! application's own limit is the cause.
 
 use super::Cmd;
-use crate::checks::Fix;
+use super::Fix;
 
 /// `sysctl -w net.core.somaxconn=N`: the cap on every listen backlog.
 pub fn somaxconn(n: u32) -> Cmd {

@@ -1,9 +1,9 @@
 //! Fixes for the causes read from nginx's error log alone (check `error-log-causes`): each
 //! names the change and the exact command for this host's nginx and app.
 
+use super::Fix;
 use super::{app, nginx};
 use crate::cause::Cause;
-use crate::checks::Fix;
 use crate::facts::Facts;
 
 pub fn fixes(facts: &Facts, cause: Cause, upstream: &str) -> Vec<Fix> {

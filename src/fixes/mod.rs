@@ -17,7 +17,6 @@ pub mod fpm;
 pub mod kernel;
 pub mod log_causes;
 pub mod nginx;
-pub mod session;
 pub mod sizing;
 pub mod socket;
 pub mod systemd;
@@ -25,6 +24,55 @@ pub mod systemd;
 use serde::Serialize;
 
 pub use edit::LineEdit;
+
+/// Whether a fix command may be pasted as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Safety {
+    /// Read-only or idempotent (show logs, status).
+    Safe,
+    /// Changes the host (restart, edit): read it first.
+    ReviewFirst,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub summary: String,
+    pub command: String,
+    pub safety: Safety,
+    /// What `diagnose --fix` carries out (edits, syntax test, reload), when it can; the
+    /// `command` above is rendered from it (src/fixes/).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+impl Fix {
+    pub fn safe(summary: impl Into<String>, command: impl Into<String>) -> Self {
+        Fix {
+            summary: summary.into(),
+            command: command.into(),
+            safety: Safety::Safe,
+            plan: None,
+        }
+    }
+    pub fn review(summary: impl Into<String>, command: impl Into<String>) -> Self {
+        Fix {
+            summary: summary.into(),
+            command: command.into(),
+            safety: Safety::ReviewFirst,
+            plan: None,
+        }
+    }
+    /// A change `diagnose --fix` can carry out; its command is the plan's.
+    pub fn planned(summary: impl Into<String>, plan: Plan) -> Self {
+        Fix {
+            summary: summary.into(),
+            command: plan.command(),
+            safety: Safety::ReviewFirst,
+            plan: Some(plan),
+        }
+    }
+}
 
 /// One command: its argv, run without a shell; `root` when it needs root (shown with
 /// `sudo`).

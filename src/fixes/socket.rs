@@ -12,8 +12,8 @@
 //!   listing).
 
 use super::fpm;
+use super::Fix;
 use super::{Cmd, Plan};
-use crate::checks::Fix;
 use crate::facts::{FpmPool, PathStat, PhpFpmFacts, UserIdent};
 
 pub fn fpm_listen_owner(

@@ -211,6 +211,16 @@ fn pread_into(file: &File, buf: &mut Vec<u8>, offset: u64, len: usize) -> std::i
     Ok(())
 }
 
+/// Largest configuration file read (nginx configurations with big maps stay far below).
+pub const MAX_CONF_FILE: u64 = 64 << 20;
+
+/// Reads an nginx configuration file for `nginx::load` (its `tree::ReadFile`). Regular
+/// files only, bounded: a FIFO or /dev/zero as a configuration file becomes an issue at its
+/// include line, never a hang or unbounded growth.
+pub fn read_config(path: &Path) -> Result<Vec<u8>, String> {
+    read_all(path, MAX_CONF_FILE).map_err(|e| e.reason())
+}
+
 /// Reads a whole regular file of at most `cap` bytes (a configuration file, a
 /// `systemctl show` dump). A larger file is refused, not cut.
 pub fn read_all(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, Local};
 
-use super::managers::run_command;
+use super::command::run_command;
 use crate::facts::{Fact, KernelLog};
 use crate::parse::kernel::{parse_kernel_log, TimeContext};
 use crate::parse::proc::parse_btime;

@@ -626,17 +626,20 @@ fn nginx_facts(
         };
         // Files this user cannot open may still be dumped by the nginx binary (`nginx -T`);
         // not a FIFO, device or oversized file: nginx itself would hang on it or read it all.
-        let loaded = nginx::load(&load).or_else(|e| {
+        let loaded = nginx::load(&load, files::read_config).or_else(|e| {
             let text = format!("{e:#}");
             let refused = text.contains("not a regular file") || text.contains("badgw reads of");
             if load.dump.is_some() || refused {
                 return Err(e);
             }
             match dump_with_binary(&inst, opts.timeout) {
-                Some(dump) => nginx::load(&nginx::LoadOptions {
-                    dump: Some(dump),
-                    ..load.clone()
-                })
+                Some(dump) => nginx::load(
+                    &nginx::LoadOptions {
+                        dump: Some(dump),
+                        ..load.clone()
+                    },
+                    files::read_config,
+                )
                 .map_err(|e2| anyhow!("{e:#}; `nginx -T` did not help either: {e2:#}")),
                 None => Err(e),
             }

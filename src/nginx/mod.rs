@@ -93,7 +93,7 @@ impl Config {
 
 /// Reads and parses the configuration; an unreadable main file is an error, anything
 /// else (syntax errors, missing includes) is recorded in `Config::issues`.
-pub fn load(opts: &LoadOptions) -> anyhow::Result<Config> {
+pub fn load(opts: &LoadOptions, read: tree::ReadFile) -> anyhow::Result<Config> {
     let (main, source) = match &opts.dump {
         Some(text) => {
             let (first, files) = tree::parse_dump(text.as_bytes());
@@ -104,7 +104,7 @@ pub fn load(opts: &LoadOptions) -> anyhow::Result<Config> {
             };
             (main, Source::Dump(files))
         }
-        None => (opts.conf_path.clone(), Source::Disk),
+        None => (opts.conf_path.clone(), Source::Disk(read)),
     };
     let tree = tree::load(&main, &source).map_err(|e| {
         let hint = if e.contains("13: Permission denied") {
@@ -938,11 +938,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("nginx.conf");
         std::fs::write(&p, src).unwrap();
-        let c = load(&LoadOptions {
-            conf_path: p,
-            prefix: Some(dir.path().to_path_buf()),
-            dump: None,
-        })
+        let c = load(
+            &LoadOptions {
+                conf_path: p,
+                prefix: Some(dir.path().to_path_buf()),
+                dump: None,
+            },
+            crate::gather::files::read_config,
+        )
         .unwrap();
         (dir, c)
     }

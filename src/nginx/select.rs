@@ -407,7 +407,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.conf");
         std::fs::write(&p, src).unwrap();
-        let t: Tree = crate::nginx::tree::load(&p, &crate::nginx::tree::Source::Disk).unwrap();
+        let t: Tree = crate::nginx::tree::load(
+            &p,
+            &crate::nginx::tree::Source::Disk(crate::gather::files::read_config),
+        )
+        .unwrap();
         assert!(t.issues.is_empty(), "{:?}", t.issues);
         t.root
     }

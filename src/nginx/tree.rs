@@ -34,12 +34,15 @@ impl Directive {
     }
 }
 
-/// Largest configuration file read (nginx configurations with big maps stay far below).
-const MAX_CONF_FILE: u64 = 64 << 20;
+/// Reads one configuration file from disk; the reader is gather's
+/// (`gather::files::read_config`: regular files only, bounded), so that this module parses
+/// and never touches the host itself.
+pub type ReadFile = fn(&Path) -> Result<Vec<u8>, String>;
 
 /// Where file contents come from.
 pub enum Source {
-    Disk,
+    /// Files on disk, read with the given reader.
+    Disk(ReadFile),
     /// `nginx -T` output: path → content.
     Dump(BTreeMap<String, Vec<u8>>),
 }
@@ -47,11 +50,7 @@ pub enum Source {
 impl Source {
     fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
         match self {
-            // Regular files only, bounded: a FIFO or /dev/zero as a configuration file
-            // becomes an issue at its include line, never a hang or unbounded growth.
-            Source::Disk => {
-                crate::gather::files::read_all(path, MAX_CONF_FILE).map_err(|e| e.reason())
-            }
+            Source::Disk(read) => read(path),
             Source::Dump(files) => files
                 .get(path.to_str().unwrap_or(""))
                 .cloned()
@@ -62,7 +61,7 @@ impl Source {
     /// Paths matching an include pattern, sorted as nginx's glob does.
     fn glob(&self, pattern: &str) -> Vec<PathBuf> {
         match self {
-            Source::Disk => glob::glob(pattern)
+            Source::Disk(_) => glob::glob(pattern)
                 .map(|paths| {
                     let mut v: Vec<PathBuf> = paths.flatten().filter(|p| !p.is_dir()).collect();
                     v.sort();
@@ -548,7 +547,11 @@ mod tests {
             "server { listen 82; }\ninclude sites/b.conf;\n",
         )
         .unwrap();
-        let t = load(&d.join("nginx.conf"), &Source::Disk).unwrap();
+        let t = load(
+            &d.join("nginx.conf"),
+            &Source::Disk(crate::gather::files::read_config),
+        )
+        .unwrap();
         let http = &t.root[0];
         let servers: Vec<_> = http
             .children()

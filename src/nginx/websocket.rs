@@ -313,11 +313,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("nginx.conf");
         std::fs::write(&p, src).unwrap();
-        let c = load(&LoadOptions {
-            conf_path: p,
-            prefix: Some(dir.path().into()),
-            dump: None,
-        })
+        let c = load(
+            &LoadOptions {
+                conf_path: p,
+                prefix: Some(dir.path().into()),
+                dump: None,
+            },
+            crate::gather::files::read_config,
+        )
         .unwrap();
         let req = RequestSpec {
             site: "chat.test".into(),
@@ -373,11 +376,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("nginx.conf");
         std::fs::write(&p, "events {} http { map $http_upgrade $connection_upgrade { default upgrade; '' close; } }").unwrap();
-        let c = load(&LoadOptions {
-            conf_path: p,
-            prefix: None,
-            dump: None,
-        })
+        let c = load(
+            &LoadOptions {
+                conf_path: p,
+                prefix: None,
+                dump: None,
+            },
+            crate::gather::files::read_config,
+        )
         .unwrap();
         let m = upgrade_maps(&c);
         assert_eq!(m[0].variable, "$connection_upgrade");

@@ -5,8 +5,8 @@
 
 use std::io::{self, BufRead, Write};
 
-use super::apply::{self, Outcome};
-use super::Plan;
+use crate::fixes::apply::{self, Outcome};
+use crate::fixes::Plan;
 use crate::render::sanitize::escape_for_terminal as esc;
 use crate::report::Report;
 
