@@ -13,7 +13,7 @@ use crate::cause::Cause;
 use crate::cli::{Cli, Command, CompletionsArgs, DiagnoseArgs, ExplainArgs, RouteArgs};
 use crate::exit::{fail, ExitStatus};
 use crate::facts::{Facts, SNAPSHOT_SCHEMA_VERSION};
-use crate::{checks, config, gather, render, report};
+use crate::{config, gather, render, report};
 
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {
     let color = render::use_color(cli.color);
@@ -76,8 +76,7 @@ fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Re
     let facts = facts_for(args);
     crate::progress::done();
     let facts = facts?;
-    let runs = checks::run_all(&facts);
-    let report = report::build(&facts, &runs);
+    let report = crate::sitewide::diagnose(&facts);
     if args.json {
         render::json(&report, out)?;
     } else {
@@ -143,8 +142,7 @@ fn verify_after_fix(
     let Some((facts, through)) = last else {
         return Ok(ExitStatus::Problems);
     };
-    let runs = checks::run_all(&facts);
-    let after = report::build(&facts, &runs);
+    let after = crate::sitewide::diagnose(&facts);
     let through_ok = through
         .as_ref()
         .is_some_and(|p| p.error.is_none() && p.status.is_some_and(|s| s < 500));

@@ -19,4 +19,5 @@ pub mod progress;
 pub mod rank;
 pub mod render;
 pub mod report;
+pub mod sitewide;
 pub mod timeline;

@@ -27,6 +27,90 @@ pub struct RankedFinding {
     /// The root cause that explains this symptom, when one was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explained_by: Option<Cause>,
+    /// The location and upstream the finding concerns (docs/json.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<FindingLocation>,
+}
+
+/// Where in the site a finding applies: the location block whose `*_pass` reaches the
+/// upstream (file:line of its opening line), the request routed there, and the upstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingLocation {
+    /// The request routed (a failing one from the logs when there was one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub modifier: String,
+    pub pattern: String,
+    pub file: String,
+    pub line: u32,
+    /// `proxy_pass`, `fastcgi_pass`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directive: Option<String>,
+    /// The directive's argument as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The upstream addresses behind the target.
+    pub upstreams: Vec<String>,
+    /// Site-wide mode: the logs of the window show requests failing there (absent: false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failing: bool,
+}
+
+impl FindingLocation {
+    pub fn of(r: &crate::facts::Route, failing: bool) -> Option<Self> {
+        let l = r.location.as_ref()?;
+        Some(FindingLocation {
+            path: r.path.clone(),
+            modifier: l.modifier.clone(),
+            pattern: l.pattern.clone(),
+            file: l.file.clone(),
+            line: l.line,
+            directive: r.directive.clone(),
+            target: r.target.clone(),
+            upstreams: r.upstreams.iter().map(|u| u.address.clone()).collect(),
+            failing,
+        })
+    }
+}
+
+/// The check runs of one upstream of the site (site-wide mode), or of the one route.
+pub struct ScopedRuns<'a> {
+    pub location: Option<FindingLocation>,
+    pub runs: &'a [CheckRun],
+}
+
+/// Ranks each upstream's findings on their own (a root explains symptoms of its own
+/// upstream only), then merges them: a finding the same check makes for several upstreams
+/// with the same title and evidence (a site-wide fact, e.g. nginx out of descriptors) is kept once, for
+/// the first; the upstreams the logs show failing lead, then severity and confidence.
+pub fn rank_scoped(groups: &[ScopedRuns]) -> Vec<RankedFinding> {
+    let mut all: Vec<(usize, usize, RankedFinding)> = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        for (i, mut r) in rank(group.runs).into_iter().enumerate() {
+            let dup = all.iter().any(|(_, _, o)| {
+                o.finding.cause == r.finding.cause
+                    && o.finding.title == r.finding.title
+                    && o.finding.evidence == r.finding.evidence
+            });
+            if dup {
+                continue;
+            }
+            r.location = group.location.clone();
+            all.push((g, i, r));
+        }
+    }
+    let failing = |r: &RankedFinding| r.location.as_ref().is_some_and(|l| l.failing);
+    all.sort_by(|(ga, ia, a), (gb, ib, b)| {
+        a.explained_by
+            .is_some()
+            .cmp(&b.explained_by.is_some())
+            .then(failing(b).cmp(&failing(a)))
+            .then(b.finding.severity.cmp(&a.finding.severity))
+            .then(b.confidence_score.total_cmp(&a.confidence_score))
+            .then(ga.cmp(gb))
+            .then(ia.cmp(ib))
+    });
+    all.into_iter().map(|(_, _, r)| r).collect()
 }
 
 fn two_decimals<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -56,6 +140,7 @@ pub fn rank(runs: &[CheckRun]) -> Vec<RankedFinding> {
                     check: run.id,
                     corroborated_by: Vec::new(),
                     explained_by: None,
+                    location: None,
                 };
                 match all.iter_mut().find(|(_, r)| r.finding.cause == f.cause) {
                     Some((_, existing)) => merge(existing, ranked),
@@ -244,5 +329,86 @@ mod tests {
         let ranked = rank(&[run("a", vec![w]), run("b", vec![c1]), run("c", vec![c2])]);
         let order: Vec<_> = ranked.iter().map(|r| r.finding.title.as_str()).collect();
         assert_eq!(order, ["c2", "c1", "w"]);
+    }
+
+    fn scoped(failing: bool, addr: &str) -> Option<FindingLocation> {
+        Some(FindingLocation {
+            path: Some("/".into()),
+            modifier: String::new(),
+            pattern: "/".into(),
+            file: "f".into(),
+            line: 1,
+            directive: None,
+            target: None,
+            upstreams: vec![addr.into()],
+            failing,
+        })
+    }
+
+    #[test]
+    fn the_failing_upstream_leads_and_a_shared_finding_is_kept_once() {
+        let quiet = [
+            run(
+                "a",
+                vec![Finding::new(
+                    Cause::UpstreamDown,
+                    Severity::Critical,
+                    Strength::Direct,
+                    "down",
+                )],
+            ),
+            run(
+                "fd",
+                vec![Finding::new(
+                    Cause::FdExhaustion,
+                    Severity::Warning,
+                    Strength::Strong,
+                    "nginx out of fds",
+                )],
+            ),
+        ];
+        let loud = [
+            run(
+                "b",
+                vec![Finding::new(
+                    Cause::KeepaliveRace,
+                    Severity::Warning,
+                    Strength::Direct,
+                    "race",
+                )],
+            ),
+            run(
+                "fd",
+                vec![Finding::new(
+                    Cause::FdExhaustion,
+                    Severity::Warning,
+                    Strength::Strong,
+                    "nginx out of fds",
+                )],
+            ),
+        ];
+        let ranked = rank_scoped(&[
+            ScopedRuns {
+                location: scoped(false, "127.0.0.1:1"),
+                runs: &quiet,
+            },
+            ScopedRuns {
+                location: scoped(true, "127.0.0.1:2"),
+                runs: &loud,
+            },
+        ]);
+        let order: Vec<_> = ranked.iter().map(|r| r.finding.cause).collect();
+        assert_eq!(
+            order,
+            [
+                Cause::KeepaliveRace,
+                Cause::UpstreamDown,
+                Cause::FdExhaustion
+            ]
+        );
+        assert_eq!(
+            ranked[0].location.as_ref().unwrap().upstreams,
+            ["127.0.0.1:2"]
+        );
     }
 }

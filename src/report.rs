@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::checks::{util, CheckRun, CheckStatus, Severity, Verdict};
 use crate::exit::ExitStatus;
 use crate::facts::{ConfigIssue, Facts, Route, SocketKind};
-use crate::rank::{rank, RankedFinding};
+use crate::rank::{rank_scoped, FindingLocation, RankedFinding, ScopedRuns};
 
 pub use explain_log::{LbLogReport, LogReport};
 
@@ -31,6 +31,9 @@ pub fn tool() -> ToolInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckRow {
     pub id: &'static str,
+    /// Site-wide mode: the upstream this run of the check looked at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
     pub status: CheckStatus,
     pub detail: String,
     pub duration_ms: f64,
@@ -127,6 +130,10 @@ pub struct Report {
     /// Each collector's outcome and duration (`status` "deadline": cut off by --deadline).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gather: Vec<crate::facts::GatherStage>,
+    /// Site-wide mode (no `--path`): every upstream behind the server and the one-line
+    /// summary of the locations that did not fail (docs/json.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_wide: Option<crate::sitewide::SiteWide>,
     #[serde(skip)]
     pub exit: ExitStatus,
 }
@@ -229,12 +236,33 @@ pub fn fold_evidence(evidence: &[crate::checks::Evidence]) -> Vec<FoldedEvidence
     out.into_iter().map(|(f, _)| f).collect()
 }
 
-/// Builds the report of a diagnosis from its facts and check runs.
+/// Builds the report of a diagnosis from its facts and check runs (one route).
 pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
-    let findings = rank(runs);
-    let checks: Vec<CheckRow> = runs
+    let location = facts
+        .nginx
+        .value()
+        .and_then(|n| n.route.as_ref())
+        .and_then(|r| FindingLocation::of(r, false));
+    build_scoped(facts, &[ScopedRuns { location, runs }])
+}
+
+/// Builds the report from the check runs of each upstream (site-wide mode) or of the one
+/// route: findings ranked together, each with the location it concerns.
+pub fn build_scoped(facts: &Facts, groups: &[ScopedRuns]) -> Report {
+    let findings = rank_scoped(groups);
+    let scoped = groups.len() > 1;
+    let checks: Vec<CheckRow> = groups
         .iter()
-        .map(|r| CheckRow {
+        .flat_map(|g| {
+            let upstream = g
+                .location
+                .as_ref()
+                .filter(|_| scoped)
+                .map(|l| l.upstreams.join(","));
+            g.runs.iter().map(move |r| (upstream.clone(), r))
+        })
+        .map(|(upstream, r)| CheckRow {
+            upstream,
             id: r.id,
             status: r.status(),
             detail: match &r.verdict {
@@ -260,6 +288,9 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
             notes.extend(value.route.iter().flat_map(|r| r.notes.iter().cloned()))
         }
     }
+    // Site-wide routes repeat the server's notes: each once, in order.
+    let mut seen = std::collections::HashSet::new();
+    notes.retain(|n| seen.insert(n.clone()));
     for (name, fact) in [
         ("listeners", facts.listeners.get().err()),
         ("error log", facts.error_log.get().err()),
@@ -353,6 +384,7 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
                 .collect(),
         }),
         gather: facts.gather.clone(),
+        site_wide: None,
         exit,
     }
 }
@@ -505,6 +537,7 @@ mod tests {
     #[test]
     fn summary_counts_every_status() {
         let row = |status| CheckRow {
+            upstream: None,
             id: "x",
             status,
             detail: String::new(),

@@ -288,4 +288,52 @@ pub struct NginxFacts {
     /// Site-wide mode (no `--path`): one route per location of the selected server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub site_routes: Vec<Route>,
+    /// Site-wide mode: each distinct upstream the server's locations reach, failing ones
+    /// (per the logs of the window) first; each is checked once, fully.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub site_upstreams: Vec<SiteUpstream>,
+}
+
+/// One distinct upstream (address, socket or group) behind the site, in site-wide mode.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SiteUpstream {
+    /// The route checks use for it: a request the logs show failing there, else the first
+    /// location (config order) that reaches it.
+    pub route: Route,
+    /// The request paths routed here: one per location that reaches it (its prefix, exact
+    /// name or a sample its regex matches), then failing requests from the logs.
+    pub paths: Vec<String>,
+    /// Requests the error and access logs show failing in the window that nginx sends
+    /// here (path only, no query string), most frequent first.
+    #[serde(default)]
+    pub failing_paths: Vec<String>,
+    /// Error-log events of the window that name this upstream, plus failing access-log
+    /// samples routed here.
+    #[serde(default)]
+    pub failures: u64,
+    /// The error-log window restricted to events that name this upstream.
+    #[serde(default)]
+    pub error_log: Option<super::ErrorLogWindow>,
+    /// Found only from a failing request in the logs, after the probes had started: not
+    /// probed.
+    #[serde(default)]
+    pub late: bool,
+}
+
+impl SiteUpstream {
+    /// What makes two routes the same upstream: the pass directive and its group, or the
+    /// addresses (sorted), or the target as written when it is dynamic.
+    pub fn key_of(r: &Route) -> String {
+        let d = r.directive.as_deref().unwrap_or("");
+        if let Some(g) = &r.group {
+            return format!("{d} {g}");
+        }
+        let mut a: Vec<&str> = r.upstreams.iter().map(|u| u.address.as_str()).collect();
+        a.sort_unstable();
+        a.dedup();
+        if a.is_empty() {
+            return format!("{d} {}", r.target.as_deref().unwrap_or(""));
+        }
+        format!("{d} {}", a.join(","))
+    }
 }

@@ -19,6 +19,7 @@ pub mod plain_log;
 pub mod probe;
 pub mod processes;
 pub mod runner;
+pub mod site;
 pub mod sock_diag;
 pub mod supervisord;
 pub mod unix_sockets;
@@ -194,6 +195,26 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     };
     let route = nginx_found.as_ref().and_then(|n| n.route.clone());
     let master = nginx_found.as_ref().and_then(|n| n.master.clone());
+    // Site-wide mode: every distinct upstream behind the server is gathered for, and the
+    // sources that look at all of them see the union of their addresses.
+    let mut site_ups: Vec<SiteUpstream> = nginx_found
+        .as_ref()
+        .map(|n| site::group(&n.site_routes))
+        .unwrap_or_default();
+    if site_ups.len() > site::MAX_UPSTREAMS {
+        let rest: Vec<String> = site_ups[site::MAX_UPSTREAMS..]
+            .iter()
+            .filter_map(|u| u.route.target.clone())
+            .collect();
+        facts.notes.push(format!(
+            "site-wide: {} more upstream(s) not checked (at most {} are): {}",
+            rest.len(),
+            site::MAX_UPSTREAMS,
+            rest.join(", ")
+        ));
+        site_ups.truncate(site::MAX_UPSTREAMS);
+    }
+    let gather_route = route.as_ref().map(|r| site::union_route(r, &site_ups));
     // nginx's namespaces: where listeners are read, probes run from, paths are looked up.
     let master_pid = master.as_ref().map(|m| m.pid);
     let mut view = ns::detect(&opts.proc_root, master_pid);
@@ -221,18 +242,34 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
 
     // Stage 2: the targets decide what to probe; the slow sources run in parallel.
     crate::progress::stage("probing upstreams, reading logs and /proc");
-    let probes: Vec<runner::Pending<ProbeResult>> = route
-        .as_ref()
-        .map(|r| spawn_probes(r, opts, probe_ns))
-        .unwrap_or_default();
-    let (o, r) = (opts.clone(), route.clone());
+    let probes: Vec<runner::Pending<ProbeResult>> = match &route {
+        Some(r) if !site_ups.is_empty() => site_probes(r, &site_ups, opts, probe_ns),
+        Some(r) => spawn_probes(r, opts, probe_ns),
+        None => Vec::new(),
+    };
+    let (o, r) = (opts.clone(), gather_route.clone());
     let nginx_fs = log_window::NginxFs {
         root: root.clone(),
         container: nginx_container.clone(),
     };
+    let slices_fs = nginx_fs.clone();
     let error_log = runner::spawn("error log", move || {
         log_window::error_log_window(&o, r.as_ref(), &nginx_fs)
     });
+    // Each upstream's own slice of the error log: the events that name it.
+    let (o, ups) = (opts.clone(), site_ups.clone());
+    let slices = runner::spawn("error log per upstream", move || {
+        let mut o = o;
+        o.request.site.clear();
+        ups.iter()
+            .map(|u| {
+                let (w, _) =
+                    log_window::error_log_window(&o, Some(&site::slice_route(u)), &slices_fs);
+                w.value().cloned()
+            })
+            .collect::<Vec<_>>()
+    });
+    let site_config = config.clone();
     let (o, r) = (opts.clone(), route.clone());
     let access_log = runner::spawn("access log", move || {
         log_window::access_log_window(&o, r.as_ref())
@@ -267,7 +304,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             facts.processes = Fact::unavailable("/proc", late());
         }
     }
-    if let Some(r) = &route {
+    if let Some(r) = &gather_route {
         let socks: Vec<UnixSocketFile> = r
             .upstreams
             .iter()
@@ -282,7 +319,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         facts.unix_sockets = Fact::unavailable("nginx route", "no route was selected");
     }
     // Upstream addresses that are not nginx's own: which namespace of this host has them?
-    let remote: Vec<std::net::IpAddr> = route
+    let remote: Vec<std::net::IpAddr> = gather_route
         .iter()
         .flat_map(|r| r.upstreams.iter())
         .filter_map(|u| u.address.parse::<SocketAddr>().ok())
@@ -300,7 +337,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     // What the route's upstream names resolve to now, through nginx's resolver (a DNS
     // query can hang: its own thread, awaited until the deadline).
     let mut names: Vec<(String, u16)> = Vec::new();
-    for u in route.iter().flat_map(|r| r.upstreams.iter()) {
+    for u in gather_route.iter().flat_map(|r| r.upstreams.iter()) {
         let (Some(h), Ok(a)) = (u.host.as_deref(), u.address.parse::<SocketAddr>()) else {
             continue;
         };
@@ -361,7 +398,18 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     facts.notes.extend(view.limits.iter().cloned());
     facts.view = Fact::collected(view.clone());
     crate::progress::stage("process managers, kernel log, limits");
-    let why_gone = spawn_why_gone(opts, &facts, &net_dir, diag);
+    let why_gone = match (&gather_route, &mut facts.nginx) {
+        (Some(g), Fact::Collected { value: n }) if !site_ups.is_empty() => {
+            // The managers, limits and socket modes of every upstream, not only the lead's.
+            let primary = n.route.replace(g.clone());
+            let w = spawn_why_gone(opts, &facts, &net_dir, diag);
+            if let Fact::Collected { value: n } = &mut facts.nginx {
+                n.route = primary;
+            }
+            w
+        }
+        _ => spawn_why_gone(opts, &facts, &net_dir, diag),
+    };
     crate::progress::stage("waiting for probes and logs");
     facts.probes = probes
         .into_iter()
@@ -388,8 +436,90 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         .wait(deadline, &mut stages)
         .unwrap_or_else(|| Fact::unavailable("load balancer", late()));
     why_gone.collect(deadline, &late(), &mut facts, &mut stages);
+    if !site_ups.is_empty() {
+        let windows = slices.wait(deadline, &mut stages).unwrap_or_default();
+        for (u, w) in site_ups.iter_mut().zip(windows) {
+            u.error_log = w;
+        }
+        let master_pid = master.as_ref().map(|m| m.pid);
+        let resolver = ns::NginxResolver::new(ns::mount_root(&opts.proc_root, master_pid));
+        let resolve = |h: &str, p: u16| resolver.resolve(h, p);
+        let files = match ns::mount_root(&opts.proc_root, master_pid) {
+            Some(root) => files::HostFiles { root },
+            None => files::HostFiles::new(),
+        };
+        let route_of = |path: &str| -> Option<Route> {
+            let c = site_config.as_ref()?;
+            let mut req = opts.request.clone();
+            req.path = path.to_string();
+            nginx::route_with(c, &req, &resolve, &files).ok()
+        };
+        let mut windows: Vec<&ErrorLogWindow> = site_ups
+            .iter()
+            .filter_map(|u| u.error_log.as_ref())
+            .collect();
+        windows.extend(facts.error_log.value());
+        let failing = site::failing_paths(&windows, facts.access_log.value());
+        site::attach_failing(&mut site_ups, &failing, &route_of);
+        if let Fact::Collected { value: n } = &mut facts.nginx {
+            lead_site_upstream(n, &mut site_ups);
+            n.site_upstreams = site_ups;
+        }
+    }
     facts.gather = stages;
     Ok(facts)
+}
+
+/// Puts first the upstream the report leads with: the one the logs show failing most,
+/// else the one the site-wide route already picked; that route becomes the report's.
+fn lead_site_upstream(n: &mut NginxFacts, ups: &mut [SiteUpstream]) {
+    let Some(primary) = n.route.as_ref() else {
+        return;
+    };
+    if ups.first().is_some_and(|u| u.failures > 0) {
+        let lead = &ups[0];
+        let mut r = lead.route.clone();
+        if SiteUpstream::key_of(&r) == SiteUpstream::key_of(primary) {
+            // Same upstream: keep the route's own notes, with the failing request's path.
+            let mut p = primary.clone();
+            if !lead.failing_paths.is_empty() {
+                p = r.clone();
+                p.notes.extend(primary.notes.iter().cloned());
+            }
+            r = p;
+        }
+        n.route = Some(r);
+        return;
+    }
+    let key = SiteUpstream::key_of(primary);
+    if let Some(i) = ups
+        .iter()
+        .position(|u| SiteUpstream::key_of(&u.route) == key)
+    {
+        ups[..=i].rotate_right(1);
+        ups[0].route = primary.clone();
+    }
+}
+
+/// Probes of every site upstream, each address once, with its own route's scheme and URI.
+fn site_probes(
+    primary: &Route,
+    ups: &[SiteUpstream],
+    opts: &GatherOptions,
+    netns_of: Option<u32>,
+) -> Vec<runner::Pending<ProbeResult>> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for r in std::iter::once(primary).chain(ups.iter().map(|u| &u.route)) {
+        let mut r = r.clone();
+        r.upstreams.retain(|u| !seen.contains(&u.address));
+        seen.extend(r.upstreams.iter().map(|u| u.address.clone()));
+        if r.upstreams.is_empty() || seen.len() > 64 {
+            continue;
+        }
+        out.extend(spawn_probes(&r, opts, netns_of));
+    }
+    out
 }
 
 /// The collectors of "who should serve the upstream and why it is gone", started.
@@ -772,6 +902,7 @@ fn nginx_facts(
     }
     let facts = NginxFacts {
         site_routes,
+        site_upstreams: Vec::new(),
         master,
         conf_path: inst.conf_path.display().to_string(),
         prefix: inst.prefix.as_ref().map(|p| p.display().to_string()),

@@ -121,21 +121,35 @@ pub fn diagnose(
     }
     writeln!(out)?;
     if let Some(r) = &report.route {
-        route_lines(r, &p, out)?;
+        // Two rows at most for the chain in the one-screen report.
+        let chain_width = (!verbose).then_some(2 * WIDTH - 11);
+        route_lines_within(r, &p, chain_width, out)?;
         for u in &report.upstream_states {
             let mark = if u.ok { p.green("ok") } else { p.red("FAIL") };
             let listener = u.listener.as_deref().unwrap_or("listeners not visible");
+            // The probe's text without the address the line starts with.
             let probe = u
                 .probe
                 .as_deref()
-                .map(|x| format!("; {}", val(x)))
+                .map(|x| {
+                    let x = x
+                        .strip_prefix(u.address.as_str())
+                        .map_or(x, |r| r.strip_prefix(':').unwrap_or(r).trim_start());
+                    format!("; {}", val(x))
+                })
                 .unwrap_or_default();
-            writeln!(
-                out,
-                "    → {} [{mark}] {}{probe}",
-                p.bold(&val(&u.address)),
-                val(listener)
-            )?;
+            let text = format!("{}{probe}", val(listener));
+            // Two rows at most in the one-screen report (the listener, then the probe).
+            let room = (2 * WIDTH).saturating_sub(14 + u.address.chars().count());
+            let text = if verbose {
+                text.into()
+            } else {
+                clip(&text, room)
+            };
+            writeln!(out, "    → {} [{mark}] {text}", p.bold(&val(&u.address)),)?;
+        }
+        if let Some(sw) = &report.site_wide {
+            site_wide_lines(sw, r, &p, out)?;
         }
         writeln!(out)?;
     }
@@ -181,11 +195,22 @@ pub fn diagnose(
             esc(&f.finding.title),
             f.confidence_score * 100.0
         )?;
+        let several = report
+            .site_wide
+            .as_ref()
+            .is_some_and(|s| s.upstreams.len() > 1);
+        if let (true, Some(l), None) = (several, &f.location, f.explained_by) {
+            writeln!(out, "   {}", p.dim(&val(&location_tag(l))))?;
+        }
         if let Some(root) = f.explained_by {
             writeln!(out, "   {}", p.dim(&format!("explained by {root} above")))?;
             if !full {
                 continue;
             }
+        }
+        // A fact worth knowing, not a fault: its heading only, unless it leads or -v.
+        if f.finding.severity == Severity::Info && i > 0 && !full {
+            continue;
         }
         let folded = report.folded_evidence.get(i);
         let limit = match (full, i) {
@@ -331,6 +356,74 @@ pub fn diagnose(
                 report.notes.len() - notes
             ))
         )?;
+    }
+    Ok(())
+}
+
+/// `at location ~ \.php$ (default:56) → unix:/run/php/php8.2-fpm.sock (GET /index.php)`
+fn location_tag(l: &crate::rank::FindingLocation) -> String {
+    let m = if l.modifier.is_empty() {
+        String::new()
+    } else {
+        format!("{} ", l.modifier)
+    };
+    let path = l
+        .path
+        .as_deref()
+        .map(|p| format!(" (GET {p}{})", if l.failing { ", failing" } else { "" }))
+        .unwrap_or_default();
+    format!(
+        "at location {m}{} ({}:{}) → {}{path}",
+        l.pattern,
+        crate::nginx::short(&l.file),
+        l.line,
+        l.upstreams.join(", ")
+    )
+}
+
+/// Site-wide mode, under the route: the other upstreams that are not healthy (a line
+/// each, at most three), then one line for everything that does not fail.
+fn site_wide_lines(
+    sw: &crate::sitewide::SiteWide,
+    lead: &Route,
+    p: &Paint,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let lead_addrs: Vec<&str> = lead.upstreams.iter().map(|u| u.address.as_str()).collect();
+    let others: Vec<_> = sw
+        .upstreams
+        .iter()
+        .filter(|u| {
+            !u.healthy
+                && u.upstreams
+                    .iter()
+                    .map(String::as_str)
+                    .ne(lead_addrs.iter().copied())
+        })
+        .collect();
+    for u in others.iter().take(3) {
+        let failing = if u.failing_paths.is_empty() {
+            String::new()
+        } else {
+            format!(", failing: {}", u.failing_paths.join(" "))
+        };
+        let line = format!(
+            "    also: {} [{}] ({}{failing})",
+            u.target,
+            if u.findings > 0 { "FAIL" } else { "?" },
+            u.paths.join(" ")
+        );
+        writeln!(out, "{}", clip(&val(&line), WIDTH))?;
+    }
+    if others.len() > 3 {
+        writeln!(
+            out,
+            "    {}",
+            p.dim(&format!("… {} more upstream(s): -v", others.len() - 3))
+        )?;
+    }
+    if let Some(s) = &sw.summary {
+        writeln!(out, "    {}", p.dim(&clip(&val(s), WIDTH - 4)))?;
     }
     Ok(())
 }
@@ -499,6 +592,17 @@ fn new_table(color: bool) -> Table {
 
 /// The route as `site → server → location → directive target`.
 pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io::Result<()> {
+    route_lines_within(r, p_on, None, out)
+}
+
+/// [`route_lines`] with the chain cut to `chain_width` characters (the one-screen report;
+/// `-v` and `--json` have it whole).
+fn route_lines_within(
+    r: &Route,
+    p_on: &impl RoutePaint,
+    chain_width: Option<usize>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(out, "{}", p_on.heading("Route"))?;
     writeln!(
         out,
@@ -525,7 +629,12 @@ pub fn route_lines(r: &Route, p_on: &impl RoutePaint, out: &mut dyn Write) -> io
             .iter()
             .any(|h| h.kind == "redirect" || h.kind == "error_page")
     {
-        writeln!(out, "  chain    {}", val(&chain_text(&r.hops)))?;
+        let chain = val(&chain_text(&r.hops));
+        let chain = match chain_width {
+            Some(w) => clip(&chain, w).into_owned(),
+            None => chain,
+        };
+        writeln!(out, "  chain    {chain}")?;
     }
     for b in &r.branches {
         writeln!(
