@@ -48,7 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'badgw' -ScriptBlock {
             [CompletionResult]::new('--kernel-log', '--kernel-log', [CompletionResultType]::ParameterName, 'Kernel log file (dmesg, kern.log) to search for OOM kills')
             [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'Output of `journalctl -u UNIT` for the app')
             [CompletionResult]::new('--unit-status', '--unit-status', [CompletionResultType]::ParameterName, 'Output of `systemctl show UNIT` for the app')
-            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'How far back to read logs, e.g. 15m, 2h')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'How far back to read logs. Durations, here and in every option: a number and a unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Timeout of each probe and external command, e.g. 3s, 500ms')
             [CompletionResult]::new('--lb-idle-timeout', '--lb-idle-timeout', [CompletionResultType]::ParameterName, 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx''s keepalive_timeout')
             [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)')
@@ -94,7 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'badgw' -ScriptBlock {
             [CompletionResult]::new('--kernel-log', '--kernel-log', [CompletionResultType]::ParameterName, 'Kernel log file (dmesg, kern.log) to search for OOM kills')
             [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'Output of `journalctl -u UNIT` for the app')
             [CompletionResult]::new('--unit-status', '--unit-status', [CompletionResultType]::ParameterName, 'Output of `systemctl show UNIT` for the app')
-            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'How far back to read logs, e.g. 15m, 2h')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'How far back to read logs. Durations, here and in every option: a number and a unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Timeout of each probe and external command, e.g. 3s, 500ms')
             [CompletionResult]::new('--lb-idle-timeout', '--lb-idle-timeout', [CompletionResultType]::ParameterName, 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx''s keepalive_timeout')
             [CompletionResult]::new('--deadline', '--deadline', [CompletionResultType]::ParameterName, 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)')
@@ -106,7 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'badgw' -ScriptBlock {
             break
         }
         'badgw;explain-log' {
-            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only lines at or after this time: a duration back from the log''s end or now (15m, 2h), or a time (2026-11-22T10:00, "2026-11-22 10:00:00")')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only lines at or after this time: a duration back from the log''s end, or from now for gzip and stdin (500ms, 90s, 15m, 1.5h, 1d; a bare number is seconds), or a time in the log''s clock (2026-11-22T10:00, "2026-11-22 10:00:00", 2026/11/22 10:00:00, 2026-11-22)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only lines before this time (same forms as --since)')
             [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'How many upstreams and servers to list per category')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colors: auto (a terminal, and NO_COLOR unset), always, never')

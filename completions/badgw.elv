@@ -44,7 +44,7 @@ set edit:completion:arg-completer[badgw] = {|@words|
             cand --kernel-log 'Kernel log file (dmesg, kern.log) to search for OOM kills'
             cand --journal 'Output of `journalctl -u UNIT` for the app'
             cand --unit-status 'Output of `systemctl show UNIT` for the app'
-            cand --since 'How far back to read logs, e.g. 15m, 2h'
+            cand --since 'How far back to read logs. Durations, here and in every option: a number and a unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds'
             cand --timeout 'Timeout of each probe and external command, e.g. 3s, 500ms'
             cand --lb-idle-timeout 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx''s keepalive_timeout'
             cand --deadline 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)'
@@ -88,7 +88,7 @@ set edit:completion:arg-completer[badgw] = {|@words|
             cand --kernel-log 'Kernel log file (dmesg, kern.log) to search for OOM kills'
             cand --journal 'Output of `journalctl -u UNIT` for the app'
             cand --unit-status 'Output of `systemctl show UNIT` for the app'
-            cand --since 'How far back to read logs, e.g. 15m, 2h'
+            cand --since 'How far back to read logs. Durations, here and in every option: a number and a unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds'
             cand --timeout 'Timeout of each probe and external command, e.g. 3s, 500ms'
             cand --lb-idle-timeout 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx''s keepalive_timeout'
             cand --deadline 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)'
@@ -99,7 +99,7 @@ set edit:completion:arg-completer[badgw] = {|@words|
             cand --version 'Print version'
         }
         &'badgw;explain-log'= {
-            cand --since 'Only lines at or after this time: a duration back from the log''s end or now (15m, 2h), or a time (2026-11-22T10:00, "2026-11-22 10:00:00")'
+            cand --since 'Only lines at or after this time: a duration back from the log''s end, or from now for gzip and stdin (500ms, 90s, 15m, 1.5h, 1d; a bare number is seconds), or a time in the log''s clock (2026-11-22T10:00, "2026-11-22 10:00:00", 2026/11/22 10:00:00, 2026-11-22)'
             cand --until 'Only lines before this time (same forms as --since)'
             cand --top 'How many upstreams and servers to list per category'
             cand --color 'When to use colors: auto (a terminal, and NO_COLOR unset), always, never'

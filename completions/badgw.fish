@@ -48,7 +48,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l access-log -d '
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l kernel-log -d 'Kernel log file (dmesg, kern.log) to search for OOM kills' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l journal -d 'Output of `journalctl -u UNIT` for the app' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l unit-status -d 'Output of `systemctl show UNIT` for the app' -r -F
-complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l since -d 'How far back to read logs, e.g. 15m, 2h' -r
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l since -d 'How far back to read logs. Durations, here and in every option: a number and a unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds' -r
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l timeout -d 'Timeout of each probe and external command, e.g. 3s, 500ms' -r
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l lb-idle-timeout -d 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx\'s keepalive_timeout' -r
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l deadline -d 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)' -r
@@ -87,7 +87,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand collect" -l access-log -d 'A
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l kernel-log -d 'Kernel log file (dmesg, kern.log) to search for OOM kills' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l journal -d 'Output of `journalctl -u UNIT` for the app' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l unit-status -d 'Output of `systemctl show UNIT` for the app' -r -F
-complete -c badgw -n "__fish_badgw_using_subcommand collect" -l since -d 'How far back to read logs, e.g. 15m, 2h' -r
+complete -c badgw -n "__fish_badgw_using_subcommand collect" -l since -d 'How far back to read logs. Durations, here and in every option: a number and a unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds' -r
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l timeout -d 'Timeout of each probe and external command, e.g. 3s, 500ms' -r
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l lb-idle-timeout -d 'Idle timeout of the load balancer in front of nginx (AWS ALB: 60s by default), compared with nginx\'s keepalive_timeout' -r
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l deadline -d 'Deadline of the whole run; the report then shows what was gathered and marks the rest `unavailable: deadline` (default: 5 × --timeout + 2s)' -r
@@ -96,7 +96,7 @@ always\t''
 never\t''"
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -s h -l help -d 'Print help'
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -s V -l version -d 'Print version'
-complete -c badgw -n "__fish_badgw_using_subcommand explain-log" -l since -d 'Only lines at or after this time: a duration back from the log\'s end or now (15m, 2h), or a time (2026-11-22T10:00, "2026-11-22 10:00:00")' -r
+complete -c badgw -n "__fish_badgw_using_subcommand explain-log" -l since -d 'Only lines at or after this time: a duration back from the log\'s end, or from now for gzip and stdin (500ms, 90s, 15m, 1.5h, 1d; a bare number is seconds), or a time in the log\'s clock (2026-11-22T10:00, "2026-11-22 10:00:00", 2026/11/22 10:00:00, 2026-11-22)' -r
 complete -c badgw -n "__fish_badgw_using_subcommand explain-log" -l until -d 'Only lines before this time (same forms as --since)' -r
 complete -c badgw -n "__fish_badgw_using_subcommand explain-log" -l top -d 'How many upstreams and servers to list per category' -r
 complete -c badgw -n "__fish_badgw_using_subcommand explain-log" -l color -d 'When to use colors: auto (a terminal, and NO_COLOR unset), always, never' -r -f -a "auto\t''

@@ -1,6 +1,8 @@
 //! Command-line definition (clap derive). Field doc comments are the `--help` text;
 //! completions are generated from this definition, never written by hand.
 
+pub mod when;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -86,7 +88,8 @@ pub struct SourceArgs {
     /// Output of `systemctl show UNIT` for the app.
     #[arg(long, value_name = "FILE")]
     pub unit_status: Option<PathBuf>,
-    /// How far back to read logs, e.g. 15m, 2h.
+    /// How far back to read logs. Durations, here and in every option: a number and a
+    /// unit, ms, s, m, h or d (500ms, 90s, 15m, 1.5h, 1d); a bare number is seconds.
     #[arg(long, default_value = "15m", value_name = "DURATION")]
     pub since: String,
     /// Timeout of each probe and external command, e.g. 3s, 500ms.
@@ -151,8 +154,10 @@ pub struct ExplainLogArgs {
     /// ALB/ELB access log or a GCP load-balancer log is recognised and summarised instead.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Only lines at or after this time: a duration back from the log's end or now (15m, 2h),
-    /// or a time (2026-11-22T10:00, "2026-11-22 10:00:00").
+    /// Only lines at or after this time: a duration back from the log's end, or from now
+    /// for gzip and stdin (500ms, 90s, 15m, 1.5h, 1d; a bare number is seconds), or a time
+    /// in the log's clock (2026-11-22T10:00, "2026-11-22 10:00:00", 2026/11/22 10:00:00,
+    /// 2026-11-22).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
     /// Only lines before this time (same forms as --since).

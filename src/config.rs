@@ -7,33 +7,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
+use crate::cli::when::parse_duration;
 use crate::cli::{SourceArgs, TargetArgs};
 use crate::facts::RequestSpec;
 use crate::gather::GatherOptions;
-
-/// `500ms`, `3s`, `15m`, `2h`, `1d`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow!("invalid duration {s:?}: expected e.g. 500ms, 3s, 15m, 2h"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        "d" => n * 86400.0,
-        _ => bail!("invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h or d)"),
-    };
-    if !secs.is_finite() || !(0.0..=365.0 * 86400.0).contains(&secs) {
-        bail!("invalid duration {s:?}");
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
 
 /// The request to diagnose, from `--url` or `--site`/`--port`/`--path`.
 pub fn request(t: &TargetArgs) -> anyhow::Result<RequestSpec> {
@@ -157,16 +134,6 @@ pub fn gather_options(t: &TargetArgs, s: Option<&SourceArgs>) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("3 parsecs").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn urls() {

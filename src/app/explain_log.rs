@@ -5,12 +5,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::cli::when::parse_when;
 use crate::cli::ExplainLogArgs;
 use crate::exit::{fail, ExitStatus};
 use crate::gather::{clock, log_input};
+use crate::logs::lb;
 use crate::logs::line::LogTime;
 use crate::logs::scan::{ScanOptions, Stats};
-use crate::logs::{lb, parse_when};
 use crate::render;
 use crate::report::explain_log::{self as report, FileStats};
 

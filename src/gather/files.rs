@@ -253,9 +253,35 @@ pub struct Tail {
     /// Set when the file was shorter after the read than before it, or the read ended
     /// early: (size at open, size after). logrotate's `copytruncate` does this.
     pub shrank: Option<(u64, u64)>,
+    /// For a gzip file, whose offsets are in its decompressed text: the newlines in the
+    /// text before `data` (counted while decompressing).
+    pub lines_skipped: Option<u64>,
+    /// What limited the read, in words (a gzip stream cut short, compressed bytes left).
+    pub notes: Vec<String>,
 }
 
 impl Tail {
+    /// The tail from its first whole line: the partial line it starts in is dropped
+    /// (`offset` moves past it). A whole file stays as it is.
+    pub fn whole_lines(mut self) -> Tail {
+        if self.offset > 0 {
+            let cut = memchr::memchr(b'\n', &self.data).map_or(self.data.len(), |p| p + 1);
+            self.data.drain(..cut);
+            self.offset += cut as u64;
+            self.lines_skipped = self.lines_skipped.map(|n| n + 1);
+        }
+        self
+    }
+
+    /// Newlines in the file before `data`: counted by pread when at most `budget` bytes
+    /// (and quick), exact for gzip; None when not counted.
+    pub fn lines_before(&self, path: &Path, budget: u64) -> Option<u64> {
+        match self.lines_skipped {
+            Some(n) => Some(n),
+            None => count_lines_before(path, self.offset, budget),
+        }
+    }
+
     /// "error.log shrank from 1.0 GiB to 0 B while being read", when it did.
     pub fn shrink_note(&self, name: &str) -> Option<String> {
         self.shrank.map(|(a, b)| {
@@ -268,10 +294,20 @@ impl Tail {
     }
 }
 
-/// Reads at most the last `cap` bytes of a regular file with pread (no mmap, so a
-/// concurrent truncation cannot fault). Memory is `cap` at most whatever the file size.
+/// Compressed bytes of a gzip log read at most.
+pub const GZ_CAP: u64 = 64 << 20;
+
+/// The one tail reader of logs (error, access, kernel, journal files): at most the last
+/// `cap` bytes of a regular file, read with pread (no mmap, so a concurrent truncation
+/// cannot fault; memory is `cap` whatever the file size), or of a gzip file's decompressed
+/// text (recognised by its magic bytes; at most [`GZ_CAP`] compressed bytes are read).
+/// FIFOs and devices are refused, never waited on.
 pub fn read_tail(path: &Path, cap: u64) -> Result<Tail, FileError> {
     let (file, meta) = open_regular(path)?;
+    let mut magic = [0u8; 2];
+    if file.read_at(&mut magic, 0).ok() == Some(2) && magic == [0x1f, 0x8b] {
+        return Ok(gzip_tail(path, file, meta.len(), cap));
+    }
     let size = meta.len();
     let offset = size.saturating_sub(cap);
     let want = (size - offset) as usize;
@@ -285,7 +321,53 @@ pub fn read_tail(path: &Path, cap: u64) -> Result<Tail, FileError> {
         offset,
         size,
         shrank,
+        lines_skipped: None,
+        notes: Vec::new(),
     })
+}
+
+/// The end of a gzip file's decompressed text: a sliding window of `cap` to `2 × cap`
+/// bytes, the newlines before it counted as they go by.
+fn gzip_tail(path: &Path, file: File, compressed: u64, cap: u64) -> Tail {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let mut notes = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(file.take(GZ_CAP));
+    let mut data: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut dropped, mut lines) = (0u64, 0u64);
+    loop {
+        match dec.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                notes.push(format!("{name}: gzip data ends early ({e})"));
+                break;
+            }
+        }
+        if data.len() as u64 > 2 * cap {
+            let cut = data.len() - cap as usize;
+            lines += memchr::memchr_iter(b'\n', &data[..cut]).count() as u64;
+            data.drain(..cut);
+            dropped += cut as u64;
+        }
+    }
+    if compressed > GZ_CAP {
+        notes.push(format!(
+            "{name}: only the first {} of {} compressed were read",
+            human_bytes(GZ_CAP),
+            human_bytes(compressed)
+        ));
+    }
+    Tail {
+        size: dropped + data.len() as u64,
+        data,
+        offset: dropped,
+        shrank: None,
+        lines_skipped: Some(lines),
+        notes,
+    }
 }
 
 /// Counts the newlines in `file[0..end]` with pread in 1 MiB blocks (flat memory), when

@@ -33,8 +33,8 @@ pub fn host_time_context() -> TimeContext {
     }
 }
 
-/// Reads the last `TAIL_BYTES` of a file (plain or .gz), starting at a line boundary.
-/// Regular files only (`gather::files`): a FIFO or device is refused, never waited on.
+/// The last `TAIL_BYTES` of a kernel log or journal file (plain or gzip), from a line
+/// start, read by the one tail reader (`gather::files::read_tail`: regular files only).
 pub fn read_tail(path: &Path) -> std::io::Result<Vec<u8>> {
     let refused = |e: super::files::FileError| {
         let kind = if e.is_not_found() {
@@ -46,24 +46,10 @@ pub fn read_tail(path: &Path) -> std::io::Result<Vec<u8>> {
         };
         std::io::Error::new(kind, e.reason())
     };
-    if path.extension().is_some_and(|e| e == "gz") {
-        let (f, _) = super::files::open_regular(path).map_err(refused)?;
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(f.take(64 * 1024 * 1024))
-            .take(64 * 1024 * 1024)
-            .read_to_end(&mut out)?;
-        let cut = out.len().saturating_sub(TAIL_BYTES as usize);
-        return Ok(out.split_off(cut));
-    }
-    let tail = super::files::read_tail(path, TAIL_BYTES).map_err(refused)?;
-    let mut out = tail.data;
-    if tail.offset > 0 {
-        // Drop the partial first line.
-        if let Some(nl) = out.iter().position(|&b| b == b'\n') {
-            out.drain(..=nl);
-        }
-    }
-    Ok(out)
+    Ok(super::files::read_tail(path, TAIL_BYTES)
+        .map_err(refused)?
+        .whole_lines()
+        .data)
 }
 
 /// Reads every record currently in /dev/kmsg without blocking.

@@ -11,7 +11,6 @@
 //! [`files::COUNT_TIME`]), otherwise the
 //! window says from which byte its line numbers count.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, human_bytes, FileError, Tail};
@@ -27,66 +26,18 @@ pub const ERROR_TAIL: u64 = 8 << 20;
 pub const ACCESS_TAIL: u64 = 24 << 20;
 /// Lines before the tail are counted (pread, 1 MiB at a time) up to this many bytes.
 pub const COUNT_BUDGET: u64 = 64 << 20;
-/// Compressed bytes of a gzip access log (`access_log … gzip`) read at most.
-const GZ_CAP: u64 = 64 << 20;
-
-/// Reads the tail of `path` (or, for a gzip file, the end of its decompressed text).
+/// Reads the tail of `path` (for a gzip file, the end of its decompressed text), with
+/// notes on what limited the read.
 fn tail_of(path: &Path, cap: u64) -> Result<(Tail, Vec<String>), FileError> {
-    let (file, meta) = files::open_regular(path)?;
-    let mut magic = [0u8; 2];
-    let gz = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0).ok() == Some(2)
-        && magic == [0x1f, 0x8b];
-    drop(file);
-    let name = path.display().to_string();
-    let mut notes = Vec::new();
-    if gz {
-        let (file, _) = files::open_regular(path)?;
-        let mut dec = flate2::read::MultiGzDecoder::new(file.take(GZ_CAP));
-        let mut data: Vec<u8> = Vec::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut dropped = 0u64;
-        loop {
-            match dec.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => data.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    notes.push(format!("{name}: gzip data ends early ({e})"));
-                    break;
-                }
-            }
-            if data.len() as u64 > 2 * cap {
-                let cut = data.len() - cap as usize;
-                data.drain(..cut);
-                dropped += cut as u64;
-            }
-        }
-        if meta.len() > GZ_CAP {
-            notes.push(format!(
-                "{name}: only the first {} of {} compressed were read",
-                human_bytes(GZ_CAP),
-                human_bytes(meta.len())
-            ));
-        }
-        let size = dropped + data.len() as u64;
-        return Ok((
-            Tail {
-                data,
-                offset: dropped,
-                size,
-                shrank: None,
-            },
-            notes,
-        ));
-    }
     let tail = files::read_tail(path, cap)?;
-    notes.extend(tail.shrink_note(&name));
+    let mut notes = tail.notes.clone();
+    notes.extend(tail.shrink_note(&path.display().to_string()));
     Ok((tail, notes))
 }
 
 /// Lines before the tail, when cheap enough to count; with a note when not.
 fn lines_before(path: &Path, tail: &Tail, notes: &mut Vec<String>) -> Option<u64> {
-    let n = files::count_lines_before(path, tail.offset, COUNT_BUDGET);
+    let n = tail.lines_before(path, COUNT_BUDGET);
     if n.is_none() {
         notes.push(format!(
             "{}: {} before the last {} were not read; line numbers count from byte {}",

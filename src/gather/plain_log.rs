@@ -11,8 +11,9 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use super::files::human_bytes;
-use crate::logs::line::LogTime;
+use crate::logs::line::{self, LogTime};
 use crate::logs::scan::{self, ScanOptions, Scanner, Stats};
+use crate::logs::seek::{self, ByteSource};
 
 /// Scan block. 4 MiB blocks (two threads: 8 MiB of destination plus the carry moves) do
 /// not fit the L2/L3 share of a core, so the kernel's copy into them (`_copy_to_iter`)
@@ -54,6 +55,15 @@ impl std::fmt::Display for Shrank {
 }
 
 impl std::error::Error for Shrank {}
+
+impl ByteSource for PlainFile {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn window(&self, off: u64, n: usize) -> anyhow::Result<std::borrow::Cow<'_, [u8]>> {
+        Ok(std::borrow::Cow::Owned(PlainFile::window(self, off, n)?))
+    }
+}
 
 /// A plain file and the size it had when opened (the part that is read).
 pub struct PlainFile {
@@ -105,53 +115,15 @@ impl PlainFile {
         Ok(scan::last_time(&self.window(off, 1 << 20)?))
     }
 
-    /// Time of the first record that starts after `off` (within 64 KiB).
-    fn time_at(&self, off: u64) -> anyhow::Result<Option<LogTime>> {
-        let w = self.window(off, 64 << 10)?;
-        Ok(scan::time_at(&w, usize::from(off > 0)))
-    }
-
-    /// Binary search: the offset before which every record is older than `t`.
-    fn search(&self, t: LogTime) -> anyhow::Result<(u64, u64)> {
-        let (mut lo, mut hi) = (0u64, self.len);
-        while hi - lo > 4096 {
-            let mid = lo + (hi - lo) / 2;
-            match self.time_at(mid)? {
-                Some(x) if x < t => lo = mid,
-                _ => hi = mid,
-            }
-        }
-        Ok((lo, hi))
-    }
-
-    /// Offset of the start of the line containing `off` (searching 64 KiB back).
-    fn line_start(&self, off: u64) -> anyhow::Result<u64> {
-        if off == 0 {
-            return Ok(0);
-        }
-        let from = off.saturating_sub(64 << 10);
-        let w = self.window(from, (off - from) as usize)?;
-        Ok(memchr::memrchr(b'\n', &w).map_or(from, |p| from + p as u64 + 1))
-    }
-
-    /// Where to start reading to see every record with time >= `t` (see
-    /// [`scan::seek_time`]: 256 KiB before the binary search's answer, for disorder).
+    /// Where to start reading to see every record with time >= `t` (the binary search
+    /// of [`seek`], 256 KiB before its answer, for disorder).
     pub fn seek_time(&self, t: LogTime) -> anyhow::Result<u64> {
-        let (lo, _) = self.search(t)?;
-        let back = lo.saturating_sub(256 << 10);
-        self.line_start(back)
+        seek::start_offset(self, t, &line::parse_time, seek::ERROR_LOG_MARGIN)
     }
 
     /// Where to stop reading to see every record with time < `t`.
     pub fn seek_time_end(&self, t: LogTime) -> anyhow::Result<u64> {
-        let (_, hi) = self.search(t)?;
-        let fwd = hi.saturating_add(256 << 10);
-        if fwd >= self.len {
-            return Ok(self.len);
-        }
-        let w = self.window(fwd, 64 << 10)?;
-        Ok(memchr::memchr(b'\n', &w)
-            .map_or(self.len.min(fwd + w.len() as u64), |p| fwd + p as u64 + 1))
+        seek::end_offset(self, t, &line::parse_time, seek::ERROR_LOG_MARGIN)
     }
 
     /// Offset of the first record starting after `from` (within 4 MiB).
@@ -315,11 +287,12 @@ mod tests {
         assert_eq!(got.lines_total, sc.stats.lines_total);
         // Windows agree with the in-memory binary search.
         let t = crate::logs::line::parse_time(b"2026/11/22 10:30:00").unwrap();
-        assert_eq!(p.seek_time(t).unwrap(), scan::seek_time(&data, t) as u64);
-        assert_eq!(
-            p.seek_time_end(t).unwrap(),
-            scan::seek_time_end(&data, t) as u64
+        let on_disk = (p.seek_time(t).unwrap(), p.seek_time_end(t).unwrap());
+        let in_memory = (
+            seek::start_offset(&data[..], t, &line::parse_time, seek::ERROR_LOG_MARGIN).unwrap(),
+            seek::end_offset(&data[..], t, &line::parse_time, seek::ERROR_LOG_MARGIN).unwrap(),
         );
+        assert_eq!(on_disk, in_memory);
         assert_eq!(p.last_time().unwrap(), scan::last_time(&data));
     }
 

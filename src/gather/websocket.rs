@@ -152,16 +152,17 @@ fn error_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
         .or_else(|| route.error_log.as_ref().map(PathBuf::from))
 }
 
-/// The last [`TAIL`] bytes of a file, from a line start, and the 1-based number of its
-/// first line.
+/// The last [`TAIL`] bytes of a log, from a line start, and the 1-based number of its
+/// first line (the one tail reader, `gather::files::read_tail`: regular files only, a
+/// FIFO or /dev/stdout is refused; gzip decompressed).
 pub(crate) fn read_tail(path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
-    // Regular files only, with pread (gather::files): a FIFO or /dev/stdout is refused.
     let tail = super::files::read_tail(path, TAIL as u64)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.reason()))?;
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.reason()))?
+        .whole_lines();
     // Lines before the tail are counted when cheap; otherwise numbers count from it.
-    let skipped_lines =
-        super::files::count_lines_before(path, tail.offset, super::log_window::COUNT_BUDGET)
-            .unwrap_or(0);
+    let skipped_lines = tail
+        .lines_before(path, super::log_window::COUNT_BUDGET)
+        .unwrap_or(0);
     Ok((tail.data, skipped_lines + 1))
 }
 

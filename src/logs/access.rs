@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::line::{days_from_civil, digits, format_time, LogTime};
-use super::{naive_to_logtime, TailRef};
+use super::{naive_to_logtime, seek, TailRef};
 use crate::facts::{AccessLogWindow, AccessMinute, AccessSample, AnswerOrigin};
 
 /// Plain files are read from at most this far before their end: enough for minutes of
@@ -508,23 +508,14 @@ pub fn window_from_tail(
     sum.finish()
 }
 
-/// Byte offset (a line start) from which every line with time ≥ `since` follows: a
-/// binary search on line times within the file's last [`TAIL`] bytes, backed off 64 KiB
-/// because workers write their lines slightly out of order.
+/// Byte offset (a line start) from which every line with time ≥ `since` follows: the
+/// binary search of [`super::seek`] on line times within the file's last [`TAIL`] bytes.
 fn window_start(fmt: &LogFormat, data: &[u8], since: LogTime) -> usize {
     let floor = line_start_after(data, data.len().saturating_sub(TAIL));
-    let (mut lo, mut hi) = (floor, data.len());
-    while hi - lo > 4096 {
-        let mid = line_start_after(data, lo + (hi - lo) / 2);
-        if mid >= hi {
-            break; // one long last line: nothing left to halve
-        }
-        match time_near(fmt, data, mid) {
-            Some(t) if t < since => lo = mid,
-            _ => hi = mid,
-        }
-    }
-    line_start_after(data, lo.saturating_sub(64 << 10).max(floor))
+    let time = |l: &[u8]| parse_line(fmt, l).and_then(|e| e.time);
+    floor
+        + seek::start_offset(&data[floor..], since, &time, seek::ACCESS_LOG_MARGIN).unwrap_or(0)
+            as usize
 }
 
 /// The first line start at or after `pos` (0 stays 0).
@@ -533,14 +524,6 @@ fn line_start_after(data: &[u8], pos: usize) -> usize {
         return 0;
     }
     memchr::memchr(b'\n', &data[pos - 1..]).map_or(data.len(), |p| pos + p)
-}
-
-/// Time of the first parseable line among the few starting at `pos`.
-fn time_near(fmt: &LogFormat, data: &[u8], pos: usize) -> Option<LogTime> {
-    data.get(pos..)?
-        .split(|&c| c == b'\n')
-        .take(16)
-        .find_map(|l| parse_line(fmt, l).and_then(|e| e.time))
 }
 
 #[cfg(test)]

@@ -16,8 +16,7 @@ pub mod lb;
 pub mod line;
 pub mod prefix;
 pub mod scan;
-
-use anyhow::bail;
+pub mod seek;
 
 use crate::facts::{DisabledServer, ErrorLogWindow, LogCategoryCount, LogEvidence};
 use line::{format_time, Category, LogTime};
@@ -72,46 +71,8 @@ impl WindowFilter {
     }
 }
 
-/// Parses `--since`/`--until`: a duration back from `reference` (`15m`, `2h`, `90s`,
-/// `1d`) or a time (`2026-11-22T10:00`, `2026-11-22 10:00:00`, `2026/11/22 10:00:00`).
-pub fn parse_when(s: &str, reference: LogTime) -> anyhow::Result<LogTime> {
-    let s = s.trim();
-    if let Some(d) = parse_duration_secs(s) {
-        return Ok(reference - d);
-    }
-    let norm = s.replace('/', "-").replace(' ', "T");
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&norm, fmt) {
-            return Ok(naive_to_logtime(t));
-        }
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(&norm, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(naive_to_logtime(t));
-        }
-    }
-    bail!("cannot understand time {s:?}: use a duration (15m, 2h, 1d) or a time (2026-11-22T10:00)")
-}
-
-/// `15m` → 900. Units: s, m, h, d; a bare number is seconds.
-pub fn parse_duration_secs(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: i64 = num.parse().ok()?;
-    let mul = match unit {
-        "s" | "sec" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return None,
-    };
-    n.checked_mul(mul)
-}
-
-pub(crate) fn naive_to_logtime(t: chrono::NaiveDateTime) -> LogTime {
+/// A log's local, zone-less time as [`LogTime`].
+pub fn naive_to_logtime(t: chrono::NaiveDateTime) -> LogTime {
     t.and_utc().timestamp()
 }
 
@@ -172,7 +133,14 @@ pub fn window_from_tail(
     };
     let data = tail.data;
     let first = tail.first_record();
-    let start = first + scan::seek_time(&data[first..], since_t);
+    let start = first
+        + seek::start_offset(
+            &data[first..],
+            since_t,
+            &line::parse_time,
+            seek::ERROR_LOG_MARGIN,
+        )
+        .unwrap_or(0) as usize;
     let mut stats = scan::scan_parallel(&data[start..], opts);
     let before =
         tail.lines_before.unwrap_or(0) + memchr::memchr_iter(b'\n', &data[..start]).count() as u64;

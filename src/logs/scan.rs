@@ -788,47 +788,6 @@ pub fn record_boundary_after(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The time of the first record at or after `from` (within 64 KiB).
-pub fn time_at(data: &[u8], from: usize) -> Option<LogTime> {
-    let limit = from.saturating_add(64 << 10).min(data.len());
-    let mut pos = from;
-    // Skip the partial line we landed in, unless at the start.
-    if pos > 0 {
-        pos = memchr::memchr(b'\n', data.get(pos..limit)?)? + pos + 1;
-    }
-    while pos < limit {
-        let line = &data[pos..];
-        if let Some(t) = line::parse_time(line) {
-            return Some(t);
-        }
-        pos = memchr::memchr(b'\n', data.get(pos..limit)?)? + pos + 1;
-    }
-    None
-}
-
-/// Byte offset from which to scan to see every record with time >= `t`, found by binary
-/// search. Logs are nearly sorted (workers write concurrently, so seconds can interleave),
-/// hence the result backs off 256 KiB and the scanner filters each record by time.
-pub fn seek_time(data: &[u8], t: LogTime) -> usize {
-    let (mut lo, mut hi) = (0usize, data.len());
-    while hi - lo > 4096 {
-        let mid = lo + (hi - lo) / 2;
-        match time_at(data, mid) {
-            Some(x) if x < t => lo = mid,
-            _ => hi = mid,
-        }
-    }
-    let back = lo.saturating_sub(256 << 10);
-    if back == 0 {
-        return 0;
-    }
-    // Align to the start of a line.
-    match memchr::memrchr(b'\n', &data[..back]) {
-        Some(p) => p + 1,
-        None => 0,
-    }
-}
-
 /// Time of the last record of `data` (searching backwards over at most 1 MiB).
 pub fn last_time(data: &[u8]) -> Option<LogTime> {
     let floor = data.len().saturating_sub(1 << 20);
@@ -858,24 +817,6 @@ pub fn first_time(data: &[u8]) -> Option<LogTime> {
         pos = memchr::memchr(b'\n', &data[pos..limit])? + pos + 1;
     }
     None
-}
-
-/// Byte offset up to which to scan to see every record with time < `t`: binary search,
-/// then 256 KiB forward for disorder, aligned to a line start.
-pub fn seek_time_end(data: &[u8], t: LogTime) -> usize {
-    let (mut lo, mut hi) = (0usize, data.len());
-    while hi - lo > 4096 {
-        let mid = lo + (hi - lo) / 2;
-        match time_at(data, mid) {
-            Some(x) if x < t => lo = mid,
-            _ => hi = mid,
-        }
-    }
-    let fwd = hi.saturating_add(256 << 10);
-    if fwd >= data.len() {
-        return data.len();
-    }
-    memchr::memchr(b'\n', &data[fwd..]).map_or(data.len(), |p| fwd + p + 1)
 }
 
 #[cfg(test)]
@@ -995,8 +936,8 @@ mod tests {
             let a = feed_in_blocks(&data, usize::MAX);
             let b = feed_in_blocks(&data, 13);
             assert_eq!(summary(&a), summary(&b));
-            let _ = seek_time(&data, 0);
-            let _ = seek_time_end(&data, i64::MAX);
+            let _ = crate::logs::seek::start_offset(&data[..], 0, &line::parse_time, 0);
+            let _ = crate::logs::seek::end_offset(&data[..], i64::MAX, &line::parse_time, 0);
             let _ = last_time(&data);
             let _ = first_time(&data);
             let _ = scan_parallel(&data, ScanOptions::default());
