@@ -179,32 +179,97 @@ pub fn format_time(t: LogTime) -> String {
     )
 }
 
+/// Whether `t` starts with `n`, compared inline: the needles are short, and the libc
+/// `memcmp` call a slice compare of non-constant length becomes cost more than the
+/// compare itself (8 % of a dense-log profile).
+#[inline]
+fn starts(t: &[u8], n: &[u8]) -> bool {
+    t.len() >= n.len() && t.iter().zip(n).all(|(a, b)| a == b)
+}
+
+/// How often a byte occurs in nginx's messages, roughly (higher: more often).
+const fn commonness(b: u8) -> u8 {
+    match b {
+        b' ' => 9,
+        b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 8,
+        b'h' | b'l' | b'd' | b'c' | b'u' => 6,
+        b',' | b':' | b'"' | b'/' | b'.' | b'0'..=b'9' => 5,
+        b'a'..=b'z' => 3,
+        _ => 1,
+    }
+}
+
+/// A needle and the index of the byte to look for with `memchr`: its rarest, so that a
+/// needle starting with a space (`" while "`) does not stop at every word of the message.
+/// Built at compile time by [`needle!`]; computing the anchor per call cost more than the
+/// search.
+#[derive(Clone, Copy)]
+struct Needle {
+    bytes: &'static [u8],
+    anchor: usize,
+}
+
+impl Needle {
+    const fn new(bytes: &'static [u8]) -> Needle {
+        let mut anchor = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if commonness(bytes[i]) < commonness(bytes[anchor]) {
+                anchor = i;
+            }
+            i += 1;
+        }
+        Needle { bytes, anchor }
+    }
+}
+
+/// A [`Needle`] built at compile time.
+macro_rules! needle {
+    ($n:expr) => {{
+        const N: Needle = Needle::new($n);
+        N
+    }};
+}
+
 /// Substring search tuned for short haystacks (one record): `memmem::find` builds a
 /// searcher per call, which costs more than the search itself on a 200-byte message and
-/// dominated the profile; a memchr on the needle's first byte plus a compare does not.
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    let (&first, rest) = n.split_first()?;
-    let mut i = 0;
-    while let Some(p) = memchr::memchr(first, h.get(i..)?) {
-        let s = i + p;
-        if h.get(s + 1..).is_some_and(|t| t.starts_with(rest)) {
+/// dominated the profile; a memchr on the needle's rarest byte plus an inline compare
+/// does not.
+#[inline]
+fn find(h: &[u8], n: Needle) -> Option<usize> {
+    let (k, n) = (n.anchor, n.bytes);
+    if n.is_empty() || n.len() > h.len() {
+        return None;
+    }
+    // Anchor positions that leave room for the whole needle: [k, h.len() - n.len() + k].
+    let region = h.get(k..=h.len() - n.len() + k)?;
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(n[k], region.get(from..)?) {
+        let s = from + p;
+        if h.get(s..s + n.len()).is_some_and(|t| starts(t, n)) {
             return Some(s);
         }
-        i = s + 1;
+        from = s + 1;
     }
     None
 }
 
-fn contains(h: &[u8], n: &[u8]) -> bool {
+#[inline]
+fn contains(h: &[u8], n: Needle) -> bool {
     find(h, n).is_some()
 }
 
 /// Last occurrence of `n` in `h` (short haystacks, see [`find`]).
-fn rfind(h: &[u8], n: &[u8]) -> Option<usize> {
-    let (&first, rest) = n.split_first()?;
-    let mut end = h.len();
-    while let Some(s) = memchr::memrchr(first, &h[..end]) {
-        if h.get(s + 1..).is_some_and(|t| t.starts_with(rest)) {
+#[inline]
+fn rfind(h: &[u8], n: Needle) -> Option<usize> {
+    let (k, n) = (n.anchor, n.bytes);
+    if n.is_empty() || n.len() > h.len() {
+        return None;
+    }
+    let region = h.get(k..=h.len() - n.len() + k)?;
+    let mut end = region.len();
+    while let Some(s) = memchr::memrchr(n[k], &region[..end]) {
+        if h.get(s..s + n.len()).is_some_and(|t| starts(t, n)) {
             return Some(s);
         }
         end = s;
@@ -219,7 +284,7 @@ fn quoted<'a>(rest: &'a [u8], next_keys: &[&[u8]]) -> (&'a [u8], &'a [u8]) {
     // than taking the first quote keeps quotes inside request lines from cutting it short.
     for q in memchr::memchr_iter(b'"', rest) {
         let after = &rest[q..];
-        if next_keys.iter().any(|k| after.starts_with(k)) {
+        if next_keys.iter().any(|k| starts(after, k)) {
             return (&rest[..q], &rest[q + 1..]);
         }
     }
@@ -301,9 +366,9 @@ pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
         }
     }
     // Context fields; the message ends where `, client: ` starts.
-    let (message, ctx) = match find(rest, b", client: ") {
+    let (message, ctx) = match find(rest, needle!(b", client: ")) {
         Some(p) => (&rest[..p], &rest[p + 2..]),
-        None => match find(rest, b", server: ") {
+        None => match find(rest, needle!(b", server: ")) {
             Some(p) => (&rest[..p], &rest[p + 2..]),
             None => (rest, &[][..]),
         },
@@ -314,19 +379,19 @@ pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
         r.errno = Some(n);
         r.errno_text = Some(text);
     }
-    r.action = rfind(message, b" while ").map(|p| &message[p + 7..]);
+    r.action = rfind(message, needle!(b" while ")).map(|p| &message[p + 7..]);
     r
 }
 
 fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
     let mut rest = ctx;
     if let Some(s) = rest.strip_prefix(b"client: ") {
-        let end = find(s, b", ").unwrap_or(s.len());
+        let end = find(s, needle!(b", ")).unwrap_or(s.len());
         r.client = Some(&s[..end]);
         rest = s.get(end + 2..).unwrap_or(&[]);
     }
     if let Some(s) = rest.strip_prefix(b"server: ") {
-        let end = find(s, b", ").unwrap_or(s.len());
+        let end = find(s, needle!(b", ")).unwrap_or(s.len());
         r.server = Some(&s[..end]);
         rest = s.get(end + 2..).unwrap_or(&[]);
     }
@@ -427,6 +492,35 @@ pub const ERRNO_TABLE: &[(Errno, u32, u32, u32)] = &[
 /// The meaning of an errno text as glibc, musl, FreeBSD/macOS libc or Windows print it
 /// (matched on the words that survive a cut: "Connection ref…" is refused).
 fn errno_from_text(t: &[u8]) -> Option<Errno> {
+    // The texts glibc prints in full, looked up whole first (one length compare each):
+    // the word search below costs a memchr per word tried, on every failure line.
+    // `exact_texts_agree_with_the_word_search` checks that both give the same answer.
+    if let Some(&(_, e)) = EXACT_TEXTS.iter().find(|(x, _)| *x == t) {
+        return Some(e);
+    }
+    errno_from_words(t)
+}
+
+/// glibc's `strerror` texts for the errnos nginx logs most, with their meaning.
+const EXACT_TEXTS: &[(&[u8], Errno)] = &[
+    (b"Connection refused", Errno::ConnRefused),
+    (b"Connection timed out", Errno::TimedOut),
+    (b"Connection reset by peer", Errno::ConnReset),
+    (b"Resource temporarily unavailable", Errno::Again),
+    (b"No such file or directory", Errno::NoEnt),
+    (b"Permission denied", Errno::Acces),
+    (b"Broken pipe", Errno::Pipe),
+    (b"No route to host", Errno::HostUnreach),
+    (b"Network is unreachable", Errno::NetUnreach),
+    (b"Cannot assign requested address", Errno::AddrNotAvail),
+    (b"Address already in use", Errno::AddrInUse),
+    (b"Too many open files", Errno::MFile),
+    (b"Too many open files in system", Errno::NFile),
+    (b"Software caused connection abort", Errno::ConnAborted),
+];
+
+/// [`errno_from_text`] by the words that survive a cut.
+fn errno_from_words(t: &[u8]) -> Option<Errno> {
     use Errno::*;
     const TEXTS: &[(&[u8], Errno)] = &[
         (b"Connection ref", ConnRefused),
@@ -464,7 +558,7 @@ fn errno_from_text(t: &[u8]) -> Option<Errno> {
     ];
     TEXTS
         .iter()
-        .find(|(needle, _)| contains(t, needle))
+        .find(|(n, _)| contains(t, Needle::new(n)))
         .map(|&(_, e)| e)
 }
 
@@ -516,13 +610,14 @@ pub fn errno_kind(r: &Record<'_>) -> Option<Errno> {
 
 /// Whether the upstream of the record is a unix-domain socket.
 fn is_unix(r: &Record<'_>) -> bool {
-    r.upstream.is_some_and(|u| contains(u, b"unix:")) || contains(r.message, b"connect() to unix:")
+    r.upstream.is_some_and(|u| contains(u, needle!(b"unix:")))
+        || contains(r.message, needle!(b"connect() to unix:"))
 }
 
 /// The side effect of max_fails tripping: `upstream server temporarily disabled`. It
 /// always follows the real failure line, so it is a note, never a second event.
 pub fn is_upstream_disabled(r: &Record<'_>) -> bool {
-    contains(r.message, b"upstream server temporarily disabled")
+    contains(r.message, needle!(b"upstream server temporarily disabled"))
 }
 
 /// Classifies a parsed record; `None` when it is not an upstream failure.
@@ -632,7 +727,7 @@ fn classify_complete(r: &Record<'_>) -> Option<Category> {
     // `send() failed (111: …) while resolving, resolver: …` is the resolver unreachable.
     if m.starts_with(b"no resolver defined")
         || m.starts_with(b"host not found in upstream")
-        || contains(m, b" could not be resolved")
+        || contains(m, needle!(b" could not be resolved"))
         || action.starts_with(b"resolving")
     {
         return Some(DnsResolution);
@@ -646,8 +741,9 @@ fn classify_complete(r: &Record<'_>) -> Option<Category> {
     {
         return Some(FdExhaustion);
     }
-    let upstream_ctx =
-        r.upstream.is_some() || m.starts_with(b"upstream ") || contains(action, b"upstream");
+    let upstream_ctx = r.upstream.is_some()
+        || m.starts_with(b"upstream ")
+        || contains(action, needle!(b"upstream"));
     if !upstream_ctx {
         return None;
     }
@@ -696,12 +792,12 @@ fn classify_complete(r: &Record<'_>) -> Option<Category> {
         || m.starts_with(b"uwsgi sent in stderr")
         || m.starts_with(b"SCGI sent in stderr")
     {
-        if contains(m, b"Primary script unknown") {
+        if contains(m, needle!(b"Primary script unknown")) {
             return Some(FastcgiScriptUnknown);
         }
         // PHP notices and warnings go to stderr on successful requests too; only a fatal
         // error means the response failed.
-        if contains(m, b"Fatal error") {
+        if contains(m, needle!(b"Fatal error")) {
             return Some(OtherUpstream);
         }
         return None;
@@ -718,7 +814,7 @@ fn classify_complete(r: &Record<'_>) -> Option<Category> {
         || action.starts_with(b"SSL handshaking to upstream")
     {
         // With verification inside the handshake, OpenSSL says so itself.
-        if contains(m, b"certificate verify failed") {
+        if contains(m, needle!(b"certificate verify failed")) {
             return Some(SslVerify);
         }
         return Some(SslHandshake);
@@ -735,8 +831,8 @@ fn classify_complete(r: &Record<'_>) -> Option<Category> {
         Some(Errno::NetUnreach | Errno::HostUnreach) => Some(NoRoute),
         Some(Errno::ConnReset | Errno::ConnAborted) => Some(ConnectionReset),
         Some(Errno::Pipe) => Some(BrokenPipe),
-        _ if contains(m, b"worker_connections are not enough") => Some(FdExhaustion),
-        _ if contains(m, b"prematurely closed") => Some(PrematureClose),
+        _ if contains(m, needle!(b"worker_connections are not enough")) => Some(FdExhaustion),
+        _ if contains(m, needle!(b"prematurely closed")) => Some(PrematureClose),
         // Warn/notice/info lines that merely mention the upstream ("an upstream response
         // is buffered to a temporary file") are not failures.
         _ if matches!(r.level, b"error" | b"crit" | b"alert" | b"emerg") => Some(OtherUpstream),
@@ -749,7 +845,7 @@ fn classify_complete(r: &Record<'_>) -> Option<Category> {
 /// `connect() to ADDR failed` (records nginx truncated before the field).
 pub fn upstream_key<'a>(r: &Record<'a>) -> Option<&'a [u8]> {
     if let Some(u) = r.upstream {
-        let after_scheme = find(u, b"://").map_or(0, |p| p + 3);
+        let after_scheme = find(u, needle!(b"://")).map_or(0, |p| p + 3);
         let body = &u[after_scheme..];
         let end = if body.starts_with(b"unix:") {
             // unix:/path/sock:/uri — the socket path ends at the next ':'.
@@ -767,12 +863,12 @@ pub fn upstream_key<'a>(r: &Record<'a>) -> Option<&'a [u8]> {
     if let Some(rest) = m.strip_prefix(b"host not found in upstream \"") {
         return memchr::memchr(b'"', rest).map(|e| &rest[..e]);
     }
-    if let Some(e) = find(m, b" could not be resolved") {
+    if let Some(e) = find(m, needle!(b" could not be resolved")) {
         return Some(&m[..e]);
     }
-    let p = find(m, b"connect() to ")?;
+    let p = find(m, needle!(b"connect() to "))?;
     let s = &m[p + 13..];
-    let e = find(s, b" failed")?;
+    let e = find(s, needle!(b" failed"))?;
     Some(&s[..e])
 }
 
@@ -780,7 +876,7 @@ pub fn upstream_key<'a>(r: &Record<'a>) -> Option<&'a [u8]> {
 pub fn strip_query(req: &[u8]) -> Vec<u8> {
     match memchr::memchr(b'?', req) {
         Some(q) => {
-            let tail = rfind(req, b" HTTP/").filter(|&h| h > q);
+            let tail = rfind(req, needle!(b" HTTP/")).filter(|&h| h > q);
             let mut v = req[..q].to_vec();
             v.extend_from_slice("?…".as_bytes());
             if let Some(h) = tail {
@@ -958,6 +1054,47 @@ mod tests {
         );
         let r = parse(b"2026/11/22 10:00:05 [error] 1#1: *2 no resolver defined to resolve backend.local, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\"");
         assert_eq!(upstream_key(&r), Some(&b"backend.local"[..]));
+    }
+
+    #[test]
+    fn exact_texts_agree_with_the_word_search() {
+        for &(text, e) in EXACT_TEXTS {
+            assert_eq!(
+                errno_from_words(text),
+                Some(e),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn substring_search_finds_first_and_last() {
+        let h = b"a while b while c";
+        assert_eq!(find(h, needle!(b" while ")), Some(1));
+        assert_eq!(rfind(h, needle!(b" while ")), Some(9));
+        assert_eq!(find(h, needle!(b"c")), Some(16));
+        assert_eq!(rfind(h, needle!(b"a")), Some(0));
+        assert_eq!(find(h, needle!(b"xyz")), None);
+        assert_eq!(find(b"ab", needle!(b"abc")), None);
+        assert_eq!(rfind(b"", needle!(b"a")), None);
+        assert_eq!(find(h, needle!(b"")), None);
+        // Against the naive definition on every window of a varied haystack.
+        let hay = b"upstream: \"unix:/x:\", while , client: upstream  while, ";
+        for n in [
+            &b"upstream"[..],
+            b", ",
+            b" while",
+            b"unix:",
+            b"\", ",
+            b"e",
+            b"  ",
+        ] {
+            let naive_first = hay.windows(n.len()).position(|w| w == n);
+            let naive_last = hay.windows(n.len()).rposition(|w| w == n);
+            assert_eq!(find(hay, Needle::new(n)), naive_first);
+            assert_eq!(rfind(hay, Needle::new(n)), naive_last);
+        }
     }
 
     #[test]

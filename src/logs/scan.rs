@@ -298,6 +298,24 @@ pub fn wraps(rec: &[u8], next: &[u8]) -> bool {
     unfinished && prefix::strip(next).is_none()
 }
 
+/// `[info]`, `[notice]` or `[debug]` at a record's bytes 19..27: nginx logs upstream
+/// failures at warn and above, so these records are counted, never parsed.
+#[inline]
+fn is_quiet_level(l: &[u8]) -> bool {
+    l.starts_with(b" [info]") || l.starts_with(b" [notice") || l.starts_with(b" [debug]")
+}
+
+/// Whether the first 19 bytes of a record equal the last timestamp parsed (three
+/// overlapping word compares instead of a `memcmp` call).
+#[inline]
+fn same_stamp(st: &[u8], last: &[u8; 19]) -> bool {
+    let w = |b: &[u8], i: usize| {
+        b.get(i..i + 8)
+            .map(|x| u64::from_ne_bytes(x.try_into().unwrap_or([0; 8])))
+    };
+    st.len() == 19 && w(st, 0) == w(last, 0) && w(st, 8) == w(last, 8) && w(st, 11) == w(last, 11)
+}
+
 /// Appends the continuation `next` of a wrapped record to `acc`.
 fn join_wrapped(acc: &mut Vec<u8>, next: &[u8]) {
     let spaced =
@@ -337,11 +355,9 @@ impl Scanner {
     /// continuation lines may be in the next buffer); returns how many bytes were consumed.
     pub fn feed(&mut self, data: &[u8], is_last: bool) -> usize {
         let len = data.len();
-        // Offset of the next hit of each key (usize::MAX: none left in `data`).
-        let mut next = self
-            .keys
-            .each_ref()
-            .map(|k| k.find(data).unwrap_or(usize::MAX));
+        // Offset of the next hit of each key (usize::MAX: none left in `data`; 0: not
+        // searched yet), searched lazily by `has_key`.
+        let mut next = [0usize; 4];
         let mut pos = 0usize;
         // Current record: start offset, end offset (exclusive, after its last line's
         // content), first line number, and how many continuation lines it has.
@@ -506,6 +522,23 @@ impl Scanner {
         }
     }
 
+    /// Whether `data[s..e]` contains one of the keys. `next` holds, per key, the offset
+    /// of a hit found earlier (`usize::MAX`: none left); a hit at or before `s` is stale
+    /// (a record starts with its timestamp's digits, so no key starts at `s`) and is
+    /// searched again from `s`. One search thus skips every record up to the next hit,
+    /// and a key is only searched when the keys before it missed the record.
+    fn has_key(&self, data: &[u8], s: usize, e: usize, next: &mut [usize; 4]) -> bool {
+        for (hit, key) in next.iter_mut().zip(&self.keys) {
+            if *hit <= s {
+                *hit = key.find(&data[s..]).map_or(usize::MAX, |p| s + p);
+            }
+            if *hit < e {
+                return true;
+            }
+        }
+        false
+    }
+
     #[allow(clippy::too_many_arguments)]
     /// Processes one complete record `data[s..e]` whose first line is `line_no`.
     fn finish(
@@ -524,38 +557,31 @@ impl Scanner {
         }
         let lines = 1 + continuation_lines;
         let bounded = self.opts.since.is_some() || self.opts.until.is_some();
-        // A hit left behind in a foreign line (garbage between records) must not make
-        // this record a candidate: move stale hits up to the record's start first.
-        for (hit, key) in next.iter_mut().zip(&self.keys) {
-            if *hit < s {
-                *hit = key.find(&data[s..]).map_or(usize::MAX, |p| s + p);
+        // Every record's time is read: consecutive records mostly share their second, so
+        // this is usually one 19-byte compare, and it keeps the time range exact.
+        let time = match rec.get(..19) {
+            Some(st) if same_stamp(st, &self.stamp) => self.stamp_time,
+            Some(st) => {
+                let t = line::parse_time(rec);
+                self.stamp.copy_from_slice(st);
+                self.stamp_time = t;
+                t
             }
-        }
-        let candidate = next.iter().any(|&hit| hit < e);
-        for (hit, key) in next.iter_mut().zip(&self.keys) {
-            if *hit < e {
-                *hit = key.find(&data[e..]).map_or(usize::MAX, |p| e + p);
-            }
-        }
-        // Times are parsed only where needed: bounds, candidates, and the first record.
-        let time = if bounded || candidate || self.stats.first_time.is_none() {
-            match rec.get(..19) {
-                Some(st) if st == self.stamp => self.stamp_time,
-                Some(st) => {
-                    let t = line::parse_time(rec);
-                    self.stamp.copy_from_slice(st);
-                    self.stamp_time = t;
-                    t
-                }
-                None => None,
-            }
-        } else {
-            None
+            None => None,
         };
         // (Bounded scans always parse the time; a record without one is outside.)
         if time.is_none() && !bounded {
             self.pending_last = Some(s);
         }
+        // Whether the record may be a failure: the level decides first (info, notice and
+        // debug records never are, a warn record is only looked at for the max_fails
+        // note, which `process` finds itself), so only error-and-above records pay for
+        // the key search. A wrapped record's level is read from its joined text.
+        let candidate = match if wrapped { None } else { rec.get(19..27) } {
+            Some(l) if is_quiet_level(l) => false,
+            Some(l) if l.starts_with(b" [warn]") => true,
+            _ => self.has_key(data, s, e, next),
+        };
         if wrapped {
             let mut buf = std::mem::take(&mut self.join_buf);
             buf.clear();
@@ -686,7 +712,12 @@ impl Scanner {
             bump(&mut c.servers, s, 1);
         }
         if let Some(t) = r.time {
-            *st.timeline.entry(t.div_euclid(60)).or_insert(0) += 1;
+            // Logs run forward, so the minute is nearly always the last one counted.
+            let m = t.div_euclid(60);
+            match st.timeline.last_entry() {
+                Some(mut last) if *last.key() == m => *last.get_mut() += 1,
+                _ => *st.timeline.entry(m).or_insert(0) += 1,
+            }
         }
         if self.opts.keep_events {
             let mut e = self.event(cat, r, rec, line_no);
