@@ -249,7 +249,10 @@ pub fn build(facts: &Facts, runs: &[CheckRun]) -> Report {
 /// Builds the report from the check runs of each upstream (site-wide mode) or of the one
 /// route: findings ranked together, each with the location it concerns.
 pub fn build_scoped(facts: &Facts, groups: &[ScopedRuns]) -> Report {
-    let findings = rank_scoped(groups);
+    let mut findings = rank_scoped(groups);
+    for f in &mut findings {
+        crate::fixes::host::adapt(facts, &mut f.finding.fixes);
+    }
     let scoped = groups.len() > 1;
     let checks: Vec<CheckRow> = groups
         .iter()

@@ -181,7 +181,7 @@ impl Check for LbKeepaliveRace {
         if !stated {
             f = f.fix(Fix::safe(
                 "read the balancer's real idle timeout (AWS)",
-                "aws elbv2 describe-load-balancer-attributes --load-balancer-arn <arn> --query \"Attributes[?Key=='idle_timeout.timeout_seconds']\"",
+                crate::fixes::balancer::aws_idle_timeout(),
             ));
         }
         Verdict::Found(vec![f])

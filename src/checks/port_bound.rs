@@ -208,13 +208,13 @@ impl Check for PortBound {
         let port = first.address.rsplit(':').next().unwrap_or("");
         // `ss` run in the namespace that should hold the listener.
         let enter = match (&down[0].reach, view.map(|v| v.net)) {
-            (Reach::Peer(p), _) => format!("sudo nsenter -t {} -n ", p.pid),
-            (_, Some(Ns::Pid(pid))) => format!("sudo nsenter -t {pid} -n "),
-            _ => "sudo ".to_string(),
+            (Reach::Peer(p), _) => Some(p.pid),
+            (_, Some(Ns::Pid(pid))) => Some(pid),
+            _ => None,
         };
         f = f.fix(Fix::safe(
             format!("confirm nothing listens on port {port}, and see what does listen"),
-            format!("{enter}ss -ltnp 'sport = :{port}'; {enter}ss -ltnp"),
+            crate::fixes::inspect::listeners_on_port(enter, port),
         ));
         // In a container, the fixes speak the container's language.
         if let Some(c) = util::container_for(facts, first) {
@@ -269,18 +269,17 @@ impl Check for PortBound {
                     "see the app's state and why it stopped",
                     format!("{status}; {}", owner.logs_shown()),
                 ))
-                .fix(Fix::planned("start the app under its supervisor", plan))
-                .fix(Fix::safe("check it answers as nginx asks", curl));
+                .fix(Fix::planned("start the app under its supervisor", plan));
             return Verdict::Found(vec![f]);
         }
         f = f
             .fix(Fix::safe(
-                "find the app's service and why it stopped",
-                "systemctl list-units --type=service --state=failed --no-pager; sudo journalctl -p err --since -1h --no-pager | tail -n 50",
+                "find what should run the app and why it stopped",
+                crate::fixes::inspect::find_app(facts),
             ))
             .fix(Fix::review(
                 "start the app (its unit name is in the list above), then check it answers as nginx asks",
-                format!("{} && {curl}", owner.start_shown()),
+                crate::fixes::app::then_check(&owner.start_shown(), &curl),
             ));
         Verdict::Found(vec![f])
     }

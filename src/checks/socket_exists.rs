@@ -116,12 +116,18 @@ impl Check for SocketExists {
                 .unwrap_or_else(|| "/".into());
             f = f.fix(Fix::safe(
                 "see which sockets exist there",
-                format!("ls -l {}", util::shell_quote(&dir)),
+                crate::fixes::inspect::list_dir(&dir),
             ));
             if let Some(version) = php_fpm_version(path) {
                 f = f
-                    .fix(Fix::safe("check PHP-FPM and where its pools listen", format!("systemctl status php{version}-fpm --no-pager; grep -rn '^listen' /etc/php/{version}/fpm/pool.d/")))
-                    .fix(Fix::review("start PHP-FPM, which creates the socket", crate::fixes::app::owner(facts).start_shown_or_fpm(&version)));
+                    .fix(Fix::safe(
+                        "check PHP-FPM and where its pools listen",
+                        crate::fixes::inspect::fpm_state(facts, &version),
+                    ))
+                    .fix(Fix::review(
+                        "start PHP-FPM, which creates the socket",
+                        crate::fixes::app::owner(facts).start_shown_or_fpm(&version),
+                    ));
             } else {
                 f = f.fix(Fix::review(
                     "start the app that creates this socket, then check it answers",

@@ -111,9 +111,24 @@ impl Check for UpstreamResponse {
                 && p.error.as_ref().and_then(|e| e.errno) == Some(libc::ECONNRESET);
             if closed || reset {
                 findings.push(
-                    Finding::new(Cause::PrematureClose, Severity::Critical, Strength::Direct, format!("the upstream {} closes the connection without answering", p.address))
-                        .evidence("probe", seen.clone())
-                        .fix(Fix::safe("look for crashes or worker timeouts in the app's log at the same time", "sudo journalctl --since -15min --no-pager | grep -iE 'error|killed|timeout|segfault' | tail -n 30")),
+                    Finding::new(
+                        Cause::PrematureClose,
+                        Severity::Critical,
+                        Strength::Direct,
+                        format!(
+                            "the upstream {} closes the connection without answering",
+                            p.address
+                        ),
+                    )
+                    .evidence("probe", seen.clone())
+                    .fix(Fix::safe(
+                        "look for crashes or worker timeouts in the app's log at the same time",
+                        crate::fixes::inspect::recent_errors(
+                            facts,
+                            Some("error|killed|timeout|segfault"),
+                            30,
+                        ),
+                    )),
                 );
             }
             let no_answer = p.phase == ProbePhase::ReadHeader

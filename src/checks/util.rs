@@ -195,19 +195,7 @@ pub fn curl_command(facts: &Facts, address: &str) -> String {
     let uri = r
         .and_then(|r| r.upstream_uri.clone())
         .unwrap_or_else(|| facts.request.path.clone());
-    match address.strip_prefix("unix:") {
-        Some(path) => format!(
-            "curl -sS -o /dev/null -w '%{{http_code}}\\n' --unix-socket {} -H {} {}",
-            shell_quote(path),
-            shell_quote(&format!("Host: {host}")),
-            shell_quote(&format!("http://localhost{uri}"))
-        ),
-        None => format!(
-            "curl -sS -o /dev/null -w '%{{http_code}}\\n' -H {} {}",
-            shell_quote(&format!("Host: {host}")),
-            shell_quote(&format!("http://{address}{uri}"))
-        ),
-    }
+    crate::fixes::inspect::curl_status(address, &host, &uri)
 }
 
 #[cfg(test)]

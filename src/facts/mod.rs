@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod balancer;
+pub mod host;
 pub mod logs;
 pub mod managers;
 pub mod net;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use access::*;
 pub use balancer::*;
+pub use host::*;
 pub use logs::*;
 pub use managers::*;
 pub use net::*;
@@ -106,6 +108,11 @@ pub struct Facts {
     /// Host name the snapshot was taken on, for the report header.
     #[serde(default)]
     pub hostname: Option<String>,
+    /// Who badgw ran as and which tools the printed commands may use on this host; None in
+    /// a snapshot that predates it (commands are then printed for a usual systemd host
+    /// with sudo).
+    #[serde(default)]
+    pub host: Option<HostFacts>,
     pub request: RequestSpec,
     #[serde(default)]
     pub nginx: Fact<NginxFacts>,

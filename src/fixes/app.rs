@@ -21,7 +21,11 @@ pub enum AppOwner {
         name: String,
     },
     Fpm(FpmControl),
-    Unknown,
+    /// No owner found; `systemd` when systemd is the init system (then the app is most
+    /// likely one of its units).
+    Unknown {
+        systemd: bool,
+    },
 }
 
 /// Who runs the route's upstream: the unit or PM2 app that owns its listener (or that
@@ -71,7 +75,9 @@ pub fn owner(facts: &Facts) -> AppOwner {
             return AppOwner::Fpm(fpm::control(fpm_facts, pool));
         }
     }
-    AppOwner::Unknown
+    AppOwner::Unknown {
+        systemd: super::inspect::systemd_here(facts),
+    }
 }
 
 impl AppOwner {
@@ -86,6 +92,7 @@ impl AppOwner {
                 edits: Vec::new(),
                 test: None,
                 activate: vec![Self::supervisorctl(config, "start", name)],
+                ..Default::default()
             }),
             _ => None,
         }
@@ -121,19 +128,24 @@ impl AppOwner {
                     Cmd::root(argv).shown()
                 }
             },
-            AppOwner::Unknown => "sudo systemctl start <app>.service  # its unit: systemctl list-units --type=service".into(),
+            AppOwner::Unknown { systemd: true } => "sudo systemctl start <app>.service  # its unit: systemctl list-units --type=service".into(),
+            AppOwner::Unknown { systemd: false } => "# start the app the way this host runs it (no systemd unit, supervisord program or PM2 app was found for it)".into(),
         }
     }
 
     /// Start PHP-FPM `version` (from a Debian socket path) when no owner is known.
     pub fn start_shown_or_fpm(&self, version: &str) -> String {
         match self {
-            AppOwner::Unknown => Cmd::root([
+            AppOwner::Unknown { systemd: true } => Cmd::root([
                 "systemctl".to_string(),
                 "restart".into(),
                 format!("php{version}-fpm.service"),
             ])
             .shown(),
+            // Debian's binary with its default configuration; it daemonizes.
+            AppOwner::Unknown { systemd: false } => {
+                Cmd::root([format!("php-fpm{version}")]).shown()
+            }
             other => other.start_shown(),
         }
     }
@@ -149,7 +161,8 @@ impl AppOwner {
             }
             AppOwner::Pm2 { name } => format!("pm2 restart {}", super::shell_quote(name)),
             AppOwner::Fpm(c) => c.restart_shown(),
-            AppOwner::Unknown => "sudo systemctl restart <app>.service  # its unit: systemctl list-units --type=service".into(),
+            AppOwner::Unknown { systemd: true } => "sudo systemctl restart <app>.service  # its unit: systemctl list-units --type=service".into(),
+            AppOwner::Unknown { systemd: false } => "# restart the app the way this host runs it (no systemd unit, supervisord program or PM2 app was found for it)".into(),
         }
     }
 
@@ -204,12 +217,24 @@ impl AppOwner {
                     super::shell_quote(u)
                 ),
                 None => {
-                    "sudo journalctl --since -15min --no-pager | grep -i fpm | tail -n 50".into()
+                    "sudo dmesg -T | grep -iE 'php-fpm|killed process|segfault' | tail -n 50".into()
                 }
             },
-            AppOwner::Unknown => {
+            AppOwner::Unknown { systemd: true } => {
                 "sudo journalctl -p err --since -15min --no-pager | tail -n 50".into()
             }
+            AppOwner::Unknown { systemd: false } => {
+                "sudo dmesg -T | grep -iE 'error|killed process|segfault|oom' | tail -n 50".into()
+            }
         }
+    }
+}
+
+/// `start && check`, or, when the start is advice (a `#` line), the check inside it.
+pub fn then_check(start: &str, check: &str) -> String {
+    if start.starts_with('#') {
+        format!("{start}; then check it answers: {check}")
+    } else {
+        format!("{start} && {check}")
     }
 }

@@ -234,6 +234,7 @@ mod tests {
             edits: vec![LineEdit::replace(file.to_str().unwrap(), 1, "3000", "3001")],
             test: Some(Cmd::root(["false"])),
             activate: vec![Cmd::root(["touch", marker.to_str().unwrap()])],
+            ..Default::default()
         };
         let mut said = Vec::new();
         let outcome = apply(&plan, &mut |s| said.push(s.to_string())).unwrap();

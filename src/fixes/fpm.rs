@@ -83,12 +83,22 @@ impl FpmControl {
         Cmd::root(argv)
     }
 
+    /// Start a master: the binary with its configuration (it daemonizes).
+    pub fn start(&self) -> Cmd {
+        let mut argv = vec![self.bin.clone()];
+        if let Some(c) = &self.config {
+            argv.extend(["-y".to_string(), c.clone()]);
+        }
+        Cmd::root(argv)
+    }
+
     /// Re-read the pools (graceful).
     pub fn reload(&self) -> Cmd {
         match (&self.unit, self.pid) {
             (Some(u), _) => Cmd::root(["systemctl", "reload", u.as_str()]),
             (None, Some(pid)) => Cmd::root(["kill".to_string(), "-USR2".into(), pid.to_string()]),
-            (None, None) => Cmd::root(["systemctl", "reload", "php-fpm.service"]),
+            // No master runs: start it from its binary and configuration.
+            (None, None) => self.start(),
         }
     }
 
@@ -106,7 +116,7 @@ impl FpmControl {
                     Cmd::root(start).shown()
                 )
             }
-            (None, None) => Cmd::root(["systemctl", "restart", "php-fpm.service"]).shown(),
+            (None, None) => self.start().shown(),
         }
     }
 }
@@ -124,6 +134,7 @@ pub fn setting_plan(
         edits: vec![set_pool_setting(pool, name, current, value)],
         test: Some(control.test()),
         activate: vec![control.reload()],
+        ..Default::default()
     }
 }
 

@@ -65,13 +65,60 @@ pub fn fixes(facts: &Facts, cause: Cause, upstream: &str) -> Vec<Fix> {
             Fix::safe("fix the failures that tripped max_fails; then see the group", "nginx -T | grep -n -A5 'upstream '"),
         ],
         Cause::DnsResolution => vec![
-            Fix::safe("resolve the name as the host does", "getent hosts <name>"),
+            Fix::safe("resolve the name as the host does", resolve(up)),
             Fix::review("with variables in proxy_pass, add a resolver (e.g. resolver 127.0.0.53 valid=30s;)", reload.clone()),
         ],
         Cause::UpstreamTlsVerify => vec![
-            Fix::safe("see the names and expiry on the upstream's certificate", format!("openssl s_client -connect {up} -servername <name> </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate")),
+            Fix::safe("see the names and expiry on the upstream's certificate", certificate(up)),
             Fix::review("verify against the certificate's name and CA: proxy_ssl_name <name>; proxy_ssl_server_name on; proxy_ssl_trusted_certificate <ca.pem>;", reload.clone()),
         ],
         _ => Vec::new(),
+    }
+}
+
+/// The host part of `host:port` (`[v6]:port` too).
+fn host_of(up: &str) -> &str {
+    let h = match up.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => up,
+    };
+    h.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// `getent hosts NAME` for the name nginx could not resolve (exit 2: not found).
+fn resolve(up: &str) -> String {
+    let host = host_of(up);
+    if host.is_empty() || host.starts_with('<') {
+        "# resolve the upstream's name as the host does: getent hosts NAME".into()
+    } else {
+        format!("getent hosts {}", super::shell_quote(host))
+    }
+}
+
+/// The upstream's certificate: subject, names, expiry (SNI = its name, when it has one).
+fn certificate(up: &str) -> String {
+    let host = host_of(up);
+    let sni = if host.parse::<std::net::IpAddr>().is_ok() || host.is_empty() {
+        String::new()
+    } else {
+        format!(" -servername {}", super::shell_quote(host))
+    };
+    format!(
+        "openssl s_client -connect {}{sni} </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate",
+        super::shell_quote(up)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_come_from_the_upstream() {
+        assert_eq!(
+            super::resolve("api.internal:8080"),
+            "getent hosts api.internal"
+        );
+        assert!(super::resolve("<upstream>").starts_with('#'));
+        assert!(!super::certificate("127.0.0.1:443").contains("-servername"));
+        assert!(super::certificate("api.internal:443").contains("-servername api.internal"));
     }
 }

@@ -12,8 +12,11 @@
 
 pub mod app;
 pub mod apply;
+pub mod balancer;
 pub mod edit;
 pub mod fpm;
+pub mod host;
+pub mod inspect;
 pub mod kernel;
 pub mod log_causes;
 pub mod nginx;
@@ -114,6 +117,9 @@ pub struct Plan {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<Cmd>,
     pub activate: Vec<Cmd>,
+    /// Shown without `sudo` (badgw runs as root, or the host has no sudo: `host::adapt`).
+    #[serde(skip)]
+    pub without_sudo: bool,
 }
 
 impl Plan {
@@ -122,7 +128,12 @@ impl Plan {
         let mut parts: Vec<String> = self.edits.iter().map(LineEdit::shown).collect();
         parts.extend(self.test.iter().map(Cmd::shown));
         parts.extend(self.activate.iter().map(Cmd::shown));
-        parts.join(" && ")
+        let line = parts.join(" && ");
+        if self.without_sudo {
+            host::without_sudo(&line)
+        } else {
+            line
+        }
     }
 
     /// Files the plan edits, each once.

@@ -111,6 +111,7 @@ impl NginxControl {
             edits,
             test: Some(self.test()),
             activate: vec![self.reload()],
+            ..Default::default()
         }
     }
 

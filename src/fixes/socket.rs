@@ -57,6 +57,7 @@ pub fn fpm_listen_owner(
             edits,
             test: Some(ctl.test()),
             activate,
+            ..Default::default()
         },
     )
 }
@@ -102,6 +103,7 @@ pub fn traverse_dir(dir: &str) -> Fix {
             edits: Vec::new(),
             test: None,
             activate: vec![Cmd::root(["chmod", "o+x", dir])],
+            ..Default::default()
         },
     )
 }

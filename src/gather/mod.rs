@@ -9,6 +9,7 @@ pub mod command;
 pub mod containers;
 pub mod discovery;
 pub mod files;
+pub mod host;
 pub mod kernel_log;
 pub mod listeners;
 pub mod log_input;
@@ -177,6 +178,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     facts.hostname = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok());
+    facts.host = Some(host::gather());
 
     // Stage 1: the configuration decides the targets.
     crate::progress::stage("finding nginx and its configuration");

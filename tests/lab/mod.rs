@@ -952,6 +952,45 @@ pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
+/// `cmd`'s output, or None (the child killed) when it does not end within `limit`.
+fn output_within(mut cmd: Command, limit: Duration) -> Option<Output> {
+    // Files, not pipes: a chatty command never blocks on a full pipe.
+    let (o, e) = (tempfile::tempfile().ok()?, tempfile::tempfile().ok()?);
+    cmd.stdin(Stdio::null())
+        .stdout(o.try_clone().ok()?)
+        .stderr(e.try_clone().ok()?)
+        .process_group(0);
+    let mut child = cmd.spawn().ok()?;
+    let deadline = Instant::now() + limit;
+    let read = |mut f: std::fs::File| {
+        use std::io::Seek;
+        let mut v = Vec::new();
+        let _ = f.seek(std::io::SeekFrom::Start(0));
+        let _ = f.read_to_end(&mut v);
+        v
+    };
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return Some(Output {
+                    status,
+                    stdout: read(o),
+                    stderr: read(e),
+                })
+            }
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
 /// Runs `badgw ARGS...` (20 s limit) and parses its stdout as JSON: (exit code, document).
 /// Panics with stdout and stderr when stdout is not JSON.
 pub fn badgw_json(args: &[&str]) -> (i32, serde_json::Value) {
@@ -970,10 +1009,94 @@ pub fn badgw_json(args: &[&str]) -> (i32, serde_json::Value) {
 }
 
 /// `badgw diagnose --json ARGS...`: (exit code, report).
+///
+/// Every lab scenario that asks for a report also checks what a user would see of the same
+/// facts (issue 14): the facts are collected once (`badgw collect`), then `diagnose --from`
+/// renders the JSON report and the default human report, which must fit one screen
+/// ([`assert_one_screen`]), and every read-only fix command printed is run as printed
+/// ([`run_printed_read_only_fixes`]).
 pub fn diagnose_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let diagnose_only = ["--json", "-v", "--verbose", "--fix", "--yes", "--dry-run"];
+    let from_given = args.contains(&"--from");
+    let snapshot = if from_given || args.iter().any(|a| diagnose_only.contains(a)) {
+        None
+    } else {
+        let mut cmd = badgw();
+        cmd.arg("collect").args(args).env("NO_COLOR", "1");
+        let out = run_with_timeout(cmd, Duration::from_secs(20));
+        let file = tempfile::NamedTempFile::new().expect("snapshot file");
+        std::fs::write(file.path(), &out.stdout).expect("write snapshot");
+        // No snapshot (collect failed): the report is asked for directly, as before.
+        out.status.success().then_some(file)
+    };
+    let snap_path;
+    let args: Vec<&str> = match &snapshot {
+        Some(f) => {
+            snap_path = f.path().to_str().unwrap().to_string();
+            vec!["--from", snap_path.as_str()]
+        }
+        None => args.to_vec(),
+    };
     let mut all = vec!["diagnose", "--json"];
-    all.extend_from_slice(args);
-    badgw_json(&all)
+    all.extend_from_slice(&args);
+    let (code, report) = badgw_json(&all);
+    // A snapshot the test supplies may describe another host: its commands are for there.
+    if snapshot.is_some() {
+        run_printed_read_only_fixes(&report);
+    }
+    (code, report)
+}
+
+/// Runs every `safe` (read-only) fix command of `report` as printed, with bash (`-e` and
+/// pipefail, so a failing command before `;` or `| tail` counts), and asserts it ran: exit 0, or the status
+/// that tool documents for "found nothing" (grep and pgrep 1; `getent hosts` 2, a name that
+/// does not resolve; `supervisorctl status` 3, a stopped program; `badgw diagnose` 1, a
+/// problem found). A command badgw prints must work on the host it was printed for.
+pub fn run_printed_read_only_fixes(report: &serde_json::Value) {
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    for f in &findings {
+        for fix in f["fixes"].as_array().into_iter().flatten() {
+            if fix["safety"] != "safe" {
+                continue;
+            }
+            let Some(command) = fix["command"].as_str() else {
+                continue;
+            };
+            let mut cmd = Command::new("bash");
+            cmd.args(["-e", "-o", "pipefail", "-c", command]);
+            // Where a user runs badgw, `badgw` is on PATH.
+            let bin = Path::new(env!("CARGO_BIN_EXE_badgw")).parent().unwrap();
+            let path = std::env::var("PATH").unwrap_or_default();
+            cmd.env("PATH", format!("{}:{path}", bin.display()));
+            // A timing command bounded by its own `-m N` waits on a black-holed upstream
+            // as long as it says: it runs, and ends by itself; 2 s show it started.
+            let bounded = command.starts_with("curl") && command.contains(" -m ");
+            let patience = Duration::from_secs(if bounded { 2 } else { 20 });
+            let Some(out) = output_within(cmd, patience) else {
+                assert!(
+                    bounded,
+                    "the read-only fix of {} did not end within {patience:?}:\n  {command}",
+                    f["cause"]
+                );
+                continue;
+            };
+            let code = out.status.code().unwrap_or(-1);
+            let nothing_found = (code == 1 && command.contains("grep"))
+                || (code == 2 && command.starts_with("getent hosts"))
+                || (code == 1 && command.starts_with("badgw diagnose"))
+                || (code == 3 && command.contains("supervisorctl") && command.contains(" status"))
+                // curl reproducing the failure the finding names: refused, timed out, empty
+                // reply, reset.
+                || ([7, 28, 52, 56].contains(&code) && command.starts_with("curl"));
+            assert!(
+                code == 0 || nothing_found,
+                "the read-only fix of {} does not run as printed on this host (exit {code}):\n  {command}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                f["cause"],
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 }
 
 /// Rows `text` takes on a terminal `width` columns wide (long lines wrap).

@@ -1,0 +1,150 @@
+//! Read-only commands that look at the host (the `safe` fixes): what listens, what runs,
+//! recent errors, the app's answer. Each is built for the host the facts describe, so it
+//! runs as printed there: `systemctl`/`journalctl` only where systemd is the init system,
+//! `supervisorctl` for a running supervisord, and otherwise the tools every Linux host has
+//! (`ps`, `dmesg`, `ss`).
+
+use super::{shell_quote, Cmd};
+use crate::facts::Facts;
+
+/// Whether systemd runs this host (a snapshot without host facts: assumed, as before).
+pub fn systemd_here(facts: &Facts) -> bool {
+    facts.host.as_ref().is_none_or(|h| h.systemd_init)
+}
+
+/// The system's recent error messages matching `pattern` (an extended regex, or all):
+/// the journal where systemd runs, else the kernel's ring buffer (crashes and kills are
+/// there), last `lines`.
+pub fn recent_errors(facts: &Facts, pattern: Option<&str>, lines: u32) -> String {
+    let filter = pattern
+        .map(|p| format!(" | grep -iE {}", shell_quote(p)))
+        .unwrap_or_default();
+    if systemd_here(facts) {
+        let prio = if pattern.is_none() { " -p err" } else { "" };
+        format!("sudo journalctl{prio} --since -1h --no-pager{filter} | tail -n {lines}")
+    } else {
+        let filter = if filter.is_empty() {
+            " | grep -iE 'error|killed|segfault|oom'".to_string()
+        } else {
+            filter
+        };
+        format!("sudo dmesg -T{filter} | tail -n {lines}")
+    }
+}
+
+/// What could have run the app and why it stopped: failed units where systemd runs; the
+/// programs of each running supervisord; else the newest processes and the kernel's kills.
+pub fn find_app(facts: &Facts) -> String {
+    if systemd_here(facts) {
+        return format!(
+            "systemctl list-units --type=service --state=failed --no-pager; {}",
+            recent_errors(facts, None, 50)
+        );
+    }
+    let sups: Vec<String> = facts
+        .supervisord
+        .value()
+        .into_iter()
+        .flat_map(|s| &s.instances)
+        .filter(|s| !s.config.is_empty())
+        .map(|s| Cmd::root(["supervisorctl", "-c", s.config.as_str(), "status"]).shown())
+        .collect();
+    if !sups.is_empty() {
+        return sups.join("; ");
+    }
+    format!(
+        "ps -eo pid,ppid,user,lstart,args --sort=-start_time | head -n 20; {}",
+        recent_errors(facts, Some("killed process|segfault|oom"), 20)
+    )
+}
+
+/// `ss` listing TCP listeners on `port`, then all, as root (`enter`: an `nsenter` prefix
+/// for another network namespace, with its own `sudo`).
+pub fn listeners_on_port(enter: Option<u32>, port: &str) -> String {
+    let pre = match enter {
+        Some(pid) => format!("sudo nsenter -t {pid} -n "),
+        None => "sudo ".to_string(),
+    };
+    format!("{pre}ss -ltnp 'sport = :{port}'; {pre}ss -ltnp")
+}
+
+/// Every TCP listener with its process.
+pub fn listeners() -> String {
+    "sudo ss -ltnp".into()
+}
+
+/// The unix sockets in `dir`.
+pub fn list_dir(dir: &str) -> String {
+    format!("ls -l {}", shell_quote(dir))
+}
+
+/// PHP-FPM `version`'s state and where its pools listen: its unit where systemd runs, else
+/// its processes; the pool files of the facts when known, else Debian's directory.
+pub fn fpm_state(facts: &Facts, version: &str) -> String {
+    let state = if systemd_here(facts) {
+        format!("systemctl status php{version}-fpm --no-pager")
+    } else {
+        "pgrep -a php-fpm".to_string()
+    };
+    // The pools that serve the route (other masters' pools are not this site's).
+    let mut files: Vec<String> = facts
+        .php_fpm
+        .value()
+        .map(|f| crate::checks::util::route_pools(facts, f))
+        .into_iter()
+        .flatten()
+        .map(|p| p.file.clone())
+        .collect();
+    files.sort();
+    files.dedup();
+    let files = if files.is_empty() {
+        format!("/etc/php/{version}/fpm/pool.d/")
+    } else {
+        files
+            .iter()
+            .map(|f| shell_quote(f))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!("{state}; grep -rn '^listen' {files}")
+}
+
+/// A request to `address` (host:port or `unix:PATH`) as nginx sends it: `Host` and URI.
+pub fn curl_status(address: &str, host: &str, uri: &str) -> String {
+    match address.strip_prefix("unix:") {
+        Some(path) => format!(
+            "curl -sS -o /dev/null -w '%{{http_code}}\\n' --unix-socket {} -H {} {}",
+            shell_quote(path),
+            shell_quote(&format!("Host: {host}")),
+            shell_quote(&format!("http://localhost{uri}"))
+        ),
+        None => format!(
+            "curl -sS -o /dev/null -w '%{{http_code}}\\n' -H {} {}",
+            shell_quote(&format!("Host: {host}")),
+            shell_quote(&format!("http://{address}{uri}"))
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::HostFacts;
+
+    #[test]
+    fn no_systemctl_where_systemd_is_not_init() {
+        let mut facts = Facts::default();
+        assert!(find_app(&facts).starts_with("systemctl list-units"));
+        facts.host = Some(HostFacts::default());
+        let cmd = find_app(&facts);
+        assert!(
+            !cmd.contains("systemctl") && !cmd.contains("journalctl"),
+            "{cmd}"
+        );
+        assert!(cmd.starts_with("ps -eo"), "{cmd}");
+        assert_eq!(
+            fpm_state(&facts, "8.2"),
+            "pgrep -a php-fpm; grep -rn '^listen' /etc/php/8.2/fpm/pool.d/"
+        );
+    }
+}
