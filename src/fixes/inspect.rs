@@ -90,7 +90,7 @@ pub fn fpm_state(facts: &Facts, version: &str) -> String {
     let mut files: Vec<String> = facts
         .php_fpm
         .value()
-        .map(|f| crate::checks::util::route_pools(facts, f))
+        .map(|f| facts.route_pools(f))
         .into_iter()
         .flatten()
         .map(|p| p.file.clone())
