@@ -4,7 +4,7 @@
 //! [`super::Cmd`] for every command that needs root; this pass drops it when the host says
 //! so, for the printed command and the plan `--fix` shows alike.
 
-use crate::checks::Fix;
+use super::Fix;
 use crate::facts::Facts;
 
 /// Whether printed commands carry `sudo` on this host (a snapshot without host facts: yes).
