@@ -76,7 +76,7 @@ fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Re
     let facts = facts_for(args);
     crate::progress::done();
     let facts = facts?;
-    let report = crate::sitewide::diagnose(&facts);
+    let report = crate::report::sitewide::diagnose(&facts);
     if args.json {
         render::json(&report, out)?;
     } else {
@@ -142,7 +142,7 @@ fn verify_after_fix(
     let Some((facts, through)) = last else {
         return Ok(ExitStatus::Problems);
     };
-    let after = crate::sitewide::diagnose(&facts);
+    let after = crate::report::sitewide::diagnose(&facts);
     let through_ok = through
         .as_ref()
         .is_some_and(|p| p.error.is_none() && p.status.is_some_and(|s| s < 500));

@@ -19,5 +19,4 @@ pub mod progress;
 pub mod rank;
 pub mod render;
 pub mod report;
-pub mod sitewide;
 pub mod timeline;

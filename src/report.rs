@@ -1,7 +1,9 @@
 //! The report: everything a renderer shows, computed here so renderers only format.
-//! `diagnose`'s [`Report`] is built here; `explain-log`'s in [`explain_log`].
+//! `diagnose`'s [`Report`] is built here (merged over a site's upstreams by [`sitewide`]);
+//! `explain-log`'s in [`explain_log`].
 
 pub mod explain_log;
+pub mod sitewide;
 
 use serde::Serialize;
 
@@ -133,7 +135,7 @@ pub struct Report {
     /// Site-wide mode (no `--path`): every upstream behind the server and the one-line
     /// summary of the locations that did not fail (docs/json.md).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub site_wide: Option<crate::sitewide::SiteWide>,
+    pub site_wide: Option<crate::report::sitewide::SiteWide>,
     #[serde(skip)]
     pub exit: ExitStatus,
 }

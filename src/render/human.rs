@@ -384,7 +384,7 @@ fn location_tag(l: &crate::rank::FindingLocation) -> String {
 /// Site-wide mode, under the route: the other upstreams that are not healthy (a line
 /// each, at most three), then one line for everything that does not fail.
 fn site_wide_lines(
-    sw: &crate::sitewide::SiteWide,
+    sw: &crate::report::sitewide::SiteWide,
     lead: &Route,
     p: &Paint,
     out: &mut dyn Write,
