@@ -116,11 +116,7 @@ fn verify_after_fix(
 ) -> anyhow::Result<ExitStatus> {
     let opts = config::gather_options(&args.target, Some(&args.sources))
         .map_err(|e| fail(ExitStatus::Usage, e))?;
-    writeln!(
-        out,
-        "\nApplied: {}. Checking the site again…",
-        render::sanitize::escape_for_terminal(summary)
-    )?;
+    render::fix_session::checking_again(out, summary)?;
     let mut last = None;
     for attempt in 0..7 {
         if attempt > 0 {
@@ -146,29 +142,20 @@ fn verify_after_fix(
     let through_ok = through
         .as_ref()
         .is_some_and(|p| p.error.is_none() && p.status.is_some_and(|s| s < 500));
-    match &through {
-        Some(p) => writeln!(
-            out,
-            "  through nginx: GET {}{} (Host: {}) via {} → {}",
-            facts.request.site,
-            facts.request.path,
-            facts.request.site,
-            p.address,
-            p.status
-                .map_or_else(|| crate::checks::util::describe_probe(p), |s| s.to_string())
-        )?,
-        None => writeln!(
-            out,
-            "  through nginx: no plain-HTTP listener of the server to send a request to"
-        )?,
-    }
+    let answer = through.as_ref().map(|p| {
+        let a = p
+            .status
+            .map_or_else(|| crate::checks::util::describe_probe(p), |s| s.to_string());
+        (p.address.clone(), a)
+    });
+    render::fix_session::through_nginx(
+        out,
+        &facts.request.site,
+        &facts.request.path,
+        answer.as_ref().map(|(v, a)| (v.as_str(), a.as_str())),
+    )?;
     for u in &after.upstream_states {
-        writeln!(
-            out,
-            "  directly to the upstream {}: {}",
-            u.address,
-            render::sanitize::escape_for_terminal(u.probe.as_deref().unwrap_or("not probed"))
-        )?;
+        render::fix_session::directly(out, &u.address, u.probe.as_deref())?;
     }
     // The upstream answers directly: every probe of the route's upstreams connected and got
     // no 5xx (a FastCGI pool answers FCGI_GET_VALUES, not HTTP).
@@ -179,19 +166,14 @@ fn verify_after_fix(
             })
         });
     if through_ok && upstream_ok {
-        writeln!(out, "Fixed: the site answers again.")?;
+        render::fix_session::fixed(out)?;
         Ok(ExitStatus::Healthy)
     } else {
-        let why = after
+        let lead = after
             .findings
             .first()
-            .map(|f| format!(" ({}: {})", f.finding.cause.id(), f.finding.title))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "Still failing{}. The change stays in place (backups were listed above).",
-            render::sanitize::escape_for_terminal(&why)
-        )?;
+            .map(|f| (f.finding.cause.id(), f.finding.title.as_str()));
+        render::fix_session::still_failing(out, lead)?;
         Ok(ExitStatus::Problems)
     }
 }

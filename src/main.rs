@@ -28,7 +28,7 @@ fn main() -> ExitCode {
                 // Plain text: the arguments echoed in the message are escaped like any
                 // other text for a terminal.
                 let text = e.render().to_string();
-                let text = escape_lines(&text);
+                let text = badgw::render::message(&text);
                 let _ = if e.use_stderr() {
                     write!(io::stderr(), "{text}")
                 } else {
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
                 .map(|x| x.status)
                 .unwrap_or(ExitStatus::Usage);
             // Messages quote config text, paths and host names: never raw on a terminal.
-            eprintln!("badgw: {}", escape_lines(&format!("{e:#}")));
+            eprintln!("badgw: {}", badgw::render::message(&format!("{e:#}")));
             ExitCode::from(status.code() as u8)
         }
     }
@@ -90,14 +90,6 @@ fn clap_color(args: &[OsString]) -> clap::ColorChoice {
         }
         _ => clap::ColorChoice::Auto,
     }
-}
-
-/// Escapes each line of a message for a terminal, keeping its line breaks.
-fn escape_lines(text: &str) -> String {
-    text.split('\n')
-        .map(|l| badgw::render::sanitize::escape_for_terminal(l).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Stdout that turns "the reader went away" (EPIPE) into silence: the rest of the output

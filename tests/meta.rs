@@ -307,18 +307,13 @@ fn no_json_macro_documents_in_src() {
     );
 }
 
-/// Front ends that write to the terminal themselves (error messages, the `--fix` dialogue)
-/// and so escape what they echo. Everything that produces data (checks, logs, facts,
-/// gather, parse, report…) keeps text as it came: escaping it there would corrupt `--json`.
-const TERMINAL_FRONT_ENDS: &[&str] = &["main.rs", "app.rs", "app/fix_session.rs"];
-
+/// Everything outside `render/` keeps text as it came (escaping in checks, logs or report
+/// would corrupt `--json`); front ends write what `render` formatted.
 #[test]
 fn terminal_escaping_only_in_render() {
     let found: Vec<String> = src_files()
         .into_iter()
-        .filter(|(path, _)| {
-            !path.starts_with("render/") && !TERMINAL_FRONT_ENDS.contains(&path.as_str())
-        })
+        .filter(|(path, _)| !path.starts_with("render/"))
         .filter(|(_, text)| text.contains("escape_for_terminal") || text.contains("sanitize::"))
         .map(|(path, _)| format!("src/{path}"))
         .collect();

@@ -1,13 +1,13 @@
 //! `badgw diagnose --fix`: offers the leading cause's fixes that have a [`Plan`], one at a
 //! time — what will run, a diff of every file it edits — asks `[y/N]` (or takes `--yes`),
-//! and hands an accepted plan to [`apply`]. Writes nothing itself; the caller verifies the
-//! site afterwards.
+//! and hands an accepted plan to [`apply`]. Edits no file itself; the caller verifies the
+//! site afterwards. The text is `render::fix_session`'s.
 
 use std::io::{self, BufRead, Write};
 
 use crate::fixes::apply::{self, Outcome};
 use crate::fixes::Plan;
-use crate::render::sanitize::escape_for_terminal as esc;
+use crate::render::fix_session as text;
 use crate::report::Report;
 
 /// How the session ended.
@@ -51,74 +51,38 @@ pub fn offer(
 ) -> io::Result<SessionEnd> {
     let plans = plans(report);
     let Some(lead) = report.findings.first() else {
-        writeln!(out, "--fix: no problem found, nothing to fix.")?;
+        text::nothing_found(out)?;
         return Ok(SessionEnd::NothingToApply);
     };
     if plans.is_empty() {
-        writeln!(
-            out,
-            "--fix: badgw cannot apply a fix for {} itself; the commands above are for you to review and run.",
-            lead.finding.cause.id()
-        )?;
+        text::cannot_apply(out, lead.finding.cause.id())?;
         return Ok(SessionEnd::NothingToApply);
     }
     let mut tried = false;
     for (i, (summary, plan)) in plans.iter().enumerate() {
-        writeln!(out, "\nFix {} of {}: {}", i + 1, plans.len(), esc(summary))?;
-        writeln!(out, "  will run: {}", esc(&plan.command()))?;
+        text::offer(out, i + 1, plans.len(), summary, &plan.command())?;
         for file in plan.files() {
-            match apply::preview(plan, file) {
-                Ok(diff) => {
-                    for l in diff.lines() {
-                        writeln!(out, "  {}", esc(l))?;
-                    }
-                }
-                Err(e) => writeln!(
-                    out,
-                    "  cannot show the change of {}: {}",
-                    esc(file),
-                    esc(&e)
-                )?,
-            }
+            let diff = apply::preview(plan, file);
+            text::preview(out, file, diff.as_deref().map_err(String::as_str))?;
         }
         if dry_run {
             continue;
         }
         if ask {
-            write!(out, "Apply this fix? [y/N] ")?;
-            out.flush()?;
+            text::prompt(out)?;
             let mut answer = String::new();
             input.read_line(&mut answer)?;
             if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-                writeln!(out, "  skipped.")?;
+                text::skipped(out)?;
                 continue;
             }
         }
         tried = true;
         let mut log = Vec::new();
         let outcome = apply::apply(plan, &mut |s| log.push(s.to_string()))?;
-        for l in &log {
-            writeln!(out, "  {}", esc(l))?;
-        }
-        match outcome {
-            Outcome::Applied { .. } => return Ok(SessionEnd::Applied(summary.to_string())),
-            Outcome::Stale { reason } => writeln!(out, "  not applied: {}", esc(&reason))?,
-            Outcome::TestFailed { output } => {
-                writeln!(out, "  the syntax test failed; every edited file was restored and nothing was reloaded:")?;
-                for l in output.lines().take(10) {
-                    writeln!(out, "    {}", esc(l))?;
-                }
-            }
-            Outcome::ActivateFailed { command, output } => {
-                writeln!(
-                    out,
-                    "  {} failed; the edited files were restored:",
-                    esc(&command)
-                )?;
-                for l in output.lines().take(10) {
-                    writeln!(out, "    {}", esc(l))?;
-                }
-            }
+        text::applied(out, &log, &outcome)?;
+        if let Outcome::Applied { .. } = outcome {
+            return Ok(SessionEnd::Applied(summary.to_string()));
         }
     }
     Ok(if dry_run {

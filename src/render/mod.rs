@@ -2,6 +2,7 @@
 //! they show was decided by `report`.
 
 pub mod explain_log;
+pub mod fix_session;
 pub mod human;
 pub mod sanitize;
 
@@ -37,6 +38,15 @@ pub fn color_decision(
 pub fn json<T: serde::Serialize>(value: &T, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+/// A message for the terminal (an error, clap's usage text): each line escaped, line
+/// breaks kept.
+pub fn message(text: &str) -> String {
+    text.split('\n')
+        .map(|l| sanitize::escape_for_terminal(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
