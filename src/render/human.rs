@@ -71,6 +71,41 @@ pub fn diagnose(
     verbose: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let full = verbose || report.exit == ExitStatus::Incomplete || report.route.is_none();
+    if full {
+        return diagnose_at(report, color, verbose, 0, out);
+    }
+    // The one-screen report: the first level of detail whose plain text fits SCREEN_ROWS
+    // rows of WIDTH columns (long lines wrap); the tightest when none does.
+    let mut level = 0;
+    while level < TIGHTEST {
+        let mut plain = Vec::new();
+        diagnose_at(report, false, verbose, level, &mut plain)?;
+        if screen_rows(&String::from_utf8_lossy(&plain)) <= SCREEN_ROWS {
+            break;
+        }
+        level += 1;
+    }
+    diagnose_at(report, color, verbose, level, out)
+}
+
+/// Rows `text` takes on a terminal WIDTH columns wide.
+fn screen_rows(text: &str) -> usize {
+    text.lines()
+        .map(|l| l.chars().count().div_ceil(WIDTH).max(1))
+        .sum()
+}
+
+/// The report at one level of detail (0 the most; only the one-screen report goes past 0):
+/// 1 shows other causes and notes by their heading only; 2 drops the timeout table and
+/// trims the lead's evidence and fixes; 3 keeps the lead's first evidence lines and fix.
+fn diagnose_at(
+    report: &Report,
+    color: bool,
+    verbose: bool,
+    level: u8,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let p = Paint { on: color };
     let host = report
         .hostname
@@ -172,6 +207,11 @@ pub fn diagnose(
     // The one-screen report: the lead finding in full (evidence folded and clipped to a
     // line each), other roots briefly, symptoms as one line; `-v` shows everything.
     let full = verbose || report.exit == ExitStatus::Incomplete || report.route.is_none();
+    let (lead_evidence, lead_fixes) = match level {
+        0 | 1 => (LEAD_EVIDENCE_LINES, usize::MAX),
+        2 => (4, 2),
+        _ => (2, 1),
+    };
     for (i, f) in report.findings.iter().enumerate() {
         let heading = if f.finding.severity == Severity::Info {
             "Noted"
@@ -212,10 +252,14 @@ pub fn diagnose(
         if f.finding.severity == Severity::Info && i > 0 && !full {
             continue;
         }
+        // Tighter: other causes by their heading only (`-v` has the rest).
+        if i > 0 && level >= 1 && !full {
+            continue;
+        }
         let folded = report.folded_evidence.get(i);
         let limit = match (full, i) {
             (true, _) => usize::MAX,
-            (false, 0) => LEAD_EVIDENCE_LINES,
+            (false, 0) => lead_evidence,
             (false, _) => OTHER_EVIDENCE_LINES,
         };
         match folded {
@@ -250,8 +294,10 @@ pub fn diagnose(
         }
         if !f.finding.fixes.is_empty() && f.explained_by.is_none() {
             writeln!(out, "   {}", p.bold("fix:"))?;
-            let fixes = if full || i == 0 {
+            let fixes = if full {
                 &f.finding.fixes[..]
+            } else if i == 0 {
+                &f.finding.fixes[..f.finding.fixes.len().min(lead_fixes)]
             } else {
                 &f.finding.fixes[..1]
             };
@@ -283,7 +329,7 @@ pub fn diagnose(
         .iter()
         // An info note ("nginx gives up first") does not earn a 12-row table on one screen.
         .any(|f| f.finding.cause == Cause::UpstreamTimeout && f.finding.severity != Severity::Info);
-    if !report.timeouts.is_empty() && (full || timeouts_matter) {
+    if !report.timeouts.is_empty() && (full || (timeouts_matter && level < 2)) {
         let mut table = new_table(color);
         table.set_header(vec!["hop", "setting", "seconds", "set at"]);
         for t in &report.timeouts {
@@ -339,6 +385,8 @@ pub fn diagnose(
     }
     let notes = if full {
         report.notes.len()
+    } else if level >= 1 {
+        1.min(report.notes.len())
     } else {
         NOTES_SHOWN.min(report.notes.len())
     };
@@ -507,8 +555,11 @@ fn timeline(report: &Report, p: &Paint, full: bool, out: &mut dyn Write) -> io::
     Ok(())
 }
 
-/// The width the default report is laid out for.
+/// The width the default report is laid out for, and the rows it fits in.
 const WIDTH: usize = 100;
+const SCREEN_ROWS: usize = 40;
+/// The tightest level of detail of the one-screen report.
+const TIGHTEST: u8 = 3;
 /// Folded evidence lines shown for the lead finding, and for each other root, by default.
 const LEAD_EVIDENCE_LINES: usize = 6;
 const OTHER_EVIDENCE_LINES: usize = 2;

@@ -1041,6 +1041,9 @@ pub fn diagnose_json(args: &[&str]) -> (i32, serde_json::Value) {
     all.extend_from_slice(&args);
     let (code, report) = badgw_json(&all);
     // A snapshot the test supplies may describe another host: its commands are for there.
+    if snapshot.is_some() || from_given {
+        diagnose_human(&args);
+    }
     if snapshot.is_some() {
         run_printed_read_only_fixes(&report);
     }
