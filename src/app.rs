@@ -143,9 +143,10 @@ fn verify_after_fix(
         .as_ref()
         .is_some_and(|p| p.error.is_none() && p.status.is_some_and(|s| s < 500));
     let answer = through.as_ref().map(|p| {
-        let a = p
-            .status
-            .map_or_else(|| crate::checks::util::describe_probe(p), |s| s.to_string());
+        let a = p.status.map_or_else(
+            || crate::checks::evidence::describe_probe(p),
+            |s| s.to_string(),
+        );
         (p.address.clone(), a)
     });
     render::fix_session::through_nginx(
@@ -161,7 +162,7 @@ fn verify_after_fix(
     // no 5xx (a FastCGI pool answers FCGI_GET_VALUES, not HTTP).
     let upstream_ok = !after.upstream_states.is_empty()
         && after.upstream_states.iter().all(|u| {
-            crate::checks::util::probe_of(&facts, &u.address).is_some_and(|p| {
+            facts.probe_of(&u.address).is_some_and(|p| {
                 p.error.is_none() && p.connected && p.status.is_none_or(|s| s < 500)
             })
         });

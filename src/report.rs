@@ -7,7 +7,7 @@ pub mod sitewide;
 
 use serde::Serialize;
 
-use crate::checks::{util, CheckRun, CheckStatus, Severity, Verdict};
+use crate::checks::{evidence, CheckRun, CheckStatus, Severity, Verdict};
 use crate::exit::ExitStatus;
 use crate::facts::{ConfigIssue, Facts, Route, SocketKind};
 use crate::rank::{rank_scoped, FindingLocation, RankedFinding, ScopedRuns};
@@ -409,7 +409,7 @@ fn unexplained_failure(
         ));
     }
     if let Some(p) = facts.probes.iter().find(|p| p.error.is_some()) {
-        return Some(format!("the probe failed: {}", util::describe_probe(p)));
+        return Some(format!("the probe failed: {}", evidence::describe_probe(p)));
     }
     if let Some(u) = states
         .iter()
@@ -458,10 +458,12 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
                         let Ok(a) = u.address.parse() else {
                             return "not an IP address".to_string();
                         };
-                        match util::reach(facts, &a) {
-                            util::Reach::Local(ls) => util::accepting(ls, &a).into_iter().next(),
-                            util::Reach::Peer(p) => {
-                                return match util::accepting(&p.listeners, &a).first() {
+                        match facts.reach(&a) {
+                            crate::facts::Reach::Local(ls) => {
+                                crate::facts::accepting(ls, &a).into_iter().next()
+                            }
+                            crate::facts::Reach::Peer(p) => {
+                                return match crate::facts::accepting(&p.listeners, &a).first() {
                                     Some(l) => format!(
                                         "{} (pid {}) listens on {} in another network namespace",
                                         l.process.as_deref().unwrap_or("?"),
@@ -475,7 +477,7 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
                                     ),
                                 }
                             }
-                            util::Reach::Remote | util::Reach::Unknown => {
+                            crate::facts::Reach::Remote | crate::facts::Reach::Unknown => {
                                 return "remote: its listeners are not visible from nginx's \
                                         network namespace"
                                     .to_string()
@@ -491,13 +493,13 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
                     None => "nothing listens".to_string(),
                 }
             });
-            let probe = util::probe_of(facts, &u.address);
+            let probe = facts.probe_of(&u.address);
             UpstreamState {
                 address: u.address.clone(),
                 kind: u.kind,
                 ok: probe.is_some_and(|p| p.answered_as_expected(route.scheme.as_deref())),
                 listener,
-                probe: probe.map(util::describe_probe),
+                probe: probe.map(evidence::describe_probe),
             }
         })
         .collect()
@@ -506,8 +508,8 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::FactsBuilder;
     use crate::checks::Evidence;
+    use crate::facts::test_support::FactsBuilder;
     use crate::facts::SocketKind;
 
     #[test]

@@ -12,9 +12,10 @@
 //! False positives avoided: `[::]` without IPV6_V6ONLY accepts IPv4 on Linux and counts
 //! as listening for both; a listener on another port is `port-mismatch`'s.
 
+use super::evidence;
+use crate::facts::accepting;
 use std::net::SocketAddr;
 
-use super::util::{self, accepting};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, Listener, SocketKind, UpstreamAddr};
@@ -31,7 +32,7 @@ impl Check for AddressFamily {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let upstreams = match util::active_upstreams(facts) {
+        let upstreams = match facts.active_upstreams() {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -44,7 +45,7 @@ impl Check for AddressFamily {
             .filter(|u| u.kind != SocketKind::Unix)
             .filter_map(|u| {
                 let a: SocketAddr = u.address.parse().ok()?;
-                Some((*u, a, util::listeners_at(facts, &a)?))
+                Some((*u, a, facts.listeners_at(&a)?))
             })
             .collect();
         let mut mismatched: Vec<(&UpstreamAddr, &Listener)> = Vec::new();
@@ -113,7 +114,7 @@ impl Check for AddressFamily {
             )
             .confidence(0.9)
             .evidence(
-                util::written_at(u),
+                evidence::written_at(u),
                 format!(
                     "nginx connects to {} over {target_family}{via_name}",
                     u.address
@@ -123,8 +124,8 @@ impl Check for AddressFamily {
                 family_file,
                 format!("{owner} listens on {} only", l.address),
             );
-            if let Some(p) = util::probe_of(facts, &u.address) {
-                f = f.evidence("probe", util::describe_probe(p));
+            if let Some(p) = facts.probe_of(&u.address) {
+                f = f.evidence("probe", evidence::describe_probe(p));
             }
             if !all_fail {
                 f = f.evidence(
@@ -136,7 +137,7 @@ impl Check for AddressFamily {
             f = f
                 .fix(Fix::planned(
                     format!("make nginx connect to {reach} explicitly (edit {}:{}) and reload", u.file, u.line),
-                    crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(&u.file, u.line, &util::as_written(u), &reach)]),
+                    crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(&u.file, u.line, &evidence::as_written(u), &reach)]),
                 ))
                 .fix(Fix::review(
                     "or make the app listen on both families (bind `::` — dual-stack on Linux — instead of a single loopback address), then restart it",
@@ -166,7 +167,7 @@ fn other_family_listener<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     #[test]
     fn app_on_ipv6_loopback_only_while_nginx_uses_ipv4() {

@@ -22,9 +22,10 @@
 //!
 //! See: docs/causes/pool-exhausted.md, docs/causes/upstream-timeout.md.
 
-use super::util::{self, accepting, describe_probe, probe_of};
+use super::evidence::{self, describe_probe};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
+use crate::facts::accepting;
 use crate::facts::{Facts, Listener, ProbePhase, ProbeResult, SocketKind};
 
 pub struct ConnectTimeout;
@@ -48,13 +49,13 @@ impl Check for ConnectTimeout {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let upstreams = match util::active_upstreams(facts) {
+        let upstreams = match facts.active_upstreams() {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
         let probed: Vec<_> = upstreams
             .iter()
-            .filter_map(|u| probe_of(facts, &u.address).map(|p| (*u, p)))
+            .filter_map(|u| facts.probe_of(&u.address).map(|p| (*u, p)))
             .collect();
         if probed.is_empty() {
             return Verdict::skipped("no upstream address was probed");
@@ -132,13 +133,14 @@ impl Check for ConnectTimeout {
                     format!("connect() to {} times out", u.address),
                 ),
             };
-            let directive = util::route(facts)
+            let directive = facts
+                .route()
                 .ok()
                 .and_then(|r| r.directive.as_deref())
                 .unwrap_or("proxy_pass");
             f = f
                 .evidence(
-                    util::written_at(u),
+                    evidence::written_at(u),
                     format!("nginx sends requests to {} ({directive} target)", u.address),
                 )
                 .evidence("probe", describe_probe(p));
@@ -170,7 +172,7 @@ impl Check for ConnectTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
     use crate::facts::{Fact, OsError};
 
     fn timed_out(address: &str, queue: Option<u32>) -> Facts {

@@ -19,7 +19,7 @@
 //! that nginx itself answers (no location, access rules) is reported as the check's detail,
 //! since no upstream cause explains it.
 
-use super::util::describe_probe;
+use super::evidence::describe_probe;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, ProbePhase};
@@ -140,7 +140,7 @@ impl Check for HealthCheckPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
     use crate::facts::{BalancerFacts, Fact, HealthChecker, HealthProbe};
 
     fn facts(failures: u64, probe: Option<crate::facts::ProbeResult>) -> Facts {

@@ -15,7 +15,6 @@
 //! and there is no race; an app that kept the connection open for the whole measurement
 //! is not accused.
 
-use super::util;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::Facts;
@@ -32,7 +31,7 @@ impl Check for KeepaliveAlignment {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let route = match util::route(facts) {
+        let route = match facts.route() {
             Ok(r) => r,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -90,7 +89,7 @@ impl Check for KeepaliveAlignment {
             f = f
                 .fix(Fix::review(
                     format!("make nginx drop idle connections first: in the upstream block at {group_at}"),
-                    format!("keepalive_timeout {suggested}s;   # then: {}", util::reload_command(facts)),
+                    format!("keepalive_timeout {suggested}s;   # then: {}", crate::fixes::nginx::test_and_reload(facts)),
                 ))
                 .fix(Fix::review(
                     "or make the app keep idle connections longer than nginx's keepalive_timeout",
@@ -109,7 +108,7 @@ impl Check for KeepaliveAlignment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     fn facts(idle_ms: Option<f64>, keepalive: Option<u32>) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:3000").probe_ok("127.0.0.1:3000", 200, 5);

@@ -22,7 +22,6 @@
 //! `keepalive_timeout 0` closes every connection with `Connection: close`, which the
 //! balancer honours, so there is no race.
 
-use super::util::route;
 use super::{Check, Finding, Fix, Severity, Strength, TimeoutRow, Verdict};
 use crate::cause::Cause;
 use crate::facts::{BalancerFacts, Facts};
@@ -115,7 +114,7 @@ impl Check for LbKeepaliveRace {
             Ok(b) => b,
             Err(e) => return Verdict::skipped(e),
         };
-        let r = match route(facts) {
+        let r = match facts.route() {
             Ok(r) => r,
             Err(e) => return Verdict::skipped(e),
         };
@@ -225,7 +224,7 @@ pub fn timeout_rows(facts: &Facts) -> Vec<TimeoutRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
     use crate::facts::{Fact, HealthChecker};
 
     fn facts(ka: f64, stated: Option<f64>, elb: bool) -> Facts {

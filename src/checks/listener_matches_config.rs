@@ -14,9 +14,10 @@
 //! The confidence says how sure the match is: a same-port listener on another interface or
 //! a process named after the site is near-certain; "the only unclaimed app listener" is not.
 
+use crate::facts::accepting;
 use std::net::SocketAddr;
 
-use super::util::{self, accepting, describe_process};
+use super::evidence::{self, describe_process};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, Listener, ProcInfo, SocketKind, UpstreamAddr};
@@ -90,7 +91,7 @@ impl Check for ListenerMatchesConfig {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let upstreams = match util::active_upstreams(facts) {
+        let upstreams = match facts.active_upstreams() {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -105,7 +106,7 @@ impl Check for ListenerMatchesConfig {
                 continue;
             };
             // A remote address's listeners are not visible: nothing to compare with.
-            let Some(listeners) = util::listeners_at(facts, &target) else {
+            let Some(listeners) = facts.listeners_at(&target) else {
                 continue;
             };
             if !accepting(listeners, &target).is_empty() {
@@ -255,7 +256,7 @@ fn best_candidate<'a>(
 /// line may contain (`shop.example.com` → "shop").
 fn name_tokens(facts: &Facts) -> Vec<String> {
     let mut words: Vec<String> = Vec::new();
-    let route = util::route(facts).ok();
+    let route = facts.route().ok();
     let sources = [
         Some(facts.request.site.as_str()),
         route.and_then(|r| r.group.as_deref()),
@@ -336,7 +337,10 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
         title,
     )
     .confidence((c.score).min(0.95))
-    .evidence(util::written_at(u), format!("nginx targets {}", u.address))
+    .evidence(
+        evidence::written_at(u),
+        format!("nginx targets {}", u.address),
+    )
     .evidence(
         family,
         format!(
@@ -345,8 +349,8 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
         ),
     )
     .evidence("why this process", c.reasons.join("; "));
-    if let Some(p) = util::probe_of(facts, &u.address) {
-        f = f.evidence("probe", util::describe_probe(p));
+    if let Some(p) = facts.probe_of(&u.address) {
+        f = f.evidence("probe", evidence::describe_probe(p));
     }
     f.fix(Fix::planned(
         format!(
@@ -356,7 +360,7 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
         crate::fixes::nginx::control(facts).edit_plan(vec![crate::fixes::LineEdit::replace(
             &u.file,
             u.line,
-            &util::as_written(u),
+            &evidence::as_written(u),
             &reach,
         )]),
     ))
@@ -372,7 +376,7 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     #[test]
     fn app_named_after_the_site_on_another_port() {

@@ -37,7 +37,7 @@ mod timeout_alignment;
 mod upstream_response;
 mod websocket_upgrade;
 
-pub mod util;
+pub mod evidence;
 
 pub use access_log_origin::AccessLogOrigin;
 pub use address_family::AddressFamily;

@@ -187,7 +187,7 @@ fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
     let remote = facts.route_upstreams().iter().any(|u| {
         u.address
             .parse::<std::net::SocketAddr>()
-            .is_ok_and(|a| super::util::listeners_at(facts, &a).is_none())
+            .is_ok_and(|a| facts.listeners_at(&a).is_none())
     });
     if remote {
         return None;

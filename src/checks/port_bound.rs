@@ -17,9 +17,10 @@
 //! read, only a refused probe is taken as evidence. Unix sockets are the job of
 //! `socket-missing`.
 
-use super::util::{self, accepting, describe_probe, probe_of, Reach};
+use super::evidence::{self, describe_probe};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
+use crate::facts::{accepting, Reach};
 use crate::facts::{Facts, Ns, SocketKind};
 
 pub struct PortBound;
@@ -44,7 +45,7 @@ impl Check for PortBound {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let upstreams = match util::active_upstreams(facts) {
+        let upstreams = match facts.active_upstreams() {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -70,10 +71,10 @@ impl Check for PortBound {
             let Ok(addr) = u.address.parse() else {
                 continue;
             };
-            let probe = probe_of(facts, &u.address);
+            let probe = facts.probe_of(&u.address);
             let refused = probe.and_then(|p| p.error.as_ref()).and_then(|e| e.errno)
                 == Some(libc::ECONNREFUSED);
-            let reach = util::reach(facts, &addr);
+            let reach = facts.reach(&addr);
             let (listening, table) = match &reach {
                 Reach::Local(l) => (Some(!accepting(l, &addr).is_empty()), own_tables.clone()),
                 Reach::Peer(p) => (
@@ -159,7 +160,7 @@ impl Check for PortBound {
             },
             title,
         );
-        let route = util::route(facts).ok();
+        let route = facts.route().ok();
         for d in &down {
             let (u, probe) = (d.u, d.probe);
             let directive = route
@@ -171,7 +172,7 @@ impl Check for PortBound {
                 format!(" ({directive} target)")
             };
             f = f.evidence(
-                util::written_at(u),
+                evidence::written_at(u),
                 format!("nginx sends requests to {}{how}", u.address),
             );
             if !d.table.is_empty() {
@@ -217,7 +218,7 @@ impl Check for PortBound {
             crate::fixes::inspect::listeners_on_port(enter, port),
         ));
         // In a container, the fixes speak the container's language.
-        if let Some(c) = util::container_for(facts, first) {
+        if let Some(c) = facts.container_for(first) {
             let (logs, start, what) = crate::parse::container::commands(c);
             let state = match (c.running, c.restart_count) {
                 (Some(false), Some(n)) => format!(" — not running, restarted {n} time(s)"),
@@ -262,7 +263,7 @@ impl Check for PortBound {
             );
         }
         let owner = crate::fixes::app::owner(facts);
-        let curl = util::curl_command(facts, &first.address);
+        let curl = crate::fixes::inspect::curl_command(facts, &first.address);
         if let (Some(status), Some(plan)) = (owner.status_shown(), owner.start_plan()) {
             f = f
                 .fix(Fix::safe(
@@ -288,7 +289,7 @@ impl Check for PortBound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     #[test]
     fn nothing_listening_and_probe_refused_is_direct_and_critical() {

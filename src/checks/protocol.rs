@@ -13,7 +13,7 @@
 //! False positives avoided: a TLS server rejecting the probe's plain request is what nginx
 //! expects for `https://` and passes; an unknown answer is not called a mismatch.
 
-use super::util::{self, describe_probe};
+use super::evidence::describe_probe;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::Facts;
@@ -30,7 +30,7 @@ impl Check for Protocol {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let route = match util::route(facts) {
+        let route = match facts.route() {
             Ok(r) => r,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -103,7 +103,7 @@ impl Check for Protocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     fn speaking(scheme: &str, speaks: &str) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:8443");

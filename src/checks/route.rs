@@ -64,7 +64,7 @@ impl Check for Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     #[test]
     fn route_detail_and_missing_route() {

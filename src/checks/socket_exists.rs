@@ -11,7 +11,7 @@
 //! False positives avoided: a path that exists as a socket passes; one that exists but is
 //! not a socket (a stale regular file) is reported as such, not as missing.
 
-use super::util::{self, describe_probe, probe_of};
+use super::evidence::{self, describe_probe};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, SocketKind};
@@ -28,7 +28,7 @@ impl Check for SocketExists {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let upstreams = match util::active_upstreams(facts) {
+        let upstreams = match facts.active_upstreams() {
             Ok(u) => u,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -54,7 +54,7 @@ impl Check for SocketExists {
         for u in &unix {
             let path = u.address.strip_prefix("unix:").unwrap_or(&u.address);
             let stat = files.and_then(|f| f.iter().find(|s| s.path == path));
-            let probe = probe_of(facts, &u.address);
+            let probe = facts.probe_of(&u.address);
             let enoent =
                 probe.and_then(|p| p.error.as_ref()).and_then(|e| e.errno) == Some(libc::ENOENT);
             let (missing, not_socket) = match stat {
@@ -86,7 +86,7 @@ impl Check for SocketExists {
                 title,
             )
             .evidence(
-                util::written_at(u),
+                evidence::written_at(u),
                 format!("nginx connects to {}", u.address),
             )
             .evidence(
@@ -134,7 +134,7 @@ impl Check for SocketExists {
                     format!(
                         "{} && {}",
                         crate::fixes::app::owner(facts).start_shown(),
-                        util::curl_command(facts, &u.address)
+                        crate::fixes::inspect::curl_command(facts, &u.address)
                     ),
                 ));
             }
@@ -194,7 +194,7 @@ fn php_fpm_version(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     #[test]
     fn missing_php_socket_with_a_newer_version_listening() {

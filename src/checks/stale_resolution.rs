@@ -21,7 +21,7 @@
 
 use std::net::SocketAddr;
 
-use super::util::{self, describe_probe, probe_of};
+use super::evidence::{self, describe_probe};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, LogEvidence, NameResolution, UpstreamAddr};
@@ -46,7 +46,7 @@ impl Check for StaleResolution {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let route = match util::route(facts) {
+        let route = match facts.route() {
             Ok(r) => r,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -188,7 +188,7 @@ fn finding(
     let now_list: Vec<&str> = now.iter().map(|u| u.address.as_str()).collect();
     let new_answers = now
         .iter()
-        .filter_map(|u| probe_of(facts, &u.address))
+        .filter_map(|u| facts.probe_of(&u.address))
         .any(|p| p.connected);
     let mut f = Finding::new(
         Cause::StaleResolution,
@@ -207,7 +207,7 @@ fn finding(
     );
     let first = now[0];
     f = f.evidence(
-        util::written_at(first),
+        evidence::written_at(first),
         format!(
             "`{name}` ({} target) is resolved once, when nginx loads its configuration",
             directive.unwrap_or("upstream")
@@ -248,16 +248,12 @@ fn finding(
             ),
         );
     }
-    if let Some(p) = now
-        .iter()
-        .filter_map(|u| probe_of(facts, &u.address))
-        .next()
-    {
+    if let Some(p) = now.iter().filter_map(|u| facts.probe_of(&u.address)).next() {
         f = f.evidence("probe", describe_probe(p));
     }
     let reload = match facts.nginx.value().and_then(|n| n.master.as_ref()) {
         Some(m) => format!("sudo kill -HUP {}", m.pid),
-        None => util::reload_command(facts),
+        None => crate::fixes::nginx::test_and_reload(facts),
     };
     // nginx in a container: reload it the container's way.
     let container_reload = facts
@@ -316,7 +312,7 @@ fn finding(
 
 /// `nginx -t` for this instance.
 fn test_command(facts: &Facts) -> String {
-    let reload = util::reload_command(facts);
+    let reload = crate::fixes::nginx::test_and_reload(facts);
     reload
         .split(" && ")
         .next()
@@ -327,7 +323,7 @@ fn test_command(facts: &Facts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
     use crate::facts::{ErrorLogWindow, Fact, LogCategoryCount, NginxMaster, ProcInfo, View};
 
     fn with_log(mut facts: Facts, upstream: &str, time: &str) -> Facts {

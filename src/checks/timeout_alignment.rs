@@ -24,7 +24,6 @@
 
 use serde::Serialize;
 
-use super::util::route;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, FpmEventKind, ProcInfo, Route};
@@ -73,7 +72,7 @@ impl Check for TimeoutAlignment {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let r = match route(facts) {
+        let r = match facts.route() {
             Ok(r) if r.directive.is_some() => r,
             Ok(_) => return Verdict::skipped("the location has no upstream"),
             Err(e) => return Verdict::skipped(e),
@@ -236,7 +235,7 @@ fn nginx_timeout_fix(facts: &Facts, r: &Route, name: &str, now: f64, now_at: &st
 
 /// The timeout table of the report: client → nginx, nginx → upstream, the app.
 pub fn timeout_table(facts: &Facts) -> Vec<TimeoutRow> {
-    let Ok(r) = route(facts) else {
+    let Ok(r) = facts.route() else {
         return Vec::new();
     };
     let s = &r.settings;

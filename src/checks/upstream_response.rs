@@ -15,7 +15,7 @@
 //! when the probe's own timeout was shorter than nginx's, it says so instead of guessing.
 //! Non-HTTP upstreams (FastCGI, uwsgi) are not judged on HTTP answers.
 
-use super::util::{self, describe_probe};
+use super::evidence::describe_probe;
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
 use crate::facts::{Facts, ProbePhase};
@@ -37,7 +37,7 @@ impl Check for UpstreamResponse {
     }
 
     fn run(&self, facts: &Facts) -> Verdict {
-        let route = match util::route(facts) {
+        let route = match facts.route() {
             Ok(r) => r,
             Err(reason) => return Verdict::skipped(reason),
         };
@@ -74,7 +74,7 @@ impl Check for UpstreamResponse {
                             .evidence(loc_at.clone(), format!("effective proxy_buffer_size {limit} bytes"))
                             .fix(Fix::review(
                                 format!("raise the buffers in the location at {loc_at}, then reload"),
-                                format!("proxy_buffer_size {want}k; proxy_buffers 8 {want}k; proxy_busy_buffers_size {}k;   # then: {}", want * 2, util::reload_command(facts)),
+                                format!("proxy_buffer_size {want}k; proxy_buffers 8 {want}k; proxy_busy_buffers_size {}k;   # then: {}", want * 2, crate::fixes::nginx::test_and_reload(facts)),
                             )),
                     );
                 }
@@ -95,7 +95,7 @@ impl Check for UpstreamResponse {
                         "see what the app says, the way nginx asks it",
                         format!(
                             "{} ; curl -sS -i -H 'Host: {}' http://{}{} | head -20",
-                            util::curl_command(facts, &p.address),
+                            crate::fixes::inspect::curl_command(facts, &p.address),
                             s.host_header.as_deref().unwrap_or(&facts.request.site),
                             p.address,
                             route.upstream_uri.as_deref().unwrap_or("/")
@@ -144,7 +144,7 @@ impl Check for UpstreamResponse {
                         .evidence("probe", seen.clone())
                         .evidence(loc_at.clone(), format!("effective proxy_read_timeout {read_s}s"))
                         .fix(Fix::safe("time the app directly", format!("curl -sS -o /dev/null -w 'ttfb %{{time_starttransfer}}s\\n' -m 120 -H 'Host: {}' http://{}{}", s.host_header.as_deref().unwrap_or(&facts.request.site), p.address, route.upstream_uri.as_deref().unwrap_or("/"))))
-                        .fix(Fix::review(format!("if the work is legitimately long, raise proxy_read_timeout in the location at {loc_at}, then reload"), format!("proxy_read_timeout {}s;   # then: {}", (read_s * 4.0).max(120.0), util::reload_command(facts)))),
+                        .fix(Fix::review(format!("if the work is legitimately long, raise proxy_read_timeout in the location at {loc_at}, then reload"), format!("proxy_read_timeout {}s;   # then: {}", (read_s * 4.0).max(120.0), crate::fixes::nginx::test_and_reload(facts)))),
                 );
             } else if no_answer {
                 findings.push(
@@ -182,7 +182,7 @@ impl Check for UpstreamResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::util::test_facts::*;
+    use crate::facts::test_support::*;
 
     fn with(f: impl FnOnce(&mut crate::facts::ProbeResult)) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:3000").probe_ok("127.0.0.1:3000", 200, 120);

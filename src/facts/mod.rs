@@ -16,7 +16,10 @@ pub mod nginx;
 pub mod ns;
 pub mod probe;
 pub mod process;
+pub mod queries;
 pub mod supervisord;
+#[cfg(test)]
+pub mod test_support;
 pub mod websocket;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +34,7 @@ pub use nginx::*;
 pub use ns::*;
 pub use probe::*;
 pub use process::*;
+pub use queries::*;
 pub use supervisord::*;
 pub use websocket::*;
 

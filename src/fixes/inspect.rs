@@ -126,9 +126,35 @@ pub fn curl_status(address: &str, host: &str, uri: &str) -> String {
     }
 }
 
+/// The `curl` that shows what the upstream answers, the way nginx asks it.
+pub fn curl_command(facts: &crate::facts::Facts, address: &str) -> String {
+    let r = facts.route().ok();
+    let host = r
+        .and_then(|r| r.settings.host_header.clone())
+        .unwrap_or_else(|| facts.request.site.clone());
+    let uri = r
+        .and_then(|r| r.upstream_uri.clone())
+        .unwrap_or_else(|| facts.request.path.clone());
+    curl_status(address, &host, &uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curl_over_unix_socket() {
+        let mut f = crate::facts::Facts::new(crate::facts::RequestSpec {
+            site: "shop.test".into(),
+            path: "/x".into(),
+            ..Default::default()
+        });
+        f.nginx = crate::facts::Fact::unavailable("n", "r");
+        assert_eq!(
+            curl_command(&f, "unix:/run/app.sock"),
+            "curl -sS -o /dev/null -w '%{http_code}\\n' --unix-socket /run/app.sock -H 'Host: shop.test' http://localhost/x"
+        );
+    }
     use crate::facts::HostFacts;
 
     #[test]

@@ -135,7 +135,8 @@ fn summary(facts: &Facts, ups: &[SiteUpstream], findings: &[RankedFinding]) -> S
         .map(|u| {
             let n = findings.iter().filter(|f| concerns(f, u)).count();
             let probes_ok = u.route.upstreams.iter().all(|a| {
-                checks::util::probe_of(facts, &a.address)
+                facts
+                    .probe_of(&a.address)
                     .is_none_or(|p| p.error.is_none() && p.connected)
             });
             SiteUpstreamRow {
