@@ -5,9 +5,14 @@ use chrono::NaiveDateTime;
 
 use crate::logs::line::LogTime;
 
+/// Now, with the host's UTC offset.
+pub fn now() -> chrono::DateTime<chrono::Local> {
+    chrono::Local::now()
+}
+
 /// Now, in the host's local time.
 pub fn now_local() -> NaiveDateTime {
-    chrono::Local::now().naive_local()
+    now().naive_local()
 }
 
 /// Now, as a log time (seconds of the local clock since 1970-01-01 00:00:00).

@@ -471,6 +471,65 @@ mod tests {
     }
 
     #[test]
+    fn the_tail_reader_edge_cases_empty_one_line_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.log");
+        std::fs::write(&p, b"").unwrap();
+        let t = read_tail(&p, 100).unwrap().whole_lines();
+        assert_eq!((t.data.len(), t.offset, t.size), (0, 0, 0));
+        assert_eq!(t.lines_before(&p, 1 << 20), Some(0));
+        // One line, no final newline: read whole, nothing dropped.
+        std::fs::write(&p, b"only line").unwrap();
+        let t = read_tail(&p, 100).unwrap().whole_lines();
+        assert_eq!((t.data.as_slice(), t.offset), (&b"only line"[..], 0));
+        // A tail that starts inside a line: whole_lines drops the partial line and the
+        // line count follows.
+        std::fs::write(&p, b"one\ntwo\nthree\n").unwrap();
+        let t = read_tail(&p, 8).unwrap();
+        assert_eq!((t.data.as_slice(), t.offset), (&b"o\nthree\n"[..], 6));
+        let t = t.whole_lines();
+        assert_eq!((t.data.as_slice(), t.offset), (&b"three\n"[..], 8));
+        assert_eq!(t.lines_before(&p, 1 << 20), Some(2));
+        // A tail inside the only line: nothing whole is left.
+        std::fs::write(&p, b"one long line without end").unwrap();
+        let t = read_tail(&p, 5).unwrap().whole_lines();
+        assert!(t.data.is_empty(), "{:?}", t.data);
+    }
+
+    #[test]
+    fn a_gzip_log_is_read_by_its_decompressed_tail_with_exact_line_numbers() {
+        use flate2::{write::GzEncoder, Compression};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("access.log.1.gz");
+        let mut text = Vec::new();
+        for i in 0..20_000 {
+            writeln!(text, "line {i:05} of a rotated log").unwrap();
+        }
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(&text).unwrap();
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        // A cap far below the text: the window slides, counting the lines it drops.
+        let t = read_tail(&p, 4096).unwrap();
+        assert_eq!(t.size, text.len() as u64);
+        assert!(t.data.len() >= 4096 && t.data.len() <= 2 * 4096 + (1 << 20));
+        assert_eq!(&text[t.offset as usize..], t.data.as_slice());
+        let t = t.whole_lines();
+        let before = t
+            .lines_before(&p, 0)
+            .expect("gzip lines are counted while read");
+        let n = memchr::memchr_iter(b'\n', &text[..t.offset as usize]).count() as u64;
+        assert_eq!(before, n);
+        assert!(t.data.starts_with(format!("line {before:05} ").as_bytes()));
+        assert!(t.notes.is_empty(), "{:?}", t.notes);
+        // A gzip stream cut short is read up to the cut, with a note.
+        let whole = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &whole[..whole.len() / 2]).unwrap();
+        let t = read_tail(&p, 1 << 20).unwrap();
+        assert!(!t.data.is_empty());
+        assert!(t.notes[0].contains("gzip data ends early"), "{:?}", t.notes);
+    }
+
+    #[test]
     fn a_fifo_is_refused_at_once_and_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fifo");

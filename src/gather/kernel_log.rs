@@ -10,7 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{Datelike, Local};
+use chrono::Datelike;
 
 use super::command::run_command;
 use crate::facts::{Fact, KernelLog};
@@ -22,7 +22,7 @@ const TAIL_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Time context of this host: boot time, current year and UTC offset.
 pub fn host_time_context() -> TimeContext {
-    let now = Local::now();
+    let now = super::clock::now();
     TimeContext {
         boot_time: std::fs::read_to_string("/proc/stat")
             .ok()
