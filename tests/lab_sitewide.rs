@@ -264,3 +264,66 @@ fn debian_default_site_with_a_full_pool_over_a_unix_socket_is_pool_exhausted() {
     lab::diagnose_human(&["--site", "localhost", "--nginx-conf", &conf]);
     drop(inflight);
 }
+
+/// `auth_request /auth` in front of a healthy app, the auth location proxying to an auth
+/// service that is not running: nginx answers 500 (not 502: the auth module turns any
+/// subrequest status other than 2xx/401/403 into 500). The route names the auth upstream
+/// as a second one, and both `--path` and the site-wide mode name it down.
+#[test]
+fn auth_request_to_a_dead_auth_service_is_named_as_the_second_upstream() {
+    let lab = Lab::new("authreq");
+    let (front, app, auth) = (free_port(), free_port(), free_port());
+    let site = format!("auth-{front}.example.test");
+    let _app = lab.app("app", &[&format!("127.0.0.1:{app}")], "ok");
+    let nginx = lab.nginx(&format!(
+        "server {{
+    listen 127.0.0.1:{front};
+    server_name {site};
+    location /private/ {{
+        auth_request /auth;
+        proxy_pass http://127.0.0.1:{app};
+    }}
+    location = /auth {{
+        internal;
+        proxy_pass http://127.0.0.1:{auth};
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length \"\";
+    }}
+}}"
+    ));
+    assert_eq!(lab.get(front, &site, "/private/x").0, 500);
+    nginx.wait_log("auth request unexpected status: 502");
+    let conf = nginx.conf_path.to_str().unwrap().to_string();
+    let ((cw, whole), (cp, one)) = with_and_without_path(&site, "/private/x", &conf);
+    let auth_addr = format!("127.0.0.1:{auth}");
+    assert_eq!(
+        one["route"]["auth_requests"][0]["route"]["upstreams"][0]["address"], auth_addr,
+        "{one:#}"
+    );
+    for r in [&one, &whole] {
+        assert_eq!(top_cause(r), "upstream-down", "{r:#}");
+        assert_eq!(
+            r["findings"][0]["location"]["upstreams"][0], auth_addr,
+            "{r:#}"
+        );
+        assert_eq!(r["findings"][0]["location"]["pattern"], "/auth", "{r:#}");
+    }
+    assert_eq!((cw, cp), (1, 1));
+    let out = lab::badgw()
+        .args([
+            "route",
+            "--site",
+            &site,
+            "--path",
+            "/private/x",
+            "--nginx-conf",
+            &conf,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("auth_request /auth (nginx.conf:17) → proxy_pass http://127.0.0.1:{auth}; when it fails nginx answers 500")),
+        "{text}"
+    );
+}

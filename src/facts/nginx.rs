@@ -201,6 +201,20 @@ pub struct Route {
     /// location).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// `auth_request` subrequests nginx sends before the request goes on: each a second
+    /// route (and upstream) the request depends on. A failed subrequest is answered 500.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth_requests: Vec<AuthSubrequest>,
+}
+
+/// One `auth_request URI` the request passes through, and where that subrequest ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AuthSubrequest {
+    pub uri: String,
+    /// Where `auth_request` is written.
+    pub at: SourceRef,
+    /// The subrequest's own route (internal: `internal` locations are reachable).
+    pub route: Box<Route>,
 }
 
 /// One step of a request through nginx.

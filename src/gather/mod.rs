@@ -216,6 +216,13 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         ));
         site_ups.truncate(site::MAX_UPSTREAMS);
     }
+    // With --path too, an auth_request subrequest's upstream is a second one to check.
+    if let Some(r) = route
+        .as_ref()
+        .filter(|r| site_ups.is_empty() && !r.auth_requests.is_empty())
+    {
+        site_ups = site::group(std::slice::from_ref(r));
+    }
     let gather_route = route.as_ref().map(|r| site::union_route(r, &site_ups));
     // nginx's namespaces: where listeners are read, probes run from, paths are looked up.
     let master_pid = master.as_ref().map(|m| m.pid);
@@ -464,7 +471,9 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         let failing = site::failing_paths(&windows, facts.access_log.value());
         site::attach_failing(&mut site_ups, &failing, &route_of);
         if let Fact::Collected { value: n } = &mut facts.nginx {
-            lead_site_upstream(n, &mut site_ups);
+            if opts.whole_site {
+                lead_site_upstream(n, &mut site_ups);
+            }
             n.site_upstreams = site_ups;
         }
     }
@@ -500,6 +509,17 @@ fn lead_site_upstream(n: &mut NginxFacts, ups: &mut [SiteUpstream]) {
     {
         ups[..=i].rotate_right(1);
         ups[0].route = primary.clone();
+    } else if primary.ends.as_deref() != Some("upstream") {
+        // Only a subrequest (auth_request) reaches an upstream: that is the one to check.
+        if let Some(u) = ups.first() {
+            let mut r = u.route.clone();
+            r.notes.extend(primary.notes.iter().cloned());
+            r.notes.push(format!(
+                "the request itself ends without an upstream; it depends on the subrequest to {}",
+                u.route.path.as_deref().unwrap_or("?")
+            ));
+            n.route = Some(r);
+        }
     }
 }
 

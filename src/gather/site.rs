@@ -9,10 +9,22 @@ use crate::facts::{AccessLogWindow, ErrorLogWindow, Route, SiteUpstream, Upstrea
 /// At most this many distinct upstreams are checked (the rest are named in a note).
 pub const MAX_UPSTREAMS: usize = 16;
 
+/// `routes` followed by the route of each `auth_request` subrequest they pass through
+/// (a second upstream the request depends on), with the subrequest's URI as its path.
+pub fn with_auth(routes: &[Route]) -> Vec<Route> {
+    let mut out: Vec<Route> = routes.to_vec();
+    for a in routes.iter().flat_map(|r| r.auth_requests.iter()) {
+        let mut r = (*a.route).clone();
+        r.path = Some(a.uri.clone());
+        out.push(r);
+    }
+    out
+}
+
 /// The routes that end at an upstream, one entry per distinct upstream, in config order.
 pub fn group(site_routes: &[Route]) -> Vec<SiteUpstream> {
     let mut out: Vec<SiteUpstream> = Vec::new();
-    for r in site_routes
+    for r in with_auth(site_routes)
         .iter()
         .filter(|r| r.ends.as_deref() == Some("upstream"))
     {
@@ -81,8 +93,11 @@ fn error_line_request(text: &str) -> Option<&str> {
     rest.split('"').next()
 }
 
-/// Failing request paths in the window, most frequent first: the error log's sample lines
-/// (their `request:` field) and the access log's 502/504 samples.
+/// Failing request paths the logs do not tie to an upstream, most frequent first: error-log
+/// sample lines without an `upstream:` field (their `request:`), and the access log's
+/// 502/504 samples without `$upstream_addr`. (Lines that name an upstream are counted in
+/// that upstream's own slice: the request of an `auth_request` failure routes to the main
+/// location, not to the auth upstream that failed.)
 pub fn failing_paths(
     windows: &[&ErrorLogWindow],
     access: Option<&AccessLogWindow>,
@@ -94,13 +109,16 @@ pub fn failing_paths(
     };
     for w in windows {
         for s in w.categories.iter().flat_map(|c| c.samples.iter()) {
+            if s.upstream.is_some() {
+                continue;
+            }
             if let Some(p) = error_line_request(&s.text).and_then(request_path) {
                 bump(p);
             }
         }
     }
     for s in access.iter().flat_map(|a| a.samples.iter()) {
-        if matches!(s.status, 502 | 504) {
+        if matches!(s.status, 502 | 504) && s.upstream_addr.is_none() {
             if let Some(p) = s.request.as_deref().and_then(request_path) {
                 bump(p);
             }
@@ -154,11 +172,28 @@ pub fn attach_failing(
         u.failures += n;
     }
     for u in ups.iter_mut() {
-        u.failures += u
-            .error_log
-            .as_ref()
-            .map(|w| w.categories.iter().map(|c| c.count).sum::<u64>())
-            .unwrap_or(0);
+        let Some(w) = &u.error_log else { continue };
+        u.failures += w.categories.iter().map(|c| c.count).sum::<u64>();
+        // The requests of its own failure lines.
+        for p in w
+            .categories
+            .iter()
+            .flat_map(|c| c.samples.iter())
+            .filter_map(|s| error_line_request(&s.text).and_then(request_path))
+        {
+            if u.failing_paths.is_empty() {
+                // Diagnose the request that failed when nginx sends it here directly.
+                if let Some(mut r) = route_of(&p)
+                    .filter(|r| SiteUpstream::key_of(r) == SiteUpstream::key_of(&u.route))
+                {
+                    r.path = Some(p.clone());
+                    u.route = r;
+                }
+            }
+            if !u.failing_paths.contains(&p) {
+                u.failing_paths.push(p.clone());
+            }
+        }
     }
     // Stable: config order among equals.
     ups.sort_by_key(|u| std::cmp::Reverse(u.failures));
@@ -229,8 +264,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        let failing = failing_paths(&[&w], None);
-        assert_eq!(failing, [("/admin/users".to_string(), 1)]);
+        // A line that names its upstream is that upstream's (its slice), not a path to route.
+        assert!(failing_paths(&[&w], None).is_empty());
+        g[1].error_log = Some(w);
+        let failing = Vec::new();
         let route_of = |p: &str| {
             p.starts_with("/admin/")
                 .then(|| route(p, "http://127.0.0.1:2", "127.0.0.1:2"))

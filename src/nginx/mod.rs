@@ -20,8 +20,8 @@ use tree::{Directive, Source, Tree};
 use upstream::{default_port, parse_target, PASS_DIRECTIVES};
 
 use crate::facts::{
-    ConfigIssue, LogFormatRef, OtherTarget, RequestSpec, Route, RouteBranch, RouteHop,
-    RouteLocation, RouteServer, RouteSettings, SourceRef, UpstreamAddr,
+    AuthSubrequest, ConfigIssue, LogFormatRef, OtherTarget, RequestSpec, Route, RouteBranch,
+    RouteHop, RouteLocation, RouteServer, RouteSettings, SourceRef, UpstreamAddr,
 };
 use phases::{End, FileView, Walk};
 
@@ -200,9 +200,50 @@ fn route_on(
             .clone()
             .unwrap_or_else(|| if port == 443 { "https" } else { "http" }.into()),
         port,
+        subrequest: false,
     };
     let walks = phases::walk_all(&ctx, &input);
-    route_from_walks(config, server, port, req, &walks, resolve, notes)
+    let mut route = route_from_walks(config, server, port, req, &walks, resolve, notes);
+    let primary = walks
+        .iter()
+        .position(|w| matches!(w.end, End::Pass { .. }))
+        .unwrap_or(0);
+    for (uri, file, line) in walks
+        .get(primary)
+        .map(|w| &w.auth_requests[..])
+        .unwrap_or(&[])
+    {
+        // The subrequest: GET, internal, no access phase (ngx_http_subrequest).
+        let sub = phases::Input {
+            uri: phases::normalize_uri(uri.split('?').next().unwrap_or(uri)),
+            args: String::new(),
+            subrequest: true,
+            method: "GET".into(),
+            ..input.clone()
+        };
+        let sub_walks = phases::walk_all(&ctx, &sub);
+        let mut sub_req = req.clone();
+        sub_req.path = uri.clone();
+        let mut sub_notes = Vec::new();
+        let r = route_from_walks(
+            config,
+            server,
+            port,
+            &sub_req,
+            &sub_walks,
+            resolve,
+            &mut sub_notes,
+        );
+        route.auth_requests.push(AuthSubrequest {
+            uri: uri.clone(),
+            at: SourceRef {
+                file: config.tree.file(*file).to_string(),
+                line: *line,
+            },
+            route: Box::new(r),
+        });
+    }
+    route
 }
 
 fn walk_ctx<'a>(

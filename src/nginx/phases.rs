@@ -90,6 +90,9 @@ pub struct Input {
     pub client: Option<IpAddr>,
     pub scheme: String,
     pub port: u16,
+    /// A subrequest (`auth_request`): internal, and nginx skips its access phase
+    /// (`ngx_http_core_access_phase` runs for the main request only).
+    pub subrequest: bool,
 }
 
 /// One step of the walk, for the report.
@@ -137,6 +140,9 @@ pub struct Walk<'a> {
     pub chain: Vec<&'a Directive>,
     /// What nginx does when the upstream fails (502/504) here: the error_page target.
     pub on_upstream_error: Option<(u16, String, usize, u32)>,
+    /// `auth_request URI` in effect where the access phase ran (each distinct one):
+    /// nginx sends that subrequest first (URI, file index, line).
+    pub auth_requests: Vec<(String, usize, u32)>,
 }
 
 /// The static parts of the configuration the engine needs.
@@ -178,6 +184,7 @@ pub fn walk_all<'a>(ctx: &Ctx<'a>, input: &Input) -> Vec<Walk<'a>> {
             args: e.args,
             chain: e.chain,
             on_upstream_error: e.on_upstream_error,
+            auth_requests: e.auth_requests,
         });
     }
     out
@@ -221,6 +228,7 @@ struct Engine<'a, 'c> {
     taken: Vec<bool>,
     assumed: Vec<String>,
     on_upstream_error: Option<(u16, String, usize, u32)>,
+    auth_requests: Vec<(String, usize, u32)>,
     maps: HashMap<&'a str, &'a Directive>,
     depth: usize,
 }
@@ -241,7 +249,7 @@ impl<'a, 'c> Engine<'a, 'c> {
             uri: input.uri.clone(),
             args: input.args.clone(),
             method: input.method.clone(),
-            internal: false,
+            internal: input.subrequest,
             changes: URI_CHANGES,
             error_page_done: false,
             vars: HashMap::new(),
@@ -255,6 +263,7 @@ impl<'a, 'c> Engine<'a, 'c> {
             taken: Vec::new(),
             assumed: Vec::new(),
             on_upstream_error: None,
+            auth_requests: Vec::new(),
             maps,
             depth: 0,
         }
@@ -930,8 +939,61 @@ impl<'a, 'c> Engine<'a, 'c> {
         }
     }
 
-    /// allow/deny of the effective level, and limit_except for other methods.
+    /// The access phase (main request only): allow/deny and limit_except, then
+    /// `auth_basic` and `auth_request` (`satisfy all`, nginx's default, needs every one).
     fn access(&mut self) -> Option<(u16, String)> {
+        if self.input.subrequest {
+            return None;
+        }
+        if let Some(denied) = self.access_rules_phase() {
+            return Some(denied);
+        }
+        let any = self
+            .nearest(&["satisfy"])
+            .and_then(|d| d.arg(0))
+            .is_some_and(|v| v.eq_ignore_ascii_case("any"));
+        if let Some(d) = self
+            .nearest(&["auth_basic"])
+            .filter(|d| d.arg(0).is_some_and(|v| v != "off"))
+        {
+            self.hop(
+                "access",
+                format!(
+                    "auth_basic: without valid credentials nginx answers 401{}",
+                    if any {
+                        " (satisfy any: unless allow matched)"
+                    } else {
+                        ""
+                    }
+                ),
+                None,
+                Some(d),
+            );
+        }
+        if let Some(d) = self
+            .nearest(&["auth_request"])
+            .filter(|d| d.arg(0).is_some_and(|v| v != "off"))
+        {
+            let uri = d.arg(0).unwrap_or_default().to_string();
+            self.hop(
+                "access",
+                format!("auth_request {uri}: a subrequest first; 2xx lets the request on, 401/403 are answered, any other status (a failed upstream's 502) is answered 500"),
+                None,
+                Some(d),
+            );
+            if !self
+                .auth_requests
+                .iter()
+                .any(|(u, f, l)| *u == uri && *f == d.file && *l == d.line)
+            {
+                self.auth_requests.push((uri, d.file, d.line));
+            }
+        }
+        None
+    }
+
+    /// allow/deny of the effective level, and limit_except for other methods.
+    fn access_rules_phase(&mut self) -> Option<(u16, String)> {
         let mut rule_levels: Vec<&'a Directive> = Vec::new();
         if let Some(le) = self
             .conf()

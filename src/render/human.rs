@@ -724,6 +724,27 @@ fn route_lines_within(
     if let (Some(g), Some(at)) = (&r.group, &r.group_at) {
         writeln!(out, "  upstream {} {}", val(g), val(&at.to_string()))?;
     }
+    for a in &r.auth_requests {
+        let ends = match (a.route.ends.as_deref(), &a.route.directive, &a.route.target) {
+            (Some("upstream"), Some(d), Some(t)) => format!("{d} {t}"),
+            (Some("status"), _, _) => format!(
+                "nginx answers {}",
+                a.route
+                    .status
+                    .filter(|c| *c != 0)
+                    .map_or("?".into(), |c| c.to_string())
+            ),
+            _ => "served by nginx itself".into(),
+        };
+        writeln!(
+            out,
+            "  auth_request {} ({}:{}) → {}; when it fails nginx answers 500",
+            val(&a.uri),
+            crate::nginx::short(&a.at.file),
+            a.at.line,
+            val(&ends)
+        )?;
+    }
     if let Some(d) = &r.dynamic {
         writeln!(out, "  dynamic target: {}", val(d))?;
     }

@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
+use super::Report;
 use crate::checks::{self, CheckRun, Severity};
 use crate::facts::{ErrorLogWindow, Fact, Facts, SiteUpstream};
 use crate::rank::{FindingLocation, RankedFinding, ScopedRuns};
-use crate::report::{self, Report};
 
 /// One upstream of the site as the report lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -76,10 +76,21 @@ pub fn diagnose(facts: &Facts) -> Report {
         .value()
         .map(|n| &n.site_upstreams[..])
         .unwrap_or(&[]);
-    if ups.len() < 2 {
+    let route_key = facts
+        .nginx
+        .value()
+        .and_then(|n| n.route.as_ref())
+        .map(SiteUpstream::key_of);
+    // One upstream, and it is the route's: the facts as they are.
+    let single = match ups {
+        [] => true,
+        [u] => route_key.as_deref() == Some(SiteUpstream::key_of(&u.route).as_str()),
+        _ => false,
+    };
+    if single {
         let runs = checks::run_all(facts);
         let failing = ups.first().is_some_and(|u| u.failures > 0);
-        let mut r = report::build(facts, &runs);
+        let mut r = super::build(facts, &runs);
         for f in &mut r.findings {
             f.location = f.location.take().map(|mut l| {
                 l.failing = failing;
@@ -103,7 +114,7 @@ pub fn diagnose(facts: &Facts) -> Report {
             runs: r,
         })
         .collect();
-    let mut r = report::build_scoped(facts, &groups);
+    let mut r = super::build_scoped(facts, &groups);
     r.site_wide = Some(summary(facts, ups, &r.findings));
     r
 }
