@@ -1,8 +1,9 @@
-//! Facts about why an upstream went away: kernel OOM kills, process managers (systemd,
-//! PM2, PHP-FPM), process limits, unix-socket access and the upstream's liveness.
+//! Facts about the process managers that may run the upstream: systemd units and their
+//! journal, PM2 apps, PHP-FPM pools, masters and log events — and [`Origin`], where a fact
+//! was read.
 //!
-//! Plain data only: produced by `gather::{managers,kernel_log}` through the pure parsers
-//! in `crate::parse`, consumed by checks. Nothing here touches the host, and nothing here
+//! Plain data only: produced by `gather::{systemd,pm2,php_fpm}` through the pure parsers in
+//! `crate::parse`, consumed by checks. Nothing here touches the host, and nothing here
 //! records secrets: environment values are kept only for PORT-like variables.
 
 use serde::{Deserialize, Serialize};
@@ -33,96 +34,6 @@ impl std::fmt::Display for Origin {
             None => f.write_str(&self.source),
         }
     }
-}
-
-/// One OOM kill, assembled from the lines the kernel printed for it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct OomKill {
-    /// RFC 3339 time of the kill, when the log's prefix allowed computing one.
-    #[serde(default)]
-    pub time: Option<String>,
-    /// Seconds since boot, when the log carried the raw kernel timestamp.
-    #[serde(default)]
-    pub uptime_secs: Option<f64>,
-    pub pid: u32,
-    /// The victim's comm, e.g. "node".
-    pub comm: String,
-    #[serde(default)]
-    pub uid: Option<u32>,
-    /// CONSTRAINT_NONE (system-wide), CONSTRAINT_MEMCG (a cgroup limit such as systemd's
-    /// MemoryMax or a container limit), CONSTRAINT_CPUSET, CONSTRAINT_MEMORY_POLICY.
-    #[serde(default)]
-    pub constraint: Option<String>,
-    /// The cgroup whose limit was hit (`oom_memcg=`), e.g. "/system.slice/app.service".
-    #[serde(default)]
-    pub oom_memcg: Option<String>,
-    /// The victim's cgroup (`task_memcg=`).
-    #[serde(default)]
-    pub task_memcg: Option<String>,
-    #[serde(default)]
-    pub total_vm_kb: Option<u64>,
-    #[serde(default)]
-    pub anon_rss_kb: Option<u64>,
-    #[serde(default)]
-    pub file_rss_kb: Option<u64>,
-    #[serde(default)]
-    pub oom_score_adj: Option<i32>,
-    /// The task whose allocation invoked the OOM killer ("comm invoked oom-killer").
-    #[serde(default)]
-    pub invoked_by: Option<String>,
-    /// Whether the kernel said "Memory cgroup out of memory".
-    #[serde(default)]
-    pub memcg_oom: bool,
-    /// The line that names the victim, for evidence.
-    pub origin: Origin,
-    pub text: String,
-    /// The systemd unit of the victim (from `task_memcg`, else `oom_memcg`), set by the parser.
-    #[serde(default)]
-    pub unit: Option<String>,
-}
-
-impl OomKill {
-    /// The systemd unit the victim ran in, read from `task_memcg`/`oom_memcg` when parsed.
-    pub fn unit(&self) -> Option<&str> {
-        self.unit.as_deref()
-    }
-}
-
-/// An SELinux AVC denial printed in the kernel/audit log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct AvcDenial {
-    #[serde(default)]
-    pub time: Option<String>,
-    /// Denied permissions, e.g. ["name_connect"].
-    pub permissions: Vec<String>,
-    #[serde(default)]
-    pub pid: Option<u32>,
-    #[serde(default)]
-    pub comm: Option<String>,
-    /// Destination port for network denials (`dest=`).
-    #[serde(default)]
-    pub dest_port: Option<u16>,
-    #[serde(default)]
-    pub path: Option<String>,
-    #[serde(default)]
-    pub scontext: Option<String>,
-    #[serde(default)]
-    pub tcontext: Option<String>,
-    #[serde(default)]
-    pub tclass: Option<String>,
-    pub origin: Origin,
-    pub text: String,
-}
-
-/// What the kernel log said that matters here.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct KernelLog {
-    /// `/dev/kmsg`, `dmesg`, `journalctl -k`, `/var/log/kern.log`, or the --kernel-log file.
-    pub source: String,
-    pub lines_read: u64,
-    pub oom_kills: Vec<OomKill>,
-    #[serde(default)]
-    pub avc_denials: Vec<AvcDenial>,
 }
 
 /// `systemctl show UNIT`, the properties badgw uses.
@@ -420,126 +331,6 @@ pub struct PhpFpmFacts {
     /// The running master processes (one per configuration).
     #[serde(default)]
     pub masters: Vec<FpmMaster>,
-}
-
-/// Who a process is in `/proc/<pid>/limits` terms: nginx worker or upstream app.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProcRole {
-    NginxMaster,
-    NginxWorker,
-    Upstream,
-}
-
-/// Open-file limit and usage of one process.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ProcLimits {
-    pub pid: u32,
-    pub comm: String,
-    pub role: ProcRole,
-    /// "Max open files" soft limit; None = unlimited.
-    #[serde(default)]
-    pub nofile_soft: Option<u64>,
-    #[serde(default)]
-    pub nofile_hard: Option<u64>,
-    /// Entries in /proc/<pid>/fd, when readable.
-    #[serde(default)]
-    pub open_fds: Option<u64>,
-    /// nginx `worker_rlimit_nofile` / `worker_connections` context, when known.
-    #[serde(default)]
-    pub unit: Option<String>,
-}
-
-/// Ownership and mode of one path component.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
-pub struct PathStat {
-    pub path: String,
-    pub uid: u32,
-    pub gid: u32,
-    /// Full st_mode (type and permission bits).
-    pub mode: u32,
-    #[serde(default)]
-    pub owner: Option<String>,
-    #[serde(default)]
-    pub group: Option<String>,
-}
-
-/// A user identity as the kernel checks it: uid, primary gid and supplementary groups.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
-pub struct UserIdent {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-    #[serde(default)]
-    pub groups: Vec<u32>,
-    /// Names of `groups` (same order), for messages.
-    #[serde(default)]
-    pub group_names: Vec<String>,
-}
-
-/// Everything needed to decide whether a worker user can connect to a unix socket.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct SocketAccess {
-    /// The socket path nginx targets.
-    pub socket: String,
-    /// The worker's identity.
-    pub user: UserIdent,
-    /// "/", "/run", "/run/php", "/run/php/php8.2-fpm.sock", in that order; stops at the
-    /// first component that could not be examined.
-    pub components: Vec<PathStat>,
-    /// Why a component could not be examined (missing, or not stat-able).
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// A snapshot of one process at one look.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct ProcLook {
-    pub pid: u32,
-    pub comm: String,
-    /// Seconds since the process started, at that look.
-    #[serde(default)]
-    pub age_secs: Option<f64>,
-    #[serde(default)]
-    pub ppid: Option<u32>,
-    #[serde(default)]
-    pub parent_comm: Option<String>,
-    /// Supervisor recognized from the parent: systemd, pm2, supervisord, runit, s6, php-fpm.
-    #[serde(default)]
-    pub supervisor: Option<String>,
-    /// The systemd unit from /proc/<pid>/cgroup.
-    #[serde(default)]
-    pub unit: Option<String>,
-}
-
-/// The upstream address looked at twice, a short interval apart.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct UpstreamLiveness {
-    /// `127.0.0.1:3000` or `unix:/run/app.sock`.
-    pub address: String,
-    /// Milliseconds between the looks.
-    pub interval_ms: u64,
-    /// The first process seen behind the listener (None: no listener at any look).
-    #[serde(default)]
-    pub first: Option<ProcLook>,
-    /// The last look.
-    #[serde(default)]
-    pub second: Option<ProcLook>,
-    /// The listener's pid at every look in between, in order (None: no listener then).
-    #[serde(default)]
-    pub samples: Vec<Option<u32>>,
-}
-
-/// SELinux mode and the booleans that matter to nginx.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct SelinuxState {
-    /// "enforcing", "permissive" or "disabled".
-    pub mode: String,
-    /// `getenforce`, `/sys/fs/selinux/enforce`.
-    pub source: String,
-    /// `httpd_can_network_connect`, when readable.
-    #[serde(default)]
-    pub httpd_can_network_connect: Option<bool>,
 }
 
 #[cfg(test)]
