@@ -70,6 +70,11 @@ pub struct ViewSummary {
     pub nginx_container: Option<String>,
     /// Containers meant to serve an upstream: [upstream address or name, description].
     pub upstream_containers: Vec<(String, String)>,
+    /// The route's upstream names as nginx's resolver answers now, and which source
+    /// answered (nginx's /etc/hosts, its DNS server asked from its network namespace, or
+    /// the system resolver).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<crate::facts::NameResolution>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -381,6 +386,7 @@ pub fn build_scoped(facts: &Facts, groups: &[ScopedRuns]) -> Report {
                 })
                 .collect(),
             limits: v.limits.clone(),
+            names: v.names.clone(),
             nginx_container: v.nginx_container.as_ref().map(|c| c.describe()),
             upstream_containers: v
                 .upstream_containers

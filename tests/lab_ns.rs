@@ -161,12 +161,40 @@ impl NetLab {
     /// `/etc/netns/NS/hosts`: `ip netns exec NS` bind-mounts it onto /etc/hosts in a private
     /// mount namespace.
     fn hosts_file(&mut self, ns: &str, text: &str) -> PathBuf {
+        self.etc_file(ns, "hosts", text)
+    }
+
+    /// `/etc/netns/NS/NAME`, bind-mounted onto /etc/NAME by `ip netns exec NS`.
+    fn etc_file(&mut self, ns: &str, name: &str, text: &str) -> PathBuf {
         let dir = PathBuf::from("/etc/netns").join(ns);
         std::fs::create_dir_all(&dir).unwrap();
-        self.etc_dirs.push(dir.clone());
-        let p = dir.join("hosts");
+        if !self.etc_dirs.contains(&dir) {
+            self.etc_dirs.push(dir.clone());
+        }
+        let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    /// The app at .2 of the lab's subnet moves to .3 (killed, readdressed, restarted on
+    /// `port`), as a recreated container does; nginx's side forgets the old neighbour, so
+    /// the old address gets no ARP answer (113: No route to host), not a silent drop.
+    fn move_app(&mut self, app: u32, app_ns: &str, front_ns: &str, port: u16) {
+        self.kill(app);
+        let link = format!("bgw{}0b", self.tag);
+        for (verb, host) in [("del", 2), ("add", 3)] {
+            let a = format!("{}/24", self.addr(host));
+            ip(&["-n", app_ns, "addr", verb, &a, "dev", &link]);
+        }
+        self.app_in(app_ns, &format!("{}:{port}", self.addr(3)));
+        ip(&[
+            "-n",
+            front_ns,
+            "neigh",
+            "flush",
+            "dev",
+            &format!("bgw{}0a", self.tag),
+        ]);
     }
 
     fn spawn_in(&mut self, ns: &str, program: &Path, args: &[&str], stdout: Stdio) -> &mut Child {
@@ -540,37 +568,7 @@ fn a_name_whose_target_moved_is_stale_resolution() {
     assert_eq!(report["view"]["mnt"]["pid"], master, "{report:#}");
 
     // The app moves: its old address is gone, the hosts file names the new one.
-    net.kill(app);
-    let link = format!("bgw{}0b", net.tag);
-    ip(&[
-        "-n",
-        &app_ns,
-        "addr",
-        "del",
-        &format!("{}/24", net.addr(2)),
-        "dev",
-        &link,
-    ]);
-    ip(&[
-        "-n",
-        &app_ns,
-        "addr",
-        "add",
-        &format!("{}/24", net.addr(3)),
-        "dev",
-        &link,
-    ]);
-    net.app_in(&app_ns, &format!("{}:{back}", net.addr(3)));
-    // As when a container is recreated: nginx's side forgets the old neighbour, so the old
-    // address gets no ARP answer (113: No route to host), not a silent drop.
-    ip(&[
-        "-n",
-        &front_ns,
-        "neigh",
-        "flush",
-        "dev",
-        &format!("bgw{}0a", net.tag),
-    ]);
+    net.move_app(app, &app_ns, &front_ns, back);
     // In place (same inode): the bind mount in nginx's mount namespace sees it.
     std::fs::write(
         &hosts,
@@ -609,6 +607,170 @@ fn a_name_whose_target_moved_is_stale_resolution() {
         f["fixes"]
             .to_string()
             .contains(&format!("kill -HUP {master}")),
+        "{f:#}"
+    );
+}
+
+/// A DNS server for one name, on 127.0.0.1:53 inside a namespace the lab created (never
+/// reachable from the host): A → the current address, AAAA → no data, any other name →
+/// NXDOMAIN. Stopped and joined on Drop.
+struct DnsResponder {
+    answer: std::sync::Arc<std::sync::Mutex<std::net::Ipv4Addr>>,
+    questions: std::sync::Arc<AtomicU32>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl DnsResponder {
+    fn start(ns: &str, name: &str, answer: &str) -> DnsResponder {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        let answer = Arc::new(Mutex::new(answer.parse::<std::net::Ipv4Addr>().unwrap()));
+        let questions = Arc::new(AtomicU32::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ns_path = PathBuf::from("/run/netns").join(ns);
+        let (a, q, st) = (answer.clone(), questions.clone(), stop.clone());
+        let wanted = name.to_ascii_lowercase();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = thread::spawn(move || {
+            let f = std::fs::File::open(&ns_path).expect("open netns");
+            // SAFETY: a valid namespace fd; only this dedicated thread changes namespace.
+            let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let sock = std::net::UdpSocket::bind("127.0.0.1:53").expect("bind :53 in the lab ns");
+            sock.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut buf = [0u8; 512];
+            while !st.load(Ordering::SeqCst) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if n < 17 {
+                    continue;
+                }
+                q.fetch_add(1, Ordering::SeqCst);
+                // The question's name, label by label.
+                let (mut pos, mut labels) = (12usize, Vec::new());
+                while pos < n && buf[pos] != 0 {
+                    let l = buf[pos] as usize;
+                    labels.push(
+                        String::from_utf8_lossy(&buf[pos + 1..(pos + 1 + l).min(n)])
+                            .to_ascii_lowercase(),
+                    );
+                    pos += 1 + l;
+                }
+                let end = pos + 5;
+                if end > n {
+                    continue;
+                }
+                let qtype = u16::from_be_bytes([buf[pos + 1], buf[pos + 2]]);
+                let mut r = buf[..end].to_vec();
+                r[2] = 0x81 | (buf[2] & 0x01);
+                r[3] = 0x80;
+                r[6..12].fill(0);
+                if labels.join(".") != wanted {
+                    r[3] |= 3; // NXDOMAIN
+                } else if qtype == 1 {
+                    r[7] = 1;
+                    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4]);
+                    r.extend_from_slice(&a.lock().unwrap().octets());
+                }
+                let _ = sock.send_to(&r, from);
+            }
+        });
+        ready_rx
+            .recv_timeout(lab::WAIT)
+            .expect("the lab's DNS responder did not start");
+        DnsResponder {
+            answer,
+            questions,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn set(&self, address: &str) {
+        *self.answer.lock().unwrap() = address.parse().unwrap();
+    }
+
+    fn questions(&self) -> u32 {
+        self.questions.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for DnsResponder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// nginx resolves `app-N.dns.test` through DNS (not /etc/hosts) at start: its own
+/// resolv.conf (a private mount namespace) names a DNS server inside its own network
+/// namespace. badgw asks that server from there — healthy while the answer matches; once
+/// the app moved and the answer changed, nginx still connects to the old address →
+/// stale-resolution, with the DNS server as the source of "what it resolves to now".
+#[test]
+fn a_name_from_nginx_dns_whose_answer_changed_is_stale_resolution() {
+    let mut net = NetLab::new();
+    let front_ns = net.netns("front");
+    let app_ns = net.netns("app");
+    net.veth(Some(&front_ns), 1, &app_ns, 2);
+    let name = format!("app-{}.dns.test", net.tag);
+    net.etc_file(&front_ns, "resolv.conf", "nameserver 127.0.0.1\n");
+    let dns = DnsResponder::start(&front_ns, &name, &net.addr(2));
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.dns.test");
+    let app = net.app_in(&app_ns, &format!("{}:{back}", net.addr(2)));
+    let (_master, conf, err) = net.nginx_in(
+        &front_ns,
+        &lab::proxy_server(
+            front,
+            &site,
+            &format!("http://{name}:{back}"),
+            "proxy_connect_timeout 10s;",
+        ),
+    );
+    assert!(dns.questions() > 0, "nginx resolved {name} through DNS");
+    assert_eq!(
+        net.get_in(&front_ns, front, &site),
+        (200, "ok from shop".to_string())
+    );
+    let asked = dns.questions();
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(findings(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert!(dns.questions() > asked, "badgw asked nginx's DNS server");
+    let names = report["view"]["names"].to_string();
+    assert!(
+        names.contains("nginx's DNS server 127.0.0.1") && names.contains(&net.addr(2)),
+        "{names}"
+    );
+
+    net.move_app(app, &app_ns, &front_ns, back);
+    dns.set(&net.addr(3));
+    assert_eq!(net.get_in(&front_ns, front, &site).0, 502);
+    wait_for(
+        &err,
+        &format!("upstream: \"http://{}:{back}/\"", net.addr(2)),
+    );
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "stale-resolution", "{report:#}");
+    let f = &report["findings"][0];
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("{}:{back}", net.addr(2)))
+            && title.contains(&format!("{}:{back}", net.addr(3))),
+        "{title}"
+    );
+    assert!(
+        f["evidence"]
+            .to_string()
+            .contains("nginx's DNS server 127.0.0.1"),
         "{f:#}"
     );
 }

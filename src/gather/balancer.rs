@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::websocket::{read_tail, request_path};
-use super::{os_resolve, probe, GatherOptions};
+use super::{ns, probe, GatherOptions};
 use crate::facts::{BalancerFacts, Fact, HealthChecker, HealthProbe, RequestSpec, Route};
 use crate::logs::access::{parse_line, LogFormat};
 use crate::nginx;
@@ -28,6 +28,7 @@ pub fn gather(
     opts: &GatherOptions,
     route: Option<&Route>,
     config: Option<&nginx::Config>,
+    master: Option<u32>,
 ) -> Fact<BalancerFacts> {
     let (Some(route), Some(config)) = (route, config) else {
         return Fact::unavailable("nginx configuration", "no route was selected");
@@ -60,7 +61,7 @@ pub fn gather(
     }
     if let Some(hc) = facts.health_checkers.iter().find(|h| h.failures > 0) {
         if let Some(p) = hc.path.clone() {
-            facts.health_probe = Some(probe_path(opts, config, &p));
+            facts.health_probe = Some(probe_path(opts, config, &p, master));
         }
     }
     Fact::collected(facts)
@@ -157,12 +158,20 @@ fn scan(
 }
 
 /// Routes the health-check path as nginx would and probes its upstreams.
-fn probe_path(opts: &GatherOptions, config: &nginx::Config, path: &str) -> HealthProbe {
+fn probe_path(
+    opts: &GatherOptions,
+    config: &nginx::Config,
+    path: &str,
+    master: Option<u32>,
+) -> HealthProbe {
     let req = RequestSpec {
         path: path.to_string(),
         ..opts.request.clone()
     };
-    match nginx::route(config, &req, &os_resolve) {
+    // Names as nginx resolved them, never badgw's resolver in their place.
+    let resolver = ns::NginxResolver::for_master(&opts.proc_root, master, opts.timeout);
+    let resolve = |h: &str, p: u16| resolver.resolve(h, p);
+    match nginx::route(config, &req, &resolve) {
         Err(e) => HealthProbe {
             path: path.to_string(),
             location: format!("no route: {e}"),

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod command;
 pub mod containers;
 pub mod discovery;
+pub mod dns;
 pub mod files;
 pub mod host;
 pub mod kernel_log;
@@ -285,11 +286,11 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     });
     let (o, r, c) = (opts.clone(), route.clone(), config.clone());
     let ws = runner::spawn("websocket", move || {
-        websocket::gather(&o, r.as_ref(), c.as_ref())
+        websocket::gather(&o, r.as_ref(), c.as_ref(), master_pid)
     });
     let (o, r) = (opts.clone(), route.clone());
     let lb = runner::spawn("load balancer", move || {
-        balancer::gather(&o, r.as_ref(), config.as_ref())
+        balancer::gather(&o, r.as_ref(), config.as_ref(), master_pid)
     });
     let (proc_root, nd, m) = (opts.proc_root.clone(), net_dir.clone(), master.clone());
     let listener_stage = runner::spawn("listeners", move || {
@@ -356,8 +357,9 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         }
     }
     let ns_root = root.clone();
+    let (proc_root, timeout) = (opts.proc_root.clone(), opts.timeout);
     let lookups = runner::spawn("upstream names", move || {
-        let resolver = ns::NginxResolver::new(ns_root.clone());
+        let resolver = ns::NginxResolver::for_master(&proc_root, master_pid, timeout);
         let found: Vec<NameResolution> = names
             .into_iter()
             .map(|(name, port)| {
@@ -451,7 +453,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             u.error_log = w;
         }
         let master_pid = master.as_ref().map(|m| m.pid);
-        let resolver = ns::NginxResolver::new(ns::mount_root(&opts.proc_root, master_pid));
+        let resolver = ns::NginxResolver::for_master(&opts.proc_root, master_pid, opts.timeout);
         let resolve = |h: &str, p: u16| resolver.resolve(h, p);
         let files = match ns::mount_root(&opts.proc_root, master_pid) {
             Some(root) => files::HostFiles { root },
@@ -953,11 +955,11 @@ pub fn upstream_name(written: &str) -> String {
     }
 }
 
-/// Names resolve as the instance resolves them: through its own /etc/hosts when it has a
-/// mount namespace of its own, else through the OS resolver.
+/// Names resolve as the instance resolved them: through its own /etc/hosts and DNS servers
+/// when it has namespaces of its own, else through the OS resolver.
 fn instance_resolver(opts: &GatherOptions, inst: &discovery::Instance) -> ns::NginxResolver {
     let pid = inst.master.as_ref().map(|m| m.pid);
-    ns::NginxResolver::new(ns::mount_root(&opts.proc_root, pid))
+    ns::NginxResolver::for_master(&opts.proc_root, pid, opts.timeout)
 }
 
 /// The files nginx serves, as its master sees them (through /proc/PID/root when it runs

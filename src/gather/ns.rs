@@ -377,24 +377,74 @@ pub fn hosts_lookup(text: &str, name: &str) -> Vec<IpAddr> {
     out
 }
 
-/// A resolver that looks names up as nginx does at start-up: its own /etc/hosts first
-/// (through `root` when nginx has its own mount namespace), then the OS resolver.
+/// How nginx's getaddrinfo() looked names up, when its view differs from badgw's: its own
+/// files (`/etc/hosts`, `resolv.conf`, `nsswitch.conf` through `/proc/MASTER/root`) and its
+/// DNS servers asked from inside its network namespace.
+struct OwnLookup {
+    hosts: Option<String>,
+    hosts_path: String,
+    resolv: super::dns::ResolvConf,
+    resolv_path: String,
+    order: Vec<&'static str>,
+    /// (proc root, master pid) when the DNS questions must be asked from nginx's network
+    /// namespace.
+    netns: Option<(PathBuf, u32)>,
+    timeout: std::time::Duration,
+}
+
+/// A resolver that looks names up as nginx did when it loaded its configuration. In
+/// badgw's own namespaces that is the OS resolver (getaddrinfo, exactly nginx's); when
+/// nginx has a mount or network namespace of its own, its `/etc/hosts` and then the DNS
+/// servers of its `resolv.conf` (in its `nsswitch.conf` order, `files` and `dns` only),
+/// asked from inside its network namespace — never badgw's resolver.
 pub struct NginxResolver {
     pub root: Option<PathBuf>,
-    hosts: Option<String>,
-    cache: std::sync::Mutex<HashMap<String, Vec<IpAddr>>>,
+    own: Option<OwnLookup>,
+    cache: std::sync::Mutex<HashMap<String, (Vec<IpAddr>, String)>>,
 }
 
 impl NginxResolver {
-    pub fn new(root: Option<PathBuf>) -> Self {
-        // With badgw's own mount namespace the OS resolver is exactly what nginx used.
-        let hosts = root
-            .as_deref()
-            .and_then(|r| super::files::read_all(&r.join("etc/hosts"), 16 << 20).ok())
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
+    /// The resolver of the nginx master `master` (None: badgw's own, the OS resolver).
+    pub fn for_master(proc_root: &Path, master: Option<u32>, timeout: std::time::Duration) -> Self {
+        let root = mount_root(proc_root, master);
+        let other_net = master.and_then(|pid| {
+            let theirs = ns_inode(proc_root, Some(pid), "net").ok()?;
+            let ours = ns_inode(proc_root, None, "net").ok()?;
+            (theirs != ours).then(|| (proc_root.to_path_buf(), pid))
+        });
+        if root.is_none() && other_net.is_none() {
+            return NginxResolver {
+                root,
+                own: None,
+                cache: Default::default(),
+            };
+        }
+        let read = |p: &str| {
+            let path = under_root(root.as_deref(), p);
+            let text = super::files::read_all(&path, 16 << 20)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            (text, path.display().to_string())
+        };
+        let (hosts, hosts_path) = read("/etc/hosts");
+        let (resolv, resolv_path) = read("/etc/resolv.conf");
+        let (nsswitch, _) = read("/etc/nsswitch.conf");
+        let mut resolv = super::dns::parse_resolv_conf(resolv.as_deref().unwrap_or(""));
+        if resolv.nameservers.is_empty() {
+            // glibc's default without a nameserver line.
+            resolv.nameservers.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
         NginxResolver {
             root,
-            hosts,
+            own: Some(OwnLookup {
+                hosts,
+                hosts_path,
+                resolv,
+                resolv_path,
+                order: super::dns::hosts_order(nsswitch.as_deref()),
+                netns: other_net,
+                timeout,
+            }),
             cache: Default::default(),
         }
     }
@@ -403,47 +453,130 @@ impl NginxResolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return vec![SocketAddr::new(ip, port)];
         }
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(host).cloned()) {
-            return hit
-                .into_iter()
-                .map(|ip| SocketAddr::new(ip, port))
-                .collect();
-        }
-        let ips = self.lookup(host, port).0;
-        if let Ok(mut c) = self.cache.lock() {
-            c.insert(host.to_string(), ips.clone());
-        }
-        ips.into_iter()
+        self.lookup(host, port)
+            .0
+            .into_iter()
             .map(|ip| SocketAddr::new(ip, port))
             .collect()
     }
 
     /// The addresses of `host` and where they came from, in words.
     pub fn lookup(&self, host: &str, port: u16) -> (Vec<IpAddr>, String) {
-        if let (Some(text), Some(root)) = (self.hosts.as_deref(), self.root.as_deref()) {
-            let ips = hosts_lookup(text, host);
-            if !ips.is_empty() {
-                return (
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(host).cloned()) {
+            return hit;
+        }
+        let found = match &self.own {
+            Some(own) => own.lookup(host),
+            None => {
+                let ips = super::os_resolve(host, port)
+                    .into_iter()
+                    .map(|a| a.ip())
+                    .fold(Vec::new(), |mut v, ip| {
+                        if !v.contains(&ip) {
+                            v.push(ip);
+                        }
+                        v
+                    });
+                (
                     ips,
-                    format!("nginx's /etc/hosts ({}/etc/hosts)", root.display()),
-                );
+                    "the system resolver (getaddrinfo), as nginx at start-up".to_string(),
+                )
+            }
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(host.to_string(), found.clone());
+        }
+        found
+    }
+}
+
+impl OwnLookup {
+    fn lookup(&self, host: &str) -> (Vec<IpAddr>, String) {
+        let mut tried = Vec::new();
+        for source in &self.order {
+            match *source {
+                "files" => {
+                    let ips = self
+                        .hosts
+                        .as_deref()
+                        .map(|t| hosts_lookup(t, host))
+                        .unwrap_or_default();
+                    if !ips.is_empty() {
+                        return (ips, format!("nginx's /etc/hosts ({})", self.hosts_path));
+                    }
+                    tried.push(format!("not in {}", self.hosts_path));
+                }
+                _ => match self.ask_dns(host) {
+                    Ok((ips, said)) if !ips.is_empty() => return (ips, said),
+                    Ok((_, said)) | Err(said) => tried.push(said),
+                },
             }
         }
-        let ips = super::os_resolve(host, port)
-            .into_iter()
-            .map(|a| a.ip())
-            .fold(Vec::new(), |mut v, ip| {
-                if !v.contains(&ip) {
-                    v.push(ip);
-                }
-                v
-            });
-        let source = if self.root.is_some() {
-            "badgw's own resolver (not in nginx's /etc/hosts; its DNS servers were not asked)"
-        } else {
-            "the system resolver (getaddrinfo), as nginx at start-up"
+        (
+            Vec::new(),
+            format!("nginx's resolver: {}", tried.join("; ")),
+        )
+    }
+
+    /// The DNS answer for `host`, glibc's way: each search candidate in turn, each asked
+    /// of the servers in order until one answers; within twice the timeout in all.
+    fn ask_dns(&self, host: &str) -> Result<(Vec<IpAddr>, String), String> {
+        let candidates = super::dns::candidates(&self.resolv, host);
+        let servers = self.resolv.nameservers.clone();
+        let (netns, timeout) = (self.netns.clone(), self.timeout);
+        let where_from = match &self.netns {
+            Some((_, pid)) => format!("asked from nginx's network namespace (pid {pid})"),
+            None => "asked from badgw's network namespace, which is nginx's".to_string(),
         };
-        (ips, source.to_string())
+        let resolv_path = self.resolv_path.clone();
+        // A thread of its own, so that joining nginx's network namespace is safe.
+        let asked = std::thread::spawn(move || {
+            let mut note = String::new();
+            if let Some((proc_root, pid)) = &netns {
+                if let Err(e) = enter_net(proc_root, *pid) {
+                    note = format!(" (from badgw's network namespace, not nginx's: {e})");
+                }
+            }
+            let end = std::time::Instant::now() + timeout * 2;
+            let mut errors = Vec::new();
+            for name in &candidates {
+                for server in &servers {
+                    let left = end.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        errors.push("out of time".to_string());
+                        return Err((errors, note));
+                    }
+                    let addr = SocketAddr::new(*server, 53);
+                    match super::dns::ask(addr, name, left.min(timeout)) {
+                        Ok(super::dns::Answer::Addresses(ips)) if !ips.is_empty() => {
+                            return Ok((ips, *server, name.clone(), note));
+                        }
+                        // NODATA or NXDOMAIN: the next candidate, as glibc.
+                        Ok(_) => break,
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            Err((errors, note))
+        })
+        .join()
+        .unwrap_or_else(|_| Err((vec!["the DNS thread failed".into()], String::new())));
+        match asked {
+            Ok((ips, server, name, note)) => Ok((
+                ips,
+                format!(
+                    "nginx's DNS server {server} (nameserver in {resolv_path}), {where_from}{note}: {name}"
+                ),
+            )),
+            Err((errors, note)) if errors.is_empty() => Ok((
+                Vec::new(),
+                format!("no such name at nginx's DNS servers (from {resolv_path}), {where_from}{note}"),
+            )),
+            Err((errors, note)) => Err(format!(
+                "nginx's DNS servers (from {resolv_path}) did not answer{note}: {}",
+                errors.join("; ")
+            )),
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{os_resolve, probe, GatherOptions};
+use super::{ns, probe, GatherOptions};
 use crate::facts::{Fact, Route, SourceRef, WebSocketFacts, WsAccess, WsErrorLines, WsLocation};
 use crate::logs::access::{parse_line, LogFormat};
 use crate::nginx;
@@ -24,6 +24,7 @@ pub fn gather(
     opts: &GatherOptions,
     route: Option<&Route>,
     config: Option<&nginx::Config>,
+    master: Option<u32>,
 ) -> Fact<WebSocketFacts> {
     let (Some(route), Some(config)) = (route, config) else {
         return Fact::unavailable("nginx configuration", "no route was selected");
@@ -32,7 +33,11 @@ pub fn gather(
         maps: nginx::websocket::upgrade_maps(config),
         ..Default::default()
     };
-    let mut locs = nginx::websocket::proxy_locations(config, route, &os_resolve);
+    // Names as nginx resolved them (its own files and DNS servers when it has namespaces
+    // of its own), never badgw's resolver in their place.
+    let resolver = ns::NginxResolver::for_master(&opts.proc_root, master, opts.timeout);
+    let resolve = |h: &str, p: u16| resolver.resolve(h, p);
+    let mut locs = nginx::websocket::proxy_locations(config, route, &resolve);
     let now = super::clock::now_log_time();
     let since = now - i64::try_from(opts.since.as_secs()).unwrap_or(i64::MAX / 4);
     let locate_cache =
