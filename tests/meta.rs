@@ -460,3 +460,130 @@ fn crate_refs_reads_paths_and_groups_but_not_comments_or_tests() {
     let want: Vec<&str> = vec!["checks", "facts", "gather", "logs"];
     assert_eq!(refs.iter().map(String::as_str).collect::<Vec<_>>(), want);
 }
+
+/// The programs a fix command may start with; a check that writes one in a string literal
+/// builds a command itself instead of asking src/fixes/ (which knows this host).
+const COMMAND_WORDS: &[&str] = &[
+    "sudo ",
+    "systemctl ",
+    "nginx -",
+    "kill ",
+    "docker ",
+    "podman ",
+    "kubectl ",
+    "supervisorctl ",
+    "pm2 ",
+    "sed ",
+    "curl ",
+    "ss ",
+    "journalctl ",
+    "sysctl ",
+    "chmod ",
+    "chown ",
+    "usermod ",
+    "setsebool ",
+    "semanage ",
+    "getenforce",
+    "ausearch ",
+    "namei ",
+    "ps ",
+    "pgrep ",
+    "dmesg ",
+    "getent ",
+    "openssl ",
+    "ls ",
+    "grep ",
+    "cat ",
+    "tail ",
+    "nsenter ",
+    "aws ",
+    "ulimit ",
+];
+
+/// String literals of `code` (Rust source): their contents, with the 1-based line each
+/// starts on. Raw strings and char literals are handled well enough for this check.
+fn string_literals(code: &str) -> Vec<(usize, String)> {
+    let b = code.as_bytes();
+    let (mut i, mut line, mut out) = (0, 1, Vec::new());
+    while i < b.len() {
+        match b[i] {
+            b'\n' => line += 1,
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'\'' => {
+                // A char literal ('"', '\'') or a lifetime: skip a quoted char only.
+                if b.get(i + 2) == Some(&b'\'') {
+                    i += 3;
+                    continue;
+                }
+                if b.get(i + 1) == Some(&b'\\') && b.get(i + 3) == Some(&b'\'') {
+                    i += 4;
+                    continue;
+                }
+            }
+            b'"' => {
+                let (start, at) = (i + 1, line);
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    if b.get(i) == Some(&b'\n') {
+                        line += 1;
+                    }
+                    i += 1;
+                }
+                out.push((
+                    at,
+                    String::from_utf8_lossy(&b[start..i.min(b.len())]).into_owned(),
+                ));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Checks describe what is wrong; the commands that act on it (or look at it) are built in
+/// src/fixes/, exact for the host (issue 14). No string literal in a check (outside its
+/// unit tests) starts with a command, nor runs one after `&&`, `;` or `|`.
+#[test]
+fn no_command_literals_in_checks() {
+    let mut found = Vec::new();
+    for (path, text) in src_files() {
+        if !path.starts_with("checks/") {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (line, lit) in string_literals(code) {
+            let starts = |s: &str| COMMAND_WORDS.iter().any(|w| s.trim_start().starts_with(w));
+            let runs = starts(&lit)
+                || ["&& ", "; ", "| "]
+                    .iter()
+                    .any(|sep| lit.split(sep).skip(1).any(starts));
+            if runs {
+                found.push(format!("src/{path}:{line}: {lit:?}"));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "command literals in checks (build them in src/fixes/):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn string_literals_are_found_with_their_lines() {
+    let code = "let a = '\"';\n// \"not this\"\nlet b = \"ss -ltnp\";\nlet c = format!(\"x\\\"y {}\", 'z');";
+    let lits = string_literals(code);
+    assert_eq!(
+        lits,
+        vec![(3, "ss -ltnp".to_string()), (4, "x\\\"y {}".to_string())]
+    );
+}

@@ -105,24 +105,14 @@ impl Check for AccessLogOrigin {
         f = f.fix(Fix::safe(
             "find the failing requests in the app's own log (by request id where logged)",
             match rid {
-                Some(id) => format!("grep -r '{id}' /var/log/ 2>/dev/null | head"),
-                None if w.format == "combined" => format!(
-                    "awk '$9 ~ /^50[234]$/' {} | tail -20  # then the app's log at those times",
-                    w.file
-                ),
-                None => format!(
-                    "grep -n ' 50[234] ' {} | tail -20  # then the app's log at those times",
-                    w.file
-                ),
+                Some(id) => crate::fixes::inspect::grep_logs_for(&id),
+                None => crate::fixes::inspect::access_log_5xx(&w.file, w.format == "combined"),
             },
         ));
         if let Some(up) = upstream {
             f = f.fix(Fix::safe(
                 "ask the app directly, the way nginx does",
-                format!(
-                    "curl -sS -i -H 'Host: {}' http://{up}{} | head -20",
-                    facts.request.site, facts.request.path
-                ),
+                crate::fixes::inspect::ask_app(&up, &facts.request.site, &facts.request.path),
             ));
         }
         Verdict::Found(vec![f])

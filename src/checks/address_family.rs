@@ -141,7 +141,7 @@ impl Check for AddressFamily {
                 ))
                 .fix(Fix::review(
                     "or make the app listen on both families (bind `::` — dual-stack on Linux — instead of a single loopback address), then restart it",
-                    format!("sudo ss -ltnp 'sport = :{}'", listener_addr.port()),
+                    crate::fixes::inspect::listener_on_port(listener_addr.port()),
                 ));
             findings.push(f);
         }

@@ -148,7 +148,7 @@ impl Check for ConnectTimeout {
             f = match (f.cause, pid) {
                 (Cause::PoolExhausted, Some(pid)) => f.fix(Fix::safe(
                     "see what the app's threads are doing (it stopped accepting)",
-                    format!("sudo cat /proc/{pid}/stack; sudo ls -l /proc/{pid}/task | wc -l"),
+                    crate::fixes::inspect::threads_of(pid),
                 )),
                 _ => f,
             };

@@ -64,7 +64,7 @@ impl Check for CrashLoop {
                 ));
                 let churn = error_log_churn(facts);
                 found.extend(looks.iter().filter_map(|l| {
-                    liveness_finding(l, initial_listener_pid(facts, &l.address), churn)
+                    liveness_finding(facts, l, initial_listener_pid(facts, &l.address), churn)
                 }));
             }
             Err(e) => skipped.push(e),
@@ -136,7 +136,7 @@ fn unit_finding(u: &UnitFacts) -> Option<Finding> {
         )
     };
     let mut f = Finding::new(Cause::CrashLoop, severity, Strength::Direct, title).evidence(
-        format!("systemctl show {id}"),
+        crate::parse::systemd::show_source(id),
         format!(
             "ActiveState={} SubState={} Result={} NRestarts={} ExecMainStatus={}",
             s.active_state.as_deref().unwrap_or("?"),
@@ -170,18 +170,18 @@ fn unit_finding(u: &UnitFacts) -> Option<Finding> {
     }
     f = f.fix(Fix::safe(
         format!("read why {id} exits"),
-        format!("sudo journalctl -u {id} -n 100 --no-pager"),
+        crate::fixes::systemd::journal(id),
     ));
     if s.result.as_deref() == Some("oom-kill") {
         f = f.evidence(
-            format!("systemctl show {id}"),
+            crate::parse::systemd::show_source(id),
             "Result=oom-kill: the kernel killed it for memory (see oom-killed)",
         );
     }
     if let Some(path) = &s.fragment_path {
         f = f.fix(Fix::safe(
             format!("check the command and environment of {id}"),
-            format!("systemctl cat {id}  # {path}"),
+            crate::fixes::systemd::cat(id, path),
         ));
     }
     if gave_up && !running {
@@ -240,20 +240,20 @@ fn pm2_finding(facts: &Facts, a: &Pm2App) -> Option<Finding> {
         text.push_str(&format!(", env {}", a.env_ports.join(" ")));
     }
     let mut f = Finding::new(Cause::CrashLoop, severity, Strength::Direct, title)
-        .evidence("pm2 jlist", text)
+        .evidence(crate::parse::pm2::SOURCE, text)
         .fix(Fix::safe(
             format!("read why {} exits", a.name),
-            format!("pm2 logs {} --lines 100 --nostream", a.name),
+            crate::fixes::pm2::logs(&a.name),
         ));
     if let Some(err) = &a.err_log {
         f = f.fix(Fix::safe(
             "the app's error log",
-            format!("tail -n 100 {err}"),
+            crate::fixes::inspect::tail(err, 100),
         ));
     }
     f = f.fix(Fix::review(
         format!("restart {} once fixed", a.name),
-        format!("pm2 restart {}", a.name),
+        crate::fixes::pm2::restart(&a.name),
     ));
     Some(f)
 }
@@ -322,7 +322,7 @@ fn alternating_log_finding(facts: &Facts) -> Option<Finding> {
     }
     Some(f.fix(Fix::safe(
         "find the process manager restarting it (the parent of whatever listens now)",
-        "ps -eo pid,ppid,etimes,cmd --sort=etimes | head -20",
+        crate::fixes::inspect::newest_processes(),
     )))
 }
 
@@ -339,7 +339,12 @@ fn pid_sequence(l: &UpstreamLiveness, initial: Option<u32>) -> Vec<Option<u32>> 
     seq
 }
 
-fn liveness_finding(l: &UpstreamLiveness, initial: Option<u32>, churn: u64) -> Option<Finding> {
+fn liveness_finding(
+    facts: &Facts,
+    l: &UpstreamLiveness,
+    initial: Option<u32>,
+    churn: u64,
+) -> Option<Finding> {
     let who = |p: &crate::facts::ProcLook| {
         format!(
             "pid {} ({}), {} s old, parent {}",
@@ -449,20 +454,16 @@ fn liveness_finding(l: &UpstreamLiveness, initial: Option<u32>, churn: u64) -> O
     let fix = match (unit, sup) {
         (Some(unit), _) => Fix::safe(
             format!("read why {unit} exits"),
-            format!("sudo journalctl -u {unit} -n 100 --no-pager"),
+            crate::fixes::systemd::journal(unit),
         ),
-        (None, Some("pm2")) => {
-            Fix::safe("read why the app exits", "pm2 logs --lines 100 --nostream")
-        }
-        (None, Some("supervisord")) => {
-            Fix::safe("see the program's state", "sudo supervisorctl status")
-        }
+        (None, Some("pm2")) => Fix::safe("read why the app exits", crate::fixes::pm2::logs_all()),
+        (None, Some("supervisord")) => Fix::safe(
+            "see the program's state",
+            crate::fixes::inspect::supervisor_status(facts),
+        ),
         _ => Fix::safe(
             "see the process tree",
-            format!(
-                "ps -o pid,ppid,etimes,cmd --ppid {}",
-                subject.and_then(|p| p.ppid).unwrap_or(1)
-            ),
+            crate::fixes::inspect::children_of(subject.and_then(|p| p.ppid).unwrap_or(1)),
         ),
     };
     Some(f.fix(fix))

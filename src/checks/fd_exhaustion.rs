@@ -109,9 +109,9 @@ impl Check for FdExhaustion {
                 (ProcRole::Upstream, Some(unit)) => f
                     .fix(Fix::review(
                         format!("raise LimitNOFILE of {unit}"),
-                        format!("sudo systemctl set-property {unit} LimitNOFILE=65535 2>/dev/null || sudo systemctl edit {unit}  # [Service] LimitNOFILE=65535; then: sudo systemctl restart {unit}"),
+                        crate::fixes::systemd::raise_nofile(unit, 65535),
                     ))
-                    .fix(Fix::safe("see what the descriptors are (a leak shows as many of one kind)", format!("sudo ls -l /proc/{}/fd | awk '{{print $NF}}' | sed 's/[0-9]*]$//' | sort | uniq -c | sort -rn | head", p.pid))),
+                    .fix(Fix::safe("see what the descriptors are (a leak shows as many of one kind)", crate::fixes::inspect::fd_kinds(p.pid))),
                 (ProcRole::Upstream, None) => f.fix(Fix::review(
                     "raise the app's limit where it is started (ulimit -n, LimitNOFILE=, or the supervisor's setting)",
                     format!("prlimit --pid {} --nofile=65535:65535", p.pid),

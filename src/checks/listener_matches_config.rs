@@ -369,7 +369,7 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
             "or make the app listen on {} again (its PORT/bind setting) and restart it",
             u.address
         ),
-        format!("sudo ss -ltnp 'sport = :{}'", addr.port()),
+        crate::fixes::inspect::listener_on_port(addr.port()),
     ))
 }
 

@@ -90,7 +90,7 @@ impl Check for OomKilled {
             .evidence(k.origin.to_string(), k.text.clone())
             .fix(Fix::safe(
                 "see what uses memory now",
-                "ps -eo pid,user,rss,comm --sort=-rss | head -15",
+                crate::fixes::inspect::top_memory(),
             ));
             return Verdict::Found(vec![f]);
         }
@@ -304,12 +304,12 @@ fn finding(facts: &Facts, kill: &OomKill, m: Match) -> Finding {
             .evidence("nginx", "the route passes requests to PHP-FPM (fastcgi)")
             .fix(Fix::review(
                 "lower pm.max_children or memory_limit so children fit in RAM (see `badgw explain pool-exhausted` for sizing)",
-                "sudo grep -Hn 'pm.max_children\\|memory_limit' /etc/php/*/fpm/pool.d/*.conf /etc/php-fpm.d/*.conf",
+                crate::fixes::inspect::fpm_memory_settings(),
             )),
         Match::ListenerPid | Match::SameProgram(_) | Match::Timing(_) => f
             .fix(Fix::safe(
                 "see what uses memory now",
-                "ps -eo pid,user,rss,comm --sort=-rss | head -15",
+                crate::fixes::inspect::top_memory(),
             ))
             .fix(Fix::safe("check memory and swap", "free -m")),
     }
@@ -354,7 +354,7 @@ fn unit_fixes(mut f: Finding, kill: &OomKill, u: &UnitFacts, memcg: bool) -> Fin
         let new = (used.max(max) * 3 / 2).div_ceil(1024 * 1024);
         f = f
             .evidence(
-                format!("systemctl show {id}"),
+                crate::parse::systemd::show_source(id),
                 format!("MemoryMax={} ({} MiB)", max, max / (1024 * 1024)),
             )
             .fix(Fix::review(
@@ -374,12 +374,12 @@ fn unit_fixes(mut f: Finding, kill: &OomKill, u: &UnitFacts, memcg: bool) -> Fin
     } else if !memcg {
         f = f.fix(Fix::safe(
             "see what else uses memory on the host",
-            "ps -eo pid,user,rss,comm --sort=-rss | head -15",
+            crate::fixes::inspect::top_memory(),
         ));
     }
     f = f.fix(Fix::safe(
         format!("read why {id} stopped"),
-        format!("sudo journalctl -u {id} -n 100 --no-pager"),
+        crate::fixes::systemd::journal(id),
     ));
     if s.active_state.as_deref() != Some("active") {
         f = f.fix(Fix::review(
@@ -396,7 +396,7 @@ fn is_node(comm: &str, exec: Option<&str>) -> bool {
 
 fn pm2_fixes(mut f: Finding, kill: &OomKill, a: &Pm2App) -> Finding {
     f = f.evidence(
-        "pm2 jlist",
+        crate::parse::pm2::SOURCE,
         format!(
             "app {} (pm_id {}) status {}, restarted {} times{}",
             a.name,
@@ -414,16 +414,12 @@ fn pm2_fixes(mut f: Finding, kill: &OomKill, a: &Pm2App) -> Finding {
         let heap = (rss * 3 / 4).max(128);
         f = f.fix(Fix::review(
             format!("cap the heap of {} below the {} MiB it reached (and restart it on high memory instead of being killed)", a.name, rss),
-            format!(
-                "pm2 restart {} --node-args=\"--max-old-space-size={heap}\" --max-memory-restart {}M && pm2 save",
-                a.name,
-                rss * 9 / 10
-            ),
+            crate::fixes::pm2::cap_memory(&a.name, heap, rss * 9 / 10),
         ));
     }
     f.fix(Fix::safe(
         format!("read {}'s last output before the kill", a.name),
-        format!("pm2 logs {} --lines 100 --nostream", a.name),
+        crate::fixes::pm2::logs(&a.name),
     ))
 }
 

@@ -72,7 +72,7 @@ impl Check for Protocol {
                     format!("fastcgi_pass points at {}, which is an HTTP server, not FastCGI (PHP-FPM)", p.address),
                     Fix::review(
                         format!("proxy to it over HTTP instead (edit {at}: `proxy_pass http://{};`), or point fastcgi_pass at PHP-FPM's socket; then reload", p.address),
-                        "grep -rn '^listen' /etc/php/*/fpm/pool.d/ 2>/dev/null; ss -lxp | grep -i fpm".to_string(),
+                        crate::fixes::inspect::fpm_listens(),
                     ),
                 ),
                 _ => continue,

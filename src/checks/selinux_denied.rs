@@ -99,16 +99,16 @@ impl Check for SelinuxDenied {
         let f = f
             .fix(Fix::review(
                 "allow httpd (nginx) to open network connections, persistently",
-                "sudo setsebool -P httpd_can_network_connect 1",
+                crate::fixes::selinux::allow_network_connect(),
             ))
             .fix(Fix::safe(
                 "confirm the denials (audit log)",
-                "sudo ausearch -m avc -c nginx --start recent",
+                crate::fixes::selinux::denials(),
             ));
         let f = match ports.first() {
             Some(p) => f.fix(Fix::review(
                 format!("or, narrower: label port {p} as an http port"),
-                format!("sudo semanage port -a -t http_port_t -p tcp {p}"),
+                crate::fixes::selinux::label_port(*p),
             )),
             None => f,
         };

@@ -174,7 +174,7 @@ fn denied(facts: &Facts, a: &SocketAccess, d: AccessDenial) -> Finding {
     }
     f.fix(Fix::safe(
         "see every component's owner and mode",
-        format!("namei -l {}", a.socket),
+        crate::fixes::inspect::path_modes(&a.socket),
     ))
 }
 
@@ -203,7 +203,7 @@ fn log_only(facts: &Facts, c: &crate::facts::LogCategoryCount) -> Finding {
         .unwrap_or_else(|| "/path/to/app.sock".into());
     f.fix(Fix::safe(
         "see every component's owner and mode",
-        format!("namei -l {sock}"),
+        crate::fixes::inspect::path_modes(&sock),
     ))
 }
 

@@ -252,7 +252,7 @@ fn finding(
         f = f.evidence("probe", describe_probe(p));
     }
     let reload = match facts.nginx.value().and_then(|n| n.master.as_ref()) {
-        Some(m) => format!("sudo kill -HUP {}", m.pid),
+        Some(m) => crate::fixes::nginx::hup(m.pid),
         None => crate::fixes::nginx::test_and_reload(facts),
     };
     // nginx in a container: reload it the container's way.
@@ -260,17 +260,7 @@ fn finding(
         .view
         .value()
         .and_then(|v| v.nginx_container.as_ref())
-        .map(|c| {
-            let name = c.name.clone().unwrap_or_else(|| c.id[..c.id.len().min(12)].into());
-            match (c.runtime.as_str(), &c.compose_project, &c.compose_service) {
-                ("docker", Some(p), Some(s)) => {
-                    format!("docker compose -p {p} exec {s} nginx -t && docker compose -p {p} exec {s} nginx -s reload")
-                }
-                ("podman", _, _) => format!("podman exec {name} nginx -t && podman kill -s HUP {name}"),
-                ("kubernetes", _, _) => "kubectl exec -n NAMESPACE POD -c CONTAINER -- nginx -s reload".into(),
-                _ => format!("docker exec {name} nginx -t && docker kill -s HUP {name}"),
-            }
-        });
+        .map(crate::fixes::container::nginx_reload);
     let nameserver = facts
         .view
         .value()
@@ -312,12 +302,7 @@ fn finding(
 
 /// `nginx -t` for this instance.
 fn test_command(facts: &Facts) -> String {
-    let reload = crate::fixes::nginx::test_and_reload(facts);
-    reload
-        .split(" && ")
-        .next()
-        .unwrap_or("sudo nginx -t")
-        .to_string()
+    crate::fixes::nginx::control(facts).test().shown()
 }
 
 #[cfg(test)]

@@ -94,11 +94,13 @@ impl Check for UpstreamResponse {
                     .fix(Fix::safe(
                         "see what the app says, the way nginx asks it",
                         format!(
-                            "{} ; curl -sS -i -H 'Host: {}' http://{}{} | head -20",
+                            "{} ; {}",
                             crate::fixes::inspect::curl_command(facts, &p.address),
-                            s.host_header.as_deref().unwrap_or(&facts.request.site),
-                            p.address,
-                            route.upstream_uri.as_deref().unwrap_or("/")
+                            crate::fixes::inspect::ask_app(
+                                &p.address,
+                                s.host_header.as_deref().unwrap_or(&facts.request.site),
+                                route.upstream_uri.as_deref().unwrap_or("/"),
+                            )
                         ),
                     )),
                 );
@@ -143,7 +145,7 @@ impl Check for UpstreamResponse {
                     Finding::new(Cause::UpstreamTimeout, Severity::Critical, Strength::Direct, format!("the upstream {} sends no response header within {probe_s:.0}s; nginx gives up after proxy_read_timeout {read_s}s (504)", p.address))
                         .evidence("probe", seen.clone())
                         .evidence(loc_at.clone(), format!("effective proxy_read_timeout {read_s}s"))
-                        .fix(Fix::safe("time the app directly", format!("curl -sS -o /dev/null -w 'ttfb %{{time_starttransfer}}s\\n' -m 120 -H 'Host: {}' http://{}{}", s.host_header.as_deref().unwrap_or(&facts.request.site), p.address, route.upstream_uri.as_deref().unwrap_or("/"))))
+                        .fix(Fix::safe("time the app directly", crate::fixes::inspect::ttfb(&p.address, s.host_header.as_deref().unwrap_or(&facts.request.site), route.upstream_uri.as_deref().unwrap_or("/"))))
                         .fix(Fix::review(format!("if the work is legitimately long, raise proxy_read_timeout in the location at {loc_at}, then reload"), format!("proxy_read_timeout {}s;   # then: {}", (read_s * 4.0).max(120.0), crate::fixes::nginx::test_and_reload(facts)))),
                 );
             } else if no_answer {
@@ -165,9 +167,27 @@ impl Check for UpstreamResponse {
                 && p.phase == ProbePhase::Connect
             {
                 findings.push(
-                    Finding::new(Cause::UpstreamTimeout, Severity::Critical, Strength::Direct, format!("connecting to {} times out (proxy_connect_timeout {}s)", p.address, s.connect_timeout_s.unwrap_or(60.0)))
-                        .evidence("probe", seen.clone())
-                        .fix(Fix::safe("check the route and any firewall to the upstream", format!("sudo iptables -S | head -30; sudo ss -tn state syn-sent '( dport = :{} )'", p.address.rsplit(':').next().unwrap_or("")))),
+                    Finding::new(
+                        Cause::UpstreamTimeout,
+                        Severity::Critical,
+                        Strength::Direct,
+                        format!(
+                            "connecting to {} times out (proxy_connect_timeout {}s)",
+                            p.address,
+                            s.connect_timeout_s.unwrap_or(60.0)
+                        ),
+                    )
+                    .evidence("probe", seen.clone())
+                    .fix(Fix::safe(
+                        "check the route and any firewall to the upstream",
+                        crate::fixes::inspect::syn_sent(
+                            p.address
+                                .rsplit(':')
+                                .next()
+                                .and_then(|x| x.parse().ok())
+                                .unwrap_or(0),
+                        ),
+                    )),
                 );
             }
         }

@@ -58,7 +58,7 @@ impl Check for WebsocketUpgrade {
         }
         let mut found = Vec::new();
         for l in &ws.locations {
-            if let Some(f) = upgrade_finding(l, &ws.maps) {
+            if let Some(f) = upgrade_finding(facts, l, &ws.maps) {
                 found.push(f);
             }
             if let Some(f) = idle_finding(facts, l) {
@@ -164,7 +164,7 @@ fn connection_problem(l: &WsLocation, maps: &[UpgradeMap]) -> Option<(String, St
     ))
 }
 
-fn upgrade_finding(l: &WsLocation, maps: &[UpgradeMap]) -> Option<Finding> {
+fn upgrade_finding(facts: &Facts, l: &WsLocation, maps: &[UpgradeMap]) -> Option<Finding> {
     let mut problems: Vec<(String, String)> = Vec::new();
     match header(l, "Upgrade") {
         None => problems.push((
@@ -344,9 +344,10 @@ fn upgrade_finding(l: &WsLocation, maps: &[UpgradeMap]) -> Option<Finding> {
     }
     f = f.fix(Fix::review(
         format!(
-            "add to {} at {}, then: sudo nginx -t && sudo nginx -s reload",
+            "add to {} at {}, then: {}",
             loc_name(l),
-            l.at
+            l.at,
+            crate::fixes::nginx::test_and_reload(facts)
         ),
         lines.join("\n"),
     ));

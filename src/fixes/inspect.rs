@@ -138,6 +138,116 @@ pub fn curl_command(facts: &crate::facts::Facts, address: &str) -> String {
     curl_status(address, &host, &uri)
 }
 
+/// TCP listeners on `port`, with their processes.
+pub fn listener_on_port(port: u16) -> String {
+    format!("sudo ss -ltnp 'sport = :{port}'")
+}
+
+/// Lines of the logs under /var/log that carry request id `id`.
+pub fn grep_logs_for(id: &str) -> String {
+    format!("grep -r {} /var/log/ 2>/dev/null | head", shell_quote(id))
+}
+
+/// The last 5xx answers of an access log (`combined`: the status is field 9).
+pub fn access_log_5xx(file: &str, combined: bool) -> String {
+    if combined {
+        format!(
+            "awk '$9 ~ /^50[234]$/' {} | tail -20  # then the app's log at those times",
+            shell_quote(file)
+        )
+    } else {
+        format!(
+            "grep -n ' 50[234] ' {} | tail -20  # then the app's log at those times",
+            shell_quote(file)
+        )
+    }
+}
+
+/// The app's answer to the request, asked directly the way nginx does (status and headers).
+pub fn ask_app(address: &str, host: &str, path: &str) -> String {
+    format!(
+        "curl -sS -i -H {} {} | head -20",
+        shell_quote(&format!("Host: {host}")),
+        shell_quote(&format!("http://{address}{path}"))
+    )
+}
+
+/// Time to the first byte of the app's answer (bounded at 120 s).
+pub fn ttfb(address: &str, host: &str, path: &str) -> String {
+    format!(
+        "curl -sS -o /dev/null -w 'ttfb %{{time_starttransfer}}s\\n' -m 120 -H {} {}",
+        shell_quote(&format!("Host: {host}")),
+        shell_quote(&format!("http://{address}{path}"))
+    )
+}
+
+/// Firewall rules and connections stuck in SYN-SENT to `port` (a black hole).
+pub fn syn_sent(port: u16) -> String {
+    format!("sudo iptables -S | head -30; sudo ss -tn state syn-sent '( dport = :{port} )'")
+}
+
+/// What a process's threads are doing (kernel stacks) and how many there are.
+pub fn threads_of(pid: u32) -> String {
+    format!("sudo cat /proc/{pid}/stack; sudo ls -l /proc/{pid}/task | wc -l")
+}
+
+/// The kinds of a process's open descriptors, most frequent first (a leak shows).
+pub fn fd_kinds(pid: u32) -> String {
+    format!("sudo ls -l /proc/{pid}/fd | awk '{{print $NF}}' | sed 's/[0-9]*]$//' | sort | uniq -c | sort -rn | head")
+}
+
+/// The processes using the most memory now.
+pub fn top_memory() -> String {
+    "ps -eo pid,user,rss,comm --sort=-rss | head -15".into()
+}
+
+/// The newest processes (a process manager restarting an app shows as its parent).
+pub fn newest_processes() -> String {
+    "ps -eo pid,ppid,etimes,cmd --sort=etimes | head -20".into()
+}
+
+/// The children of `ppid`.
+pub fn children_of(ppid: u32) -> String {
+    format!("ps -o pid,ppid,etimes,cmd --ppid {ppid}")
+}
+
+/// Each running supervisord's programs (its own configuration), or supervisord's default.
+pub fn supervisor_status(facts: &Facts) -> String {
+    let sups: Vec<String> = facts
+        .supervisord
+        .value()
+        .into_iter()
+        .flat_map(|s| &s.instances)
+        .filter(|s| !s.config.is_empty())
+        .map(|s| Cmd::root(["supervisorctl", "-c", s.config.as_str(), "status"]).shown())
+        .collect();
+    if sups.is_empty() {
+        "sudo supervisorctl status".into()
+    } else {
+        sups.join("; ")
+    }
+}
+
+/// The ownership and mode of every directory on the way to `path`.
+pub fn path_modes(path: &str) -> String {
+    format!("namei -l {}", shell_quote(path))
+}
+
+/// A file's last `n` lines.
+pub fn tail(file: &str, n: u32) -> String {
+    format!("tail -n {n} {}", shell_quote(file))
+}
+
+/// Where PHP-FPM pools listen (Debian's and Red Hat's pool directories) and its sockets.
+pub fn fpm_listens() -> String {
+    "grep -rn '^listen' /etc/php/*/fpm/pool.d/ 2>/dev/null; ss -lxp | grep -i fpm".into()
+}
+
+/// PHP-FPM's children limits and PHP's memory_limit in the usual pool files.
+pub fn fpm_memory_settings() -> String {
+    "sudo grep -Hn 'pm.max_children\\|memory_limit' /etc/php/*/fpm/pool.d/*.conf /etc/php-fpm.d/*.conf".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

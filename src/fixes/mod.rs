@@ -13,6 +13,7 @@
 pub mod app;
 pub mod apply;
 pub mod balancer;
+pub mod container;
 pub mod edit;
 pub mod fpm;
 pub mod host;
@@ -20,6 +21,8 @@ pub mod inspect;
 pub mod kernel;
 pub mod log_causes;
 pub mod nginx;
+pub mod pm2;
+pub mod selinux;
 pub mod sizing;
 pub mod socket;
 pub mod systemd;

@@ -163,6 +163,11 @@ pub fn set_directive(route: &Route, name: &str, value: &str) -> Option<LineEdit>
     }
 }
 
+/// A reload by signal to the master `pid` (what `nginx -s reload` sends), shown.
+pub fn hup(pid: u32) -> String {
+    Cmd::root(["kill".to_string(), "-HUP".into(), pid.to_string()]).shown()
+}
+
 /// `test && reload` for the nginx in `facts`: what a check prints after naming a change.
 pub fn test_and_reload(facts: &Facts) -> String {
     control(facts).test_and_reload()

@@ -2,6 +2,26 @@
 
 use super::Cmd;
 
+/// Its recent journal.
+pub fn journal(unit: &str) -> String {
+    format!(
+        "sudo journalctl -u {} -n 100 --no-pager",
+        super::shell_quote(unit)
+    )
+}
+
+/// Its unit file (with drop-ins); `path` names the fragment for the reader.
+pub fn cat(unit: &str, path: &str) -> String {
+    format!("systemctl cat {}  # {path}", super::shell_quote(unit))
+}
+
+/// Raise its open-file limit (at runtime where `set-property` allows it, else a drop-in),
+/// then restart.
+pub fn raise_nofile(unit: &str, n: u32) -> String {
+    let u = super::shell_quote(unit);
+    format!("sudo systemctl set-property {u} LimitNOFILE={n} 2>/dev/null || sudo systemctl edit {u}  # [Service] LimitNOFILE={n}; then: sudo systemctl restart {u}")
+}
+
 pub fn restart(unit: &str) -> String {
     Cmd::root(["systemctl", "restart", unit]).shown()
 }

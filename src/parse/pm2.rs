@@ -8,6 +8,9 @@ use serde_json::Value;
 use super::systemd::is_port_like;
 use crate::facts::Pm2App;
 
+/// The evidence source of PM2 facts: the command they are read from.
+pub const SOURCE: &str = "pm2 jlist";
+
 /// Parses `pm2 jlist` output. PM2 may print warnings before the JSON; they are skipped.
 pub fn parse_pm2_jlist(input: &[u8]) -> Result<Vec<Pm2App>, String> {
     let text = String::from_utf8_lossy(input);

@@ -6,6 +6,11 @@
 use super::lines;
 use crate::facts::{JournalEntry, JournalEventKind, UnitStatus};
 
+/// The evidence source of a unit's properties: the command they are read from.
+pub fn show_source(unit: &str) -> String {
+    format!("systemctl show {unit}")
+}
+
 /// Parses one or more `systemctl show` property blocks (blank-line separated, as
 /// `systemctl show a.service b.service` prints them).
 pub fn parse_systemctl_show(input: &[u8]) -> Vec<UnitStatus> {
