@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use crate::cause::Cause;
 use crate::checks::{Check, Finding, Severity, Strength, Verdict};
 use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount, Route};
+use crate::logs::line::Category;
 
 pub struct ErrorLogCauses;
 
@@ -49,27 +50,14 @@ const CAUSES: &[Cause] = &[
     Cause::UpstreamTlsVerify,
 ];
 
-/// The root cause an error-log category shows, if it has one.
+/// The root cause an error-log category shows, if it has one (declared with the category
+/// in `logs/line.rs`); a reset on a keep-alive upstream is the keep-alive race.
 pub fn cause_of(category: &str, keepalive: bool) -> Option<Cause> {
-    Some(match category {
-        "upstream-refused" => Cause::UpstreamDown,
-        "socket-missing" => Cause::SocketMissing,
-        "socket-permission" => Cause::SocketPermission,
-        "permission-denied-tcp" => Cause::SelinuxDenied,
-        "backlog-full" => Cause::PoolExhausted,
-        "ephemeral-ports" => Cause::EphemeralPorts,
-        "fd-exhaustion" => Cause::FdExhaustion,
-        "connect-timeout" | "read-timeout" => Cause::UpstreamTimeout,
-        "premature-close" | "broken-pipe" => Cause::PrematureClose,
-        "connection-reset" if keepalive => Cause::KeepaliveRace,
-        "connection-reset" => Cause::PrematureClose,
-        "header-too-big" => Cause::HeaderTooBig,
-        "invalid-header" | "ssl-handshake" => Cause::ProtocolMismatch,
-        "no-live-upstreams" => Cause::NoLiveUpstreams,
-        "dns-resolution" => Cause::DnsResolution,
-        "ssl-verify" => Cause::UpstreamTlsVerify,
-        _ => return None,
-    })
+    let c = Category::from_id(category)?;
+    if keepalive && c == Category::ConnectionReset {
+        return Some(Cause::KeepaliveRace);
+    }
+    c.cause()
 }
 
 fn title(cause: Cause, count: u64, since: Option<&str>) -> String {

@@ -10,14 +10,19 @@
 //! never allocates per line; classification keys on message structure, errno *numbers*
 //! (their text differs between glibc, musl and Windows) and the action ("while …").
 
+use crate::cause::Cause;
+
 /// Seconds since 1970-01-01 00:00:00 of the log's own (local, zone-less) clock.
 pub type LogTime = i64;
 
 /// Declares the error-log categories once: the enum, [`Category::ALL`] (which therefore
-/// cannot miss a variant), the stable ids and the status nginx answers with. What each
-/// means and what to type about it is in [`super::explain`], whose matches are exhaustive.
+/// cannot miss a variant), the stable ids, the status nginx answers with and the root
+/// cause `diagnose` reports for it (`-`: none of its own). What each means and what to
+/// type about it is in [`super::explain`], whose matches are exhaustive.
 macro_rules! categories {
-    ($($variant:ident => $id:literal, $status:literal;)*) => {
+    (@cause -) => { None };
+    (@cause $cause:ident) => { Some(Cause::$cause) };
+    ($($variant:ident => $id:literal, $status:literal, $cause:tt;)*) => {
         /// A design §3 category of upstream failure.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Category { $($variant),* }
@@ -35,33 +40,40 @@ macro_rules! categories {
             pub fn implied_status(self) -> u16 {
                 match self { $(Category::$variant => $status),* }
             }
+
+            /// The root cause `diagnose` reports when the error log shows this
+            /// (`connection-reset` is `premature-close` here; the check makes it
+            /// `keepalive-race` when the upstream keeps connections alive).
+            pub fn cause(self) -> Option<Cause> {
+                match self { $(Category::$variant => categories!(@cause $cause)),* }
+            }
         }
     };
 }
 
 categories! {
-    UpstreamRefused => "upstream-refused", 502;
-    SocketMissing => "socket-missing", 502;
-    SocketPermission => "socket-permission", 502;
-    PermissionDeniedTcp => "permission-denied-tcp", 502;
-    BacklogFull => "backlog-full", 502;
-    EphemeralPorts => "ephemeral-ports", 502;
-    FdExhaustion => "fd-exhaustion", 502;
-    NoRoute => "no-route", 502;
-    ConnectTimeout => "connect-timeout", 504;
-    ReadTimeout => "read-timeout", 504;
-    PrematureClose => "premature-close", 502;
-    ConnectionReset => "connection-reset", 502;
-    BrokenPipe => "broken-pipe", 502;
-    HeaderTooBig => "header-too-big", 502;
-    InvalidHeader => "invalid-header", 502;
-    SslHandshake => "ssl-handshake", 502;
-    NoLiveUpstreams => "no-live-upstreams", 502;
-    DnsResolution => "dns-resolution", 502;
+    UpstreamRefused => "upstream-refused", 502, UpstreamDown;
+    SocketMissing => "socket-missing", 502, SocketMissing;
+    SocketPermission => "socket-permission", 502, SocketPermission;
+    PermissionDeniedTcp => "permission-denied-tcp", 502, SelinuxDenied;
+    BacklogFull => "backlog-full", 502, PoolExhausted;
+    EphemeralPorts => "ephemeral-ports", 502, EphemeralPorts;
+    FdExhaustion => "fd-exhaustion", 502, FdExhaustion;
+    NoRoute => "no-route", 502, -;
+    ConnectTimeout => "connect-timeout", 504, UpstreamTimeout;
+    ReadTimeout => "read-timeout", 504, UpstreamTimeout;
+    PrematureClose => "premature-close", 502, PrematureClose;
+    ConnectionReset => "connection-reset", 502, PrematureClose;
+    BrokenPipe => "broken-pipe", 502, PrematureClose;
+    HeaderTooBig => "header-too-big", 502, HeaderTooBig;
+    InvalidHeader => "invalid-header", 502, ProtocolMismatch;
+    SslHandshake => "ssl-handshake", 502, ProtocolMismatch;
+    NoLiveUpstreams => "no-live-upstreams", 502, NoLiveUpstreams;
+    DnsResolution => "dns-resolution", 502, DnsResolution;
     // php-fpm answers "File not found." with status 404 itself.
-    FastcgiScriptUnknown => "fastcgi-script-unknown", 404;
-    SslVerify => "ssl-verify", 502;
-    OtherUpstream => "other-upstream", 502;
+    FastcgiScriptUnknown => "fastcgi-script-unknown", 404, -;
+    SslVerify => "ssl-verify", 502, UpstreamTlsVerify;
+    OtherUpstream => "other-upstream", 502, -;
 }
 
 impl Category {
