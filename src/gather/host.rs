@@ -39,7 +39,7 @@ pub fn gather() -> HostFacts {
     HostFacts {
         euid: nix::unistd::geteuid().as_raw(),
         sudo: tools.iter().any(|t| t == "sudo"),
-        systemd_init: super::managers::systemd_is_init(),
+        systemd_init: super::systemd::systemd_is_init(),
         tools,
     }
 }

@@ -12,18 +12,24 @@ pub mod dns;
 pub mod files;
 pub mod host;
 pub mod kernel_log;
+pub mod limits;
 pub mod listeners;
+pub mod liveness;
 pub mod log_input;
 pub mod log_window;
-pub mod managers;
 pub mod ns;
+pub mod php_fpm;
 pub mod plain_log;
+pub mod pm2;
 pub mod probe;
 pub mod processes;
 pub mod runner;
+pub mod selinux;
 pub mod site;
 pub mod sock_diag;
+pub mod socket_access;
 pub mod supervisord;
+pub mod systemd;
 pub mod unix_sockets;
 pub mod verify;
 pub mod websocket;
@@ -606,7 +612,7 @@ fn spawn_why_gone(
         .iter()
         .filter_map(|u| u.address.strip_prefix("unix:").map(str::to_string))
         .collect();
-    let systemd_inputs = managers::SystemdInputs {
+    let systemd_inputs = systemd::SystemdInputs {
         upstream_pids: upstream_pids.clone(),
         ports: facts.upstream_ports(),
         sockets: sockets.clone(),
@@ -675,24 +681,24 @@ fn spawn_why_gone(
         kernel: runner::spawn("kernel log", move || {
             kernel_log::gather_kernel_log(kernel_file.as_deref(), timeout)
         }),
-        systemd: runner::spawn("systemd", move || managers::gather_systemd(&systemd_inputs)),
-        pm2: runner::spawn("pm2", move || managers::gather_pm2(timeout)),
-        fpm: runner::spawn("php-fpm", || managers::gather_php_fpm(None)),
+        systemd: runner::spawn("systemd", move || systemd::gather_systemd(&systemd_inputs)),
+        pm2: runner::spawn("pm2", move || pm2::gather_pm2(timeout)),
+        fpm: runner::spawn("php-fpm", || php_fpm::gather_php_fpm(None)),
         supervisord: {
             let proc_root = opts.proc_root.clone();
             runner::spawn("supervisord", move || {
                 supervisord::gather(&proc_root, &supervisord_inputs)
             })
         },
-        selinux: runner::spawn("selinux", move || managers::gather_selinux(timeout)),
+        selinux: runner::spawn("selinux", move || selinux::gather_selinux(timeout)),
         liveness: runner::spawn("liveness", move || {
-            managers::gather_liveness(&addresses, &owner, Duration::from_millis(150))
+            liveness::gather_liveness(&addresses, &owner, Duration::from_millis(150))
         }),
         limits: runner::spawn("process limits", move || {
-            managers::gather_process_limits(&roles)
+            limits::gather_process_limits(&roles)
         }),
         socket_access: runner::spawn("socket permissions", move || {
-            managers::gather_socket_access(&sockets, &worker_user)
+            socket_access::gather_socket_access(&sockets, &worker_user)
         }),
     }
 }
@@ -907,7 +913,7 @@ fn nginx_facts(
         .unwrap_or_default();
     let mut master = inst.master.clone();
     if let Some(m) = &mut master {
-        m.unit = managers::unit_of_pid(m.pid).filter(|_| managers::systemd_is_init());
+        m.unit = systemd::unit_of_pid(m.pid).filter(|_| systemd::systemd_is_init());
         let pid_path = config
             .tree()
             .root

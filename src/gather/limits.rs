@@ -1,0 +1,47 @@
+//! Open-file limits (/proc/<pid>/limits) and descriptor counts (/proc/<pid>/fd) of nginx's
+//! master and workers and of the upstream's processes.
+
+use super::systemd::unit_of_pid;
+use crate::facts::{Fact, ProcLimits, ProcRole};
+use crate::parse;
+
+/// Open-file limits and descriptor counts of the given processes.
+pub fn gather_process_limits(procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for &(pid, role) in procs {
+        let limits = match std::fs::read_to_string(format!("/proc/{pid}/limits")) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(format!("/proc/{pid}/limits: {e}"));
+                continue;
+            }
+        };
+        let Some((soft, hard)) = parse::proc::parse_limits_nofile(&limits) else {
+            continue;
+        };
+        let open_fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .ok()
+            .map(|d| d.count() as u64);
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        out.push(ProcLimits {
+            pid,
+            comm,
+            role,
+            nofile_soft: soft,
+            nofile_hard: hard,
+            open_fds,
+            unit: unit_of_pid(pid),
+        });
+    }
+    if out.is_empty() && !errors.is_empty() {
+        return Fact::unavailable(
+            "/proc/<pid>/limits",
+            format!("{} (run as root)", errors.join("; ")),
+        );
+    }
+    Fact::collected(out)
+}
