@@ -477,7 +477,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             .collect();
         windows.extend(facts.error_log.value());
         let failing = site::failing_paths(&windows, facts.access_log.value());
-        site::attach_failing(&mut site_ups, &failing, &route_of);
+        site::attach_failing(&mut site_ups, &failing, facts.access_log.value(), &route_of);
         if let Fact::Collected { value: n } = &mut facts.nginx {
             if opts.whole_site {
                 lead_site_upstream(n, &mut site_ups);

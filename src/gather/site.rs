@@ -80,6 +80,38 @@ pub fn slice_route(u: &SiteUpstream) -> Route {
     r
 }
 
+/// The access log's 502/504 samples that name the upstream nginx tried
+/// (`$upstream_addr`, the last address when it tried several): a failure of that upstream.
+fn attach_access(ups: &mut [SiteUpstream], access: &AccessLogWindow) {
+    for s in access
+        .samples
+        .iter()
+        .filter(|s| matches!(s.status, 502 | 504))
+    {
+        let Some(addr) = s
+            .upstream_addr
+            .as_deref()
+            .and_then(|a| a.split(", ").last())
+            .and_then(|a| a.split(" : ").last())
+            .map(str::trim)
+        else {
+            continue;
+        };
+        let Some(u) = ups
+            .iter_mut()
+            .find(|u| u.route.upstreams.iter().any(|x| x.address == addr))
+        else {
+            continue;
+        };
+        u.failures += 1;
+        if let Some(p) = s.request.as_deref().and_then(request_path) {
+            if !u.failing_paths.contains(&p) {
+                u.failing_paths.push(p);
+            }
+        }
+    }
+}
+
 /// The path of a request line (`GET /api/x?y=1 HTTP/1.1` → `/api/x`).
 pub fn request_path(request: &str) -> Option<String> {
     let uri = request.split_whitespace().nth(1)?;
@@ -135,6 +167,7 @@ pub fn failing_paths(
 pub fn attach_failing(
     ups: &mut Vec<SiteUpstream>,
     failing: &[(String, u64)],
+    access: Option<&AccessLogWindow>,
     route_of: &dyn Fn(&str) -> Option<Route>,
 ) {
     for (path, n) in failing {
@@ -194,6 +227,9 @@ pub fn attach_failing(
                 u.failing_paths.push(p.clone());
             }
         }
+    }
+    if let Some(a) = access {
+        attach_access(ups, a);
     }
     // Stable: config order among equals.
     ups.sort_by_key(|u| std::cmp::Reverse(u.failures));
@@ -272,7 +308,7 @@ mod tests {
             p.starts_with("/admin/")
                 .then(|| route(p, "http://127.0.0.1:2", "127.0.0.1:2"))
         };
-        attach_failing(&mut g, &failing, &route_of);
+        attach_failing(&mut g, &failing, None, &route_of);
         assert_eq!(g[0].route.upstreams[0].address, "127.0.0.1:2");
         assert_eq!(g[0].route.path.as_deref(), Some("/admin/users"));
         assert_eq!(g[0].failing_paths, ["/admin/users"]);
@@ -286,5 +322,27 @@ mod tests {
             Some("/a/b")
         );
         assert_eq!(request_path("garbage"), None);
+    }
+
+    #[test]
+    fn an_access_log_502_names_its_upstream_by_upstream_addr() {
+        let mut g = group(&[
+            route("/api/", "http://127.0.0.1:1", "127.0.0.1:1"),
+            route("/admin/", "http://127.0.0.1:2", "127.0.0.1:2"),
+        ]);
+        let access = AccessLogWindow {
+            samples: vec![crate::facts::AccessSample {
+                status: 502,
+                upstream_addr: Some("127.0.0.1:1, 127.0.0.1:2".into()),
+                request: Some("POST /admin/save HTTP/1.1".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(failing_paths(&[], Some(&access)).is_empty());
+        attach_failing(&mut g, &[], Some(&access), &|_| None);
+        assert_eq!(g[0].route.upstreams[0].address, "127.0.0.1:2");
+        assert_eq!(g[0].failing_paths, ["/admin/save"]);
+        assert_eq!(g[0].failures, 1);
     }
 }
