@@ -587,3 +587,68 @@ fn string_literals_are_found_with_their_lines() {
         vec![(3, "ss -ltnp".to_string()), (4, "x\\\"y {}".to_string())]
     );
 }
+
+/// Layers that turn bytes and facts into answers (architecture.md: parsers, facts,
+/// checks, rank, report, render) never touch the host: no files, processes, sockets or
+/// clock. Reading is `gather`'s, and the time is `gather/clock.rs`'s.
+const PURE_LAYERS: &[&str] = &[
+    "logs/",
+    "parse/",
+    "nginx/",
+    "facts/",
+    "checks/",
+    "report/",
+    "report.rs",
+    "render/",
+    "rank.rs",
+    "timeline.rs",
+    "cause.rs",
+];
+
+/// Known exceptions, each with why it is still there.
+const HOST_ACCESS_ALLOWED: &[(&str, &str)] = &[
+    (
+        "logs/prefix.rs",
+        "BSD syslog stamps carry no year: the current year is read once (Local::now)",
+    ),
+    (
+        "nginx/tree.rs",
+        "include globs are expanded on disk (glob::glob); the files themselves are read through gather's reader",
+    ),
+];
+
+#[test]
+fn pure_layers_do_not_touch_the_host() {
+    const HOST: &[&str] = &[
+        "std::fs::",
+        "File::open",
+        "Command::new",
+        "std::process",
+        "Local::now",
+        "Utc::now",
+        "SystemTime::now",
+        "read_dir",
+        "glob::glob",
+        "TcpStream",
+        "UnixStream",
+    ];
+    let mut found = Vec::new();
+    for (path, text) in src_files() {
+        if !PURE_LAYERS.iter().any(|l| path.starts_with(l)) || path.ends_with("/tests.rs") {
+            continue;
+        }
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (i, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if let Some(what) = HOST.iter().find(|h| line.contains(*h)) {
+                if !HOST_ACCESS_ALLOWED.iter().any(|(p, _)| *p == path) {
+                    found.push(format!("src/{path}:{}: {what}", i + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "host access in a pure layer (move it to src/gather/): {found:?}"
+    );
+}
