@@ -53,11 +53,45 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
                 anyhow!("{}: snapshot schema {} is not supported (this badgw reads {SNAPSHOT_SCHEMA_VERSION})", path.display(), facts.schema_version),
             ));
         }
+        let mut facts = facts;
+        if let Some(log) = &args.sources.error_log {
+            replace_error_log(&mut facts, log, &args.sources.since)?;
+        }
         return Ok(facts);
     }
     let opts = config::gather_options(&args.target, Some(&args.sources))
         .map_err(|e| fail(ExitStatus::Usage, e))?;
     gather::collect(&opts)
+}
+
+/// `--from SNAPSHOT --error-log FILE|-`: the snapshot's error-log window replaced by the
+/// log given — typically a container runtime's output piped in (`docker logs NAME 2>&1 |
+/// badgw diagnose --from snap.json --error-log -`) — read as of the snapshot's time.
+fn replace_error_log(facts: &mut Facts, log: &std::path::Path, since: &str) -> anyhow::Result<()> {
+    let since = crate::cli::when::parse_duration(since).map_err(|e| fail(ExitStatus::Usage, e))?;
+    if log != std::path::Path::new("-") {
+        gather::files::open_regular(log)
+            .map_err(|e| fail(ExitStatus::Usage, anyhow!("--error-log: {e}")))?;
+    }
+    let route = facts.nginx.value().and_then(|n| n.route.as_ref());
+    let filter = crate::logs::WindowFilter {
+        site: facts.request.site.clone(),
+        server_names: route
+            .map(|r| r.server.server_name.clone())
+            .unwrap_or_default(),
+        upstreams: route
+            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
+            .unwrap_or_default(),
+    };
+    let now = facts
+        .collected_at
+        .as_deref()
+        .and_then(crate::parse::wall_time)
+        .unwrap_or_else(gather::clock::now_local);
+    let (fact, notes) = gather::log_window::error_log_input(log, since.as_secs(), now, &filter);
+    facts.error_log = fact;
+    facts.notes.extend(notes);
+    Ok(())
 }
 
 fn diagnose(args: &DiagnoseArgs, color: bool, out: &mut dyn Write) -> anyhow::Result<ExitStatus> {

@@ -73,7 +73,8 @@ pub struct TargetArgs {
 /// Sources that can be supplied when the host cannot be asked.
 #[derive(Debug, Clone, Args)]
 pub struct SourceArgs {
-    /// Error log to read (default: the one that serves the site).
+    /// Error log to read (default: the one that serves the site); `-` reads standard input,
+    /// e.g. `docker logs NAME 2>&1 | badgw diagnose … --error-log -` (runtime prefixes are stripped).
     #[arg(long, value_name = "FILE")]
     pub error_log: Option<PathBuf>,
     /// Access log to read (default: the one that serves the site).

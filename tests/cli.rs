@@ -300,3 +300,57 @@ fn unreadable_config_falls_back_to_nginx_dash_t() {
     );
     assert_eq!(v["route"]["server"]["file"], "/etc/hidden/nginx.conf");
 }
+
+/// `diagnose --from SNAPSHOT --error-log -` reads a container runtime's output from stdin
+/// (prefixes stripped, other services' and access-log lines ignored) in place of the
+/// snapshot's error log; `--error-log FILE` does the same for a saved `docker logs -t`.
+#[test]
+fn error_log_from_stdin_and_from_a_file_replace_the_snapshots() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let snap = format!("{dir}/snapshots/upstream-down.json");
+    let compose =
+        std::fs::read(format!("{dir}/logs/containers/compose-upstream-down.log")).unwrap();
+    let out = badgw()
+        .args(["diagnose", "--json", "--from", &snap, "--error-log", "-"])
+        .write_stdin(compose)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["findings"][0]["cause"], "upstream-down",
+        "{report:#}"
+    );
+    let evidence = report["findings"][0]["evidence"].to_string();
+    // Line 4 of the piped output is nginx's first refused connection (the snapshot's own
+    // log had it at line 7 of another file).
+    assert!(evidence.contains("stdin:4"), "{evidence}");
+    assert!(!evidence.contains("error.log:7"), "{evidence}");
+
+    let saved = format!("{dir}/logs/containers/docker-timestamps-upstream-down.log");
+    let out = badgw()
+        .args(["diagnose", "--json", "--from", &snap, "--error-log", &saved])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let evidence = report["findings"][0]["evidence"].to_string();
+    assert!(
+        evidence.contains("docker-timestamps-upstream-down.log:2"),
+        "{evidence}"
+    );
+
+    let out = badgw()
+        .args([
+            "diagnose",
+            "--from",
+            &snap,
+            "--error-log",
+            "/nonexistent/error.log",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing --error-log is a usage error"
+    );
+}

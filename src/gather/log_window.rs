@@ -132,8 +132,10 @@ pub struct NginxFs {
     pub container: Option<ContainerInfo>,
 }
 
-/// How to read a log that nginx writes to a standard stream.
-fn stream_hint(nginx_fs: &NginxFs) -> String {
+/// How to read a log that nginx writes to a standard stream: the runtime's log command
+/// piped into this same diagnosis (`--error-log -` strips the runtime's prefixes).
+fn stream_hint(nginx_fs: &NginxFs, site: &str) -> String {
+    let diagnose = format!("badgw diagnose --site {site} --error-log -");
     match &nginx_fs.container {
         Some(c) => {
             let name = c
@@ -141,17 +143,91 @@ fn stream_hint(nginx_fs: &NginxFs) -> String {
                 .clone()
                 .unwrap_or_else(|| c.id[..c.id.len().min(12)].to_string());
             match c.runtime.as_str() {
-                "podman" => format!("podman logs --since 15m {name} 2>&1 | badgw explain-log -"),
+                "podman" => format!("podman logs --since 15m {name} 2>&1 | {diagnose}"),
                 "kubernetes" => {
-                    "kubectl logs -n NAMESPACE POD -c CONTAINER --since=15m | badgw explain-log -"
-                        .to_string()
+                    format!("kubectl logs -n NAMESPACE POD -c CONTAINER --since=15m | {diagnose}")
                 }
-                _ => format!("docker logs --since 15m {name} 2>&1 | badgw explain-log -"),
+                _ => format!("docker logs --since 15m {name} 2>&1 | {diagnose}"),
             }
         }
-        None => "journalctl -u nginx --since -15min --no-pager | badgw explain-log -".to_string(),
+        None => format!("journalctl -u nginx --since -15min --no-pager | {diagnose}"),
     }
 }
+
+/// What `--error-log -` reads: standard input, to its end, keeping its last
+/// [`ERROR_TAIL`] bytes (the lines before them are counted, so line numbers stay those of
+/// the whole input). A terminal is refused: the log is meant to be piped in.
+fn read_stdin_tail() -> Result<(Vec<u8>, u64, u64), String> {
+    use std::io::{IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err("--error-log -: standard input is a terminal; pipe the log in (e.g. `docker logs NAME 2>&1 | badgw diagnose … --error-log -`)".into());
+    }
+    let mut data: Vec<u8> = Vec::new();
+    let (mut dropped, mut lines_dropped) = (0u64, 0u64);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut input = stdin.lock();
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("--error-log -: reading standard input: {e}")),
+        }
+        if data.len() as u64 > 2 * ERROR_TAIL {
+            // Cut at a line start, so that the kept part begins with a whole line.
+            let want = data.len() - ERROR_TAIL as usize;
+            let cut = memchr::memchr(b'\n', &data[want..]).map_or(want, |p| want + p + 1);
+            lines_dropped += memchr::memchr_iter(b'\n', &data[..cut]).count() as u64;
+            dropped += cut as u64;
+            data.drain(..cut);
+        }
+    }
+    Ok((data, dropped, lines_dropped))
+}
+
+/// The error-log window of the log the user named (`--error-log FILE`, or `-` for
+/// standard input: `docker logs`, `docker compose logs`, `kubectl logs` or `journalctl`
+/// output, whose prefixes the scan strips), as of `now`.
+pub fn error_log_input(
+    path: &Path,
+    since_secs: u64,
+    now: chrono::NaiveDateTime,
+    filter: &WindowFilter,
+) -> (Fact<ErrorLogWindow>, Vec<String>) {
+    if path != Path::new("-") {
+        return match read_error_window(path, since_secs, now, filter) {
+            Ok((w, notes)) => (Fact::collected(w), notes),
+            Err(e) => (
+                Fact::unavailable(
+                    path.display().to_string(),
+                    unreadable_reason(&e, "--error-log"),
+                ),
+                Vec::new(),
+            ),
+        };
+    }
+    match read_stdin_tail() {
+        Ok((data, offset, lines_before)) => {
+            let w = logs::window_from_tail(
+                TailRef {
+                    name: STDIN_NAME,
+                    data: &data,
+                    offset,
+                    lines_before: Some(lines_before),
+                },
+                since_secs,
+                now,
+                filter,
+            );
+            (Fact::collected(w), Vec::new())
+        }
+        Err(e) => (Fact::unavailable(STDIN_NAME, e), Vec::new()),
+    }
+}
+
+/// The name an error log read from standard input carries in evidence (`stdin:LINE`).
+pub const STDIN_NAME: &str = "stdin";
 
 /// The recent error-log window that serves the route, with notes.
 pub fn error_log_window(
@@ -159,8 +235,18 @@ pub fn error_log_window(
     route: Option<&Route>,
     nginx_fs: &NginxFs,
 ) -> (Fact<ErrorLogWindow>, Vec<String>) {
+    let filter = WindowFilter {
+        site: opts.request.site.clone(),
+        server_names: route
+            .map(|r| r.server.server_name.clone())
+            .unwrap_or_default(),
+        upstreams: route
+            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
+            .unwrap_or_default(),
+    };
+    let now = super::clock::now_local();
     let path = match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
-        (Some(p), _) => p.clone(),
+        (Some(p), _) => return error_log_input(p, opts.since.as_secs(), now, &filter),
         (None, Some(p)) => match ns::resolve_in_root(nginx_fs.root.as_deref(), p) {
             ns::Resolved::File(f) => f,
             ns::Resolved::Stream(target) => {
@@ -169,7 +255,7 @@ pub fn error_log_window(
                         p.clone(),
                         format!(
                             "nginx writes its error log to {target}: the container runtime (or service manager) holds it, not a file; read it with `{}`, or pass --error-log FILE",
-                            stream_hint(nginx_fs)
+                            stream_hint(nginx_fs, &opts.request.site)
                         ),
                     ),
                     Vec::new(),
@@ -184,26 +270,7 @@ pub fn error_log_window(
             Vec::new(),
         ),
     };
-    let filter = WindowFilter {
-        site: opts.request.site.clone(),
-        server_names: route
-            .map(|r| r.server.server_name.clone())
-            .unwrap_or_default(),
-        upstreams: route
-            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
-            .unwrap_or_default(),
-    };
-    let now = super::clock::now_local();
-    match read_error_window(&path, opts.since.as_secs(), now, &filter) {
-        Ok((w, notes)) => (Fact::collected(w), notes),
-        Err(e) => (
-            Fact::unavailable(
-                path.display().to_string(),
-                unreadable_reason(&e, "--error-log"),
-            ),
-            Vec::new(),
-        ),
-    }
+    error_log_input(&path, opts.since.as_secs(), now, &filter)
 }
 
 /// The recent access-log window of the selected server, read with its own log_format

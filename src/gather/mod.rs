@@ -100,6 +100,10 @@ pub fn check_explicit_inputs(opts: &GatherOptions) -> anyhow::Result<()> {
     ];
     for (flag, path) in named {
         if let Some(p) = path {
+            // `--error-log -`: standard input (a runtime's log output piped in).
+            if flag == "--error-log" && p == Path::new("-") {
+                continue;
+            }
             files::open_regular(p).map_err(|e| fail(ExitStatus::Usage, anyhow!("{flag}: {e}")))?;
         }
     }
