@@ -327,3 +327,49 @@ fn auth_request_to_a_dead_auth_service_is_named_as_the_second_upstream() {
         "{text}"
     );
 }
+
+/// Two dead apps, `/api/` first in the configuration, but only `/admin/` requested in the
+/// window: the upstream the logs show failing leads, the other follows (it is down too,
+/// and still reported) and is named on the report's `also:` line.
+#[test]
+fn the_upstream_the_logs_show_failing_leads_over_config_order() {
+    let lab = Lab::new("fail-first");
+    let (front, api, admin) = (free_port(), free_port(), free_port());
+    let site = format!("ff-{front}.example.test");
+    let nginx = lab.nginx(&format!(
+        "server {{
+    listen 127.0.0.1:{front};
+    server_name {site};
+    location /api/ {{ proxy_pass http://127.0.0.1:{api}; }}
+    location /admin/ {{ proxy_pass http://127.0.0.1:{admin}; }}
+}}"
+    ));
+    assert_eq!(lab.get(front, &site, "/admin/users").0, 502);
+    nginx.wait_log("(111: Connection refused)");
+    let conf = nginx.conf_path.to_str().unwrap().to_string();
+    let (code, r) = lab::diagnose_json(&["--site", &site, "--nginx-conf", &conf]);
+    assert_eq!(code, 1, "{r:#}");
+    let downs: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"] == "upstream-down")
+        .collect();
+    assert_eq!(downs.len(), 2, "one finding per dead upstream: {r:#}");
+    assert_eq!(r["findings"][0]["cause"], "upstream-down", "{r:#}");
+    assert_eq!(
+        r["findings"][0]["location"]["upstreams"][0],
+        format!("127.0.0.1:{admin}"),
+        "{r:#}"
+    );
+    assert_eq!(
+        downs[1]["location"]["upstreams"][0],
+        format!("127.0.0.1:{api}")
+    );
+    assert!(downs[1]["location"].get("failing").is_none(), "{r:#}");
+    let (_, text) = lab::diagnose_human(&["--site", &site, "--nginx-conf", &conf]);
+    assert!(
+        text.contains(&format!("also: proxy_pass http://127.0.0.1:{api} [FAIL]")),
+        "{text}"
+    );
+}
