@@ -8,11 +8,11 @@
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::Datelike;
 
 use super::command::run_command;
+use super::runner::Context;
 use crate::facts::{Fact, KernelLog};
 use crate::parse::kernel::{parse_kernel_log, TimeContext};
 use crate::parse::proc::parse_btime;
@@ -21,10 +21,10 @@ use crate::parse::proc::parse_btime;
 const TAIL_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Time context of this host: boot time, current year and UTC offset.
-pub fn host_time_context() -> TimeContext {
+pub fn host_time_context(ctx: &Context) -> TimeContext {
     let now = super::clock::now();
     TimeContext {
-        boot_time: std::fs::read_to_string("/proc/stat")
+        boot_time: std::fs::read_to_string(ctx.proc_path("stat"))
             .ok()
             .and_then(|s| parse_btime(&s)),
         year: now.year(),
@@ -83,8 +83,9 @@ pub fn read_kmsg() -> std::io::Result<Vec<u8>> {
 }
 
 /// Gathers the kernel log. `file` is --kernel-log; `timeout` bounds each command.
-pub fn gather_kernel_log(file: Option<&Path>, timeout: Duration) -> Fact<KernelLog> {
-    let ctx = host_time_context();
+pub fn gather_kernel_log(gctx: &Context, file: Option<&Path>) -> Fact<KernelLog> {
+    let timeout = gctx.timeout;
+    let ctx = host_time_context(gctx);
     if let Some(path) = file {
         return match read_tail(path) {
             Ok(bytes) => {
@@ -139,16 +140,18 @@ pub fn gather_kernel_log(file: Option<&Path>, timeout: Duration) -> Fact<KernelL
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn file_source_is_parsed_and_missing_file_is_unavailable() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/host/kernel/kmsg.txt");
-        let f = gather_kernel_log(Some(&p), Duration::from_secs(2));
+        let ctx = Context {
+            proc_root: "/proc".into(),
+            timeout: Duration::from_secs(2),
+        };
+        let f = gather_kernel_log(&ctx, Some(&p));
         assert_eq!(f.value().map(|k| k.oom_kills.len()), Some(1));
-        let missing = gather_kernel_log(
-            Some(Path::new("/nonexistent/kern.log")),
-            Duration::from_secs(2),
-        );
+        let missing = gather_kernel_log(&ctx, Some(Path::new("/nonexistent/kern.log")));
         assert!(matches!(missing, Fact::Unavailable { .. }));
     }
 

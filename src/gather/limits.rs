@@ -1,29 +1,30 @@
 //! Open-file limits (/proc/<pid>/limits) and descriptor counts (/proc/<pid>/fd) of nginx's
 //! master and workers and of the upstream's processes.
 
+use super::runner::Context;
 use super::systemd::unit_of_pid;
 use crate::facts::{Fact, ProcLimits, ProcRole};
 use crate::parse;
 
 /// Open-file limits and descriptor counts of the given processes.
-pub fn gather_process_limits(procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>> {
+pub fn gather_process_limits(ctx: &Context, procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for &(pid, role) in procs {
-        let limits = match std::fs::read_to_string(format!("/proc/{pid}/limits")) {
+        let limits = match std::fs::read_to_string(ctx.proc_file(pid, "limits")) {
             Ok(l) => l,
             Err(e) => {
-                errors.push(format!("/proc/{pid}/limits: {e}"));
+                errors.push(format!("{}: {e}", ctx.proc_file(pid, "limits").display()));
                 continue;
             }
         };
         let Some((soft, hard)) = parse::proc::parse_limits_nofile(&limits) else {
             continue;
         };
-        let open_fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        let open_fds = std::fs::read_dir(ctx.proc_file(pid, "fd"))
             .ok()
             .map(|d| d.count() as u64);
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        let comm = std::fs::read_to_string(ctx.proc_file(pid, "comm"))
             .unwrap_or_default()
             .trim()
             .to_string();
@@ -34,7 +35,7 @@ pub fn gather_process_limits(procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>>
             nofile_soft: soft,
             nofile_hard: hard,
             open_fds,
-            unit: unit_of_pid(pid),
+            unit: unit_of_pid(ctx, pid),
         });
     }
     if out.is_empty() && !errors.is_empty() {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::runner::Context;
 use super::systemd::unit_of_pid;
 use crate::facts::{Fact, ProcLook, UpstreamLiveness};
 use crate::parse;
@@ -39,10 +40,9 @@ fn supervisor_of(parent_comm: &str, parent_cmdline: &str) -> Option<String> {
 }
 
 /// One look at a process: comm, age, parent, supervisor, unit.
-pub fn look_at(pid: u32) -> Option<ProcLook> {
-    let stat =
-        parse::proc::parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+pub fn look_at(ctx: &Context, pid: u32) -> Option<ProcLook> {
+    let stat = parse::proc::parse_stat(&std::fs::read_to_string(ctx.proc_file(pid, "stat")).ok()?)?;
+    let uptime: f64 = std::fs::read_to_string(ctx.proc_path("uptime"))
         .ok()?
         .split_whitespace()
         .next()?
@@ -52,10 +52,10 @@ pub fn look_at(pid: u32) -> Option<ProcLook> {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as f64 } else { 100.0 };
     let age = (uptime - stat.starttime_ticks as f64 / hz).max(0.0);
-    let parent = std::fs::read_to_string(format!("/proc/{}/stat", stat.ppid))
+    let parent = std::fs::read_to_string(ctx.proc_file(stat.ppid, "stat"))
         .ok()
         .and_then(|s| parse::proc::parse_stat(&s));
-    let pcmd = std::fs::read(format!("/proc/{}/cmdline", stat.ppid))
+    let pcmd = std::fs::read(ctx.proc_file(stat.ppid, "cmdline"))
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
         .unwrap_or_default();
     let parent_comm = parent.map(|p| p.comm);
@@ -66,7 +66,7 @@ pub fn look_at(pid: u32) -> Option<ProcLook> {
         ppid: Some(stat.ppid),
         supervisor: parent_comm.as_deref().and_then(|c| supervisor_of(c, &pcmd)),
         parent_comm,
-        unit: unit_of_pid(pid),
+        unit: unit_of_pid(ctx, pid),
     })
 }
 
@@ -75,6 +75,7 @@ pub fn look_at(pid: u32) -> Option<ProcLook> {
 /// loop whose lives are shorter than the interval would slip between two looks only.
 /// `owner` finds the pid listening at an address now (a fresh listener scan).
 pub fn gather_liveness(
+    ctx: &Context,
     addresses: &[String],
     owner: &dyn Fn(&str) -> Option<u32>,
     interval: Duration,
@@ -88,7 +89,7 @@ pub fn gather_liveness(
     loop {
         for (i, a) in addresses.iter().enumerate() {
             let pid = owner(a);
-            let look = pid.and_then(look_at);
+            let look = pid.and_then(|p| look_at(ctx, p));
             // The first life seen, so the report can name its program and parent.
             if first[i].is_none() {
                 first[i] = look.clone();
@@ -127,10 +128,15 @@ mod tests {
     #[test]
     fn look_at_self_and_liveness() {
         let me = std::process::id();
-        let l = look_at(me).expect("own /proc readable");
+        let ctx = Context {
+            proc_root: "/proc".into(),
+            timeout: Duration::from_secs(1),
+        };
+        let l = look_at(&ctx, me).expect("own /proc readable");
         assert_eq!(l.pid, me);
         assert!(l.age_secs.is_some());
         let f = gather_liveness(
+            &ctx,
             &["127.0.0.1:1".to_string()],
             &|_| Some(me),
             Duration::from_millis(20),

@@ -622,7 +622,6 @@ fn spawn_why_gone(
         sockets: sockets.clone(),
         unit_status_file: opts.unit_status.clone(),
         journal_file: opts.journal.clone(),
-        timeout: opts.timeout,
     };
     let supervisord_inputs = supervisord::SupervisordInputs {
         upstream_pids: upstream_pids.clone(),
@@ -680,27 +679,47 @@ fn spawn_why_gone(
         known.lock().ok()?.insert(l.inode, pid);
         Some(pid)
     };
-    let (kernel_file, timeout) = (opts.kernel_log.clone(), opts.timeout);
+    let kernel_file = opts.kernel_log.clone();
+    let ctx = runner::Context {
+        proc_root: opts.proc_root.clone(),
+        timeout: opts.timeout,
+    };
+    let c = ctx.clone();
+    let kernel = runner::spawn("kernel log", move || {
+        kernel_log::gather_kernel_log(&c, kernel_file.as_deref())
+    });
+    let c = ctx.clone();
+    let systemd = runner::spawn("systemd", move || {
+        systemd::gather_systemd(&c, &systemd_inputs)
+    });
+    let c = ctx.clone();
+    let pm2 = runner::spawn("pm2", move || pm2::gather_pm2(&c));
+    let c = ctx.clone();
+    let fpm = runner::spawn("php-fpm", move || php_fpm::gather_php_fpm(&c, None));
+    let c = ctx.clone();
+    let selinux = runner::spawn("selinux", move || selinux::gather_selinux(&c));
+    let c = ctx.clone();
+    let liveness = runner::spawn("liveness", move || {
+        liveness::gather_liveness(&c, &addresses, &owner, Duration::from_millis(150))
+    });
+    let c = ctx.clone();
+    let limits = runner::spawn("process limits", move || {
+        limits::gather_process_limits(&c, &roles)
+    });
     WhyGone {
-        kernel: runner::spawn("kernel log", move || {
-            kernel_log::gather_kernel_log(kernel_file.as_deref(), timeout)
-        }),
-        systemd: runner::spawn("systemd", move || systemd::gather_systemd(&systemd_inputs)),
-        pm2: runner::spawn("pm2", move || pm2::gather_pm2(timeout)),
-        fpm: runner::spawn("php-fpm", || php_fpm::gather_php_fpm(None)),
+        kernel,
+        systemd,
+        pm2,
+        fpm,
         supervisord: {
             let proc_root = opts.proc_root.clone();
             runner::spawn("supervisord", move || {
                 supervisord::gather(&proc_root, &supervisord_inputs)
             })
         },
-        selinux: runner::spawn("selinux", move || selinux::gather_selinux(timeout)),
-        liveness: runner::spawn("liveness", move || {
-            liveness::gather_liveness(&addresses, &owner, Duration::from_millis(150))
-        }),
-        limits: runner::spawn("process limits", move || {
-            limits::gather_process_limits(&roles)
-        }),
+        selinux,
+        liveness,
+        limits,
         socket_access: runner::spawn("socket permissions", move || {
             socket_access::gather_socket_access(&sockets, &worker_user)
         }),
@@ -917,7 +936,14 @@ fn nginx_facts(
         .unwrap_or_default();
     let mut master = inst.master.clone();
     if let Some(m) = &mut master {
-        m.unit = systemd::unit_of_pid(m.pid).filter(|_| systemd::systemd_is_init());
+        m.unit = systemd::unit_of_pid(
+            &runner::Context {
+                proc_root: opts.proc_root.clone(),
+                timeout: opts.timeout,
+            },
+            m.pid,
+        )
+        .filter(|_| systemd::systemd_is_init());
         let pid_path = config
             .tree()
             .root

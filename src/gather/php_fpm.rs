@@ -3,21 +3,22 @@
 
 use std::path::{Path, PathBuf};
 
+use super::runner::Context;
 use super::systemd::{systemd_is_init, unit_of_pid};
 use crate::facts::{Fact, FpmChildMemory, PhpFpmFacts};
 use crate::parse;
 
 /// Gathers PHP-FPM configuration, log and children's memory. `conf` overrides discovery.
-pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
+pub fn gather_php_fpm(ctx: &Context, conf: Option<&Path>) -> Fact<PhpFpmFacts> {
     let mut mains: Vec<PathBuf> = conf.map(|c| vec![c.to_path_buf()]).unwrap_or_default();
     let mut masters = Vec::new();
     let mut children = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
+    if let Ok(dir) = std::fs::read_dir(ctx.proc_root()) {
         for e in dir.flatten() {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
-            let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            let Ok(cmd) = std::fs::read(ctx.proc_file(pid, "cmdline")) else {
                 continue;
             };
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
@@ -30,7 +31,7 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
                     }
                 }
             } else if let Some(pool) = cmd.strip_prefix("php-fpm: pool ") {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok();
+                let status = std::fs::read_to_string(ctx.proc_file(pid, "status")).ok();
                 let kb = |key: &str| {
                     status.as_deref().and_then(|s| {
                         s.lines()
@@ -116,20 +117,20 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
         }
         facts.log_file = Some(l.clone());
     }
-    if let Ok(mi) = std::fs::read_to_string("/proc/meminfo") {
+    if let Ok(mi) = std::fs::read_to_string(ctx.proc_path("meminfo")) {
         let (total, avail) = parse::proc::parse_meminfo(&mi);
         facts.mem_total_kb = total;
         facts.mem_available_kb = avail;
     }
-    facts.unit = masters.first().and_then(|p| unit_of_pid(*p));
+    facts.unit = masters.first().and_then(|p| unit_of_pid(ctx, *p));
     facts.masters = masters
         .iter()
         .map(|&pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmd = std::fs::read(ctx.proc_file(pid, "cmdline")).unwrap_or_default();
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
             crate::facts::FpmMaster {
                 pid,
-                binary: std::fs::read_link(format!("/proc/{pid}/exe"))
+                binary: std::fs::read_link(ctx.proc_file(pid, "exe"))
                     .ok()
                     .map(|p| p.display().to_string()),
                 config: cmd
@@ -137,7 +138,7 @@ pub fn gather_php_fpm(conf: Option<&Path>) -> Fact<PhpFpmFacts> {
                     .strip_prefix("php-fpm: master process (")
                     .and_then(|r| r.strip_suffix(')'))
                     .map(str::to_string),
-                unit: unit_of_pid(pid).filter(|_| systemd_is_init()),
+                unit: unit_of_pid(ctx, pid).filter(|_| systemd_is_init()),
             }
         })
         .collect();

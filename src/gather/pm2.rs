@@ -2,16 +2,16 @@
 //! already runs (asking otherwise would start one).
 
 use std::os::unix::fs::MetadataExt;
-use std::time::Duration;
 
 use super::command::run_command_env;
+use super::runner::Context;
 use crate::facts::{Fact, Pm2App};
 use crate::parse;
 
 /// PM2 daemons running on this host: (PM2_HOME, user name).
-fn pm2_daemons() -> Vec<(String, Option<String>)> {
+fn pm2_daemons(ctx: &Context) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Ok(dir) = std::fs::read_dir(ctx.proc_root()) else {
         return out;
     };
     for e in dir.flatten() {
@@ -19,7 +19,7 @@ fn pm2_daemons() -> Vec<(String, Option<String>)> {
         let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        let Ok(cmd) = std::fs::read(ctx.proc_file(pid, "cmdline")) else {
             continue;
         };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
@@ -28,7 +28,7 @@ fn pm2_daemons() -> Vec<(String, Option<String>)> {
             .split_once("God Daemon (")
             .and_then(|(_, r)| r.split(')').next())
         {
-            let user = std::fs::metadata(format!("/proc/{pid}"))
+            let user = std::fs::metadata(ctx.proc_root().join(pid.to_string()))
                 .ok()
                 .and_then(|m| nix::unistd::User::from_uid(m.uid().into()).ok().flatten())
                 .map(|u| u.name);
@@ -41,15 +41,15 @@ fn pm2_daemons() -> Vec<(String, Option<String>)> {
 }
 
 /// Gathers `pm2 jlist` from every running PM2 daemon (never starts one).
-pub fn gather_pm2(timeout: Duration) -> Fact<Vec<Pm2App>> {
-    let daemons = pm2_daemons();
+pub fn gather_pm2(ctx: &Context) -> Fact<Vec<Pm2App>> {
+    let daemons = pm2_daemons(ctx);
     if daemons.is_empty() {
         return Fact::unavailable("pm2", "no PM2 daemon is running");
     }
     let mut apps = Vec::new();
     let mut errors = Vec::new();
     for (home, _user) in &daemons {
-        match run_command_env("pm2", &["jlist"], &[("PM2_HOME", home)], timeout) {
+        match run_command_env("pm2", &["jlist"], &[("PM2_HOME", home)], ctx.timeout) {
             Ok(o) if o.success => match parse::pm2::parse_pm2_jlist(&o.stdout) {
                 Ok(mut a) => {
                     for app in &mut a {

@@ -4,10 +4,35 @@
 //! recorded as a [`GatherStage`] with status `deadline`, so the report can say what is
 //! missing and never call a cut-short diagnosis healthy.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::facts::{GatherStage, GatherStatus};
+
+/// What every collector reads the host through: where /proc is (normally `/proc`; tests
+/// point it at a recorded tree) and how long one external command may take.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub proc_root: PathBuf,
+    pub timeout: Duration,
+}
+
+impl Context {
+    /// `/proc/<pid>/<file>` under this context's /proc.
+    pub fn proc_file(&self, pid: u32, file: &str) -> PathBuf {
+        self.proc_root.join(pid.to_string()).join(file)
+    }
+
+    /// A file of /proc itself (`meminfo`, `uptime`, `stat`).
+    pub fn proc_path(&self, file: &str) -> PathBuf {
+        self.proc_root.join(file)
+    }
+
+    pub fn proc_root(&self) -> &Path {
+        &self.proc_root
+    }
+}
 
 /// A collector started on its own thread.
 pub struct Pending<T> {

@@ -1,13 +1,12 @@
 //! SELinux mode (/sys/fs/selinux/enforce, else `getenforce`) and the
 //! httpd_can_network_connect boolean.
 
-use std::time::Duration;
-
 use super::command::run_command;
+use super::runner::Context;
 use crate::facts::{Fact, SelinuxState};
 
 /// SELinux mode from /sys/fs/selinux (or `getenforce`), and httpd_can_network_connect.
-pub fn gather_selinux(timeout: Duration) -> Fact<SelinuxState> {
+pub fn gather_selinux(ctx: &Context) -> Fact<SelinuxState> {
     let boolean = std::fs::read_to_string("/sys/fs/selinux/booleans/httpd_can_network_connect")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(|v| v == "1"));
@@ -23,7 +22,7 @@ pub fn gather_selinux(timeout: Duration) -> Fact<SelinuxState> {
             httpd_can_network_connect: boolean,
         }),
         Err(_) if which::which("getenforce").is_ok() => {
-            match run_command("getenforce", &[], timeout) {
+            match run_command("getenforce", &[], ctx.timeout) {
                 Ok(o) if o.success => Fact::collected(SelinuxState {
                     mode: String::from_utf8_lossy(&o.stdout)
                         .trim()

@@ -4,16 +4,16 @@
 //! Parsing is `crate::parse::systemd`'s. Every command runs with a timeout.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::command::run_command;
+use super::runner::Context;
 use crate::facts::{Fact, UnitFacts};
 use crate::parse;
 
 /// Whether systemd is PID 1 here (systemctl answers only then).
-pub fn systemd_is_pid1() -> bool {
+pub fn systemd_is_pid1(ctx: &Context) -> bool {
     Path::new("/run/systemd/system").is_dir()
-        || std::fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd")
+        || std::fs::read_to_string(ctx.proc_file(1, "comm")).is_ok_and(|c| c.trim() == "systemd")
 }
 
 /// True when systemd is the init system here (`sd_booted()`: /run/systemd/system exists),
@@ -23,8 +23,8 @@ pub fn systemd_is_init() -> bool {
 }
 
 /// The systemd unit a process runs in, from /proc/<pid>/cgroup.
-pub fn unit_of_pid(pid: u32) -> Option<String> {
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+pub fn unit_of_pid(ctx: &Context, pid: u32) -> Option<String> {
+    let cg = std::fs::read_to_string(ctx.proc_file(pid, "cgroup")).ok()?;
     parse::systemd::unit_from_proc_cgroup(&cg)
 }
 
@@ -39,7 +39,6 @@ pub struct SystemdInputs {
     /// `--unit-status FILE` (`systemctl show` output) and `--journal FILE`.
     pub unit_status_file: Option<PathBuf>,
     pub journal_file: Option<PathBuf>,
-    pub timeout: Duration,
 }
 
 fn names_target(text: &str, inputs: &SystemdInputs) -> bool {
@@ -56,7 +55,7 @@ fn names_target(text: &str, inputs: &SystemdInputs) -> bool {
 }
 
 /// Gathers the units that may run the upstream, with their status and journal.
-pub fn gather_systemd(inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
+pub fn gather_systemd(ctx: &Context, inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
     if let Some(file) = &inputs.unit_status_file {
         let bytes = match super::files::read_all(file, 16 << 20) {
             Ok(b) => b,
@@ -83,10 +82,10 @@ pub fn gather_systemd(inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
             .collect();
         return Fact::collected(units);
     }
-    if !systemd_is_pid1() {
+    if !systemd_is_pid1(ctx) {
         return Fact::unavailable("systemctl", "systemd is not PID 1 on this host");
     }
-    let t = inputs.timeout;
+    let t = ctx.timeout;
     let mut candidates: Vec<(String, String)> = Vec::new();
     let add = |id: String, why: String, c: &mut Vec<(String, String)>| {
         if !c.iter().any(|(i, _)| *i == id) {
@@ -94,7 +93,7 @@ pub fn gather_systemd(inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
         }
     };
     for pid in &inputs.upstream_pids {
-        if let Some(u) = unit_of_pid(*pid).filter(|u| u.ends_with(".service")) {
+        if let Some(u) = unit_of_pid(ctx, *pid).filter(|u| u.ends_with(".service")) {
             add(
                 u,
                 format!("runs pid {pid}, which listens at the upstream"),
@@ -216,6 +215,7 @@ pub fn gather_systemd(inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn names_target_matches_whole_port_tokens() {
@@ -242,12 +242,18 @@ mod tests {
     #[test]
     fn unit_status_file_is_parsed() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/host/systemd");
-        let f = gather_systemd(&SystemdInputs {
-            unit_status_file: Some(base.join("show-shop-api-auto-restart.txt")),
-            journal_file: Some(base.join("journal-shop-api-short.txt")),
+        let ctx = Context {
+            proc_root: "/proc".into(),
             timeout: Duration::from_secs(1),
-            ..Default::default()
-        });
+        };
+        let f = gather_systemd(
+            &ctx,
+            &SystemdInputs {
+                unit_status_file: Some(base.join("show-shop-api-auto-restart.txt")),
+                journal_file: Some(base.join("journal-shop-api-short.txt")),
+                ..Default::default()
+            },
+        );
         let u = f.value().expect("collected");
         assert_eq!(u[0].status.id, "shop-api.service");
         assert_eq!(u[0].journal.len(), 15);
