@@ -5,12 +5,16 @@
 //! one sentence an on-call engineer wants: "502s started at 03:12:07, 4 s after the app was
 //! OOM-killed". Pure: a function of Facts (report layer); renderers only format it.
 //!
-//! Times are the host's local wall clock as the sources print it (nginx's logs, PHP-FPM's
-//! log, badgw's own `collected_at`); RFC 3339 times with an offset are taken at their
-//! written local time. Sources without a year (journal "Nov 22 03:12:01") take the year
-//! of the collection.
+//! Times are shown in nginx's local time, the zone its logs are written in: the error log
+//! carries no zone, the access log's `$time_local`/`$time_iso8601` does (`+0000`,
+//! `-05:00`), and that offset is the one both share. Times with their own offset (badgw's
+//! `collected_at` and the /proc start times computed from it, a kernel or journal time in
+//! RFC 3339, PM2's epoch milliseconds) are converted to it, so a badgw run under another
+//! `TZ` than nginx's places them right; without an access-log zone, badgw's own offset is
+//! taken as nginx's. A journal's short times ("Nov 22 03:12:01", printed in badgw's zone)
+//! are shifted the same way, and take the year of the collection.
 
-use chrono::{Datelike, Duration, NaiveDateTime};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDateTime};
 use serde::Serialize;
 
 use crate::facts::{Facts, FpmEventKind, JournalEventKind};
@@ -89,12 +93,46 @@ fn fmt(t: NaiveDateTime) -> String {
 
 /// Builds the timeline of `facts`.
 pub fn build(facts: &Facts) -> Timeline {
-    let collected = facts
+    let collected_at = facts
         .collected_at
         .as_deref()
-        .and_then(|c| parse_time(c, 1970));
+        .and_then(|c| DateTime::parse_from_rfc3339(c.trim()).ok());
+    // badgw's zone (from its own clock reading) and nginx's (its access log's).
+    let badgw_zone = collected_at.map(|c| *c.offset());
+    let log_zone: Option<FixedOffset> = facts
+        .access_log
+        .value()
+        .and_then(|a| a.utc_offset.as_deref())
+        .and_then(|o| DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{o}")).ok())
+        .map(|d| *d.offset())
+        .or(badgw_zone);
+    let in_log_zone = |d: DateTime<FixedOffset>| match log_zone {
+        Some(z) => d.with_timezone(&z).naive_local(),
+        None => d.naive_local(),
+    };
+    let collected = collected_at.map(in_log_zone).or_else(|| {
+        facts
+            .collected_at
+            .as_deref()
+            .and_then(|c| parse_time(c, 1970))
+    });
     let year = collected.map_or(1970, |c| c.year());
-    let t = |s: &str| parse_time(s, year);
+    // A time with its own offset is converted; one without is nginx's local time already.
+    let t = |s: &str| match DateTime::parse_from_rfc3339(s.trim()) {
+        Ok(d) => Some(in_log_zone(d)),
+        Err(_) => parse_time(s, year),
+    };
+    // A zone-less time printed in badgw's zone (journalctl's short form).
+    let shift = match (badgw_zone, log_zone) {
+        (Some(b), Some(l)) => {
+            Duration::seconds(i64::from(l.local_minus_utc()) - i64::from(b.local_minus_utc()))
+        }
+        _ => Duration::zero(),
+    };
+    let t_badgw = |s: &str| match DateTime::parse_from_rfc3339(s.trim()) {
+        Ok(d) => Some(in_log_zone(d)),
+        Err(_) => parse_time(s, year).map(|n| n + shift),
+    };
     let mut events: Vec<(NaiveDateTime, TimelineEvent)> = Vec::new();
     let mut push = |time: Option<NaiveDateTime>, ev: TimelineEvent| {
         if let Some(time) = time {
@@ -277,7 +315,7 @@ pub fn build(facts: &Facts) -> Timeline {
                     .map(|d| format!(" ({d})"))
                     .unwrap_or_default();
                 push(
-                    t(&j.time),
+                    t_badgw(&j.time),
                     ev(
                         kind,
                         format!("{} {what}{detail}", u.status.id),
@@ -290,8 +328,10 @@ pub fn build(facts: &Facts) -> Timeline {
     if let Some(apps) = facts.pm2.value() {
         for a in apps {
             if let Some(ms) = a.pm_uptime_ms {
-                let at = chrono::DateTime::from_timestamp_millis(ms)
-                    .map(|d| d.with_timezone(&chrono::Local).naive_local());
+                let at = chrono::DateTime::from_timestamp_millis(ms).map(|d| match log_zone {
+                    Some(z) => d.with_timezone(&z).naive_local(),
+                    None => d.with_timezone(&chrono::Local).naive_local(),
+                });
                 push(
                     at,
                     ev(
@@ -452,6 +492,90 @@ mod tests {
         assert_eq!(
             parse_time("2026-11-22T03:12", 2026).map(fmt).as_deref(),
             Some("2026-11-22T03:12:00")
+        );
+    }
+
+    /// badgw ran under TZ=America/New_York (its clock reads -05:00), nginx writes its logs
+    /// in UTC (`+0000` in the access log; the error log has no zone): the OOM kill badgw
+    /// read at 22:12:03-05:00 is 03:12:03 in nginx's logs, 4 s before the first refused
+    /// connection logged at 03:12:07, and the journal's short time is shifted alike.
+    #[test]
+    fn times_with_an_offset_are_put_in_nginx_s_zone() {
+        let mut f = Facts::new(RequestSpec {
+            site: "shop".into(),
+            path: "/".into(),
+            ..Default::default()
+        });
+        f.collected_at = Some("2026-11-21T22:20:00-05:00".into());
+        f.kernel_log = Fact::collected(KernelLog {
+            source: "/dev/kmsg".into(),
+            lines_read: 10,
+            oom_kills: vec![OomKill {
+                time: Some("2026-11-21T22:12:03-05:00".into()),
+                pid: 4242,
+                comm: "node".into(),
+                ..Default::default()
+            }],
+            avc_denials: vec![],
+        });
+        f.access_log = Fact::collected(AccessLogWindow {
+            file: "/var/log/nginx/access.log".into(),
+            utc_offset: Some("+00:00".into()),
+            ..Default::default()
+        });
+        f.error_log = Fact::collected(ErrorLogWindow {
+            file: "/var/log/nginx/error.log".into(),
+            categories: vec![LogCategoryCount {
+                category: "upstream-refused".into(),
+                count: 40,
+                first_seen: Some("2026-11-22T03:12:07".into()),
+                last_seen: Some("2026-11-22T03:19:58".into()),
+                samples: vec![],
+            }],
+            ..Default::default()
+        });
+        f.systemd = Fact::collected(vec![UnitFacts {
+            status: UnitStatus {
+                id: "shop.service".into(),
+                ..Default::default()
+            },
+            journal: vec![JournalEntry {
+                time: "Nov 21 22:12:04".into(),
+                host: None,
+                process: "systemd".into(),
+                pid: Some(1),
+                message: "shop.service: Main process exited".into(),
+                kind: JournalEventKind::MainProcessExited,
+                detail: None,
+                line: 3,
+            }],
+            ..Default::default()
+        }]);
+        let tl = build(&f);
+        let at = |kind: &str| {
+            tl.events
+                .iter()
+                .find(|e| e.kind == kind)
+                .map(|e| e.time.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(at("oom-kill"), "2026-11-22T03:12:03", "{tl:#?}");
+        assert_eq!(at("process-exit"), "2026-11-22T03:12:04", "{tl:#?}");
+        assert_eq!(
+            tl.summary.as_deref(),
+            Some("upstream failures started at 03:12:07, 3 s after shop.service main process exited (journal:3)"),
+            "{tl:#?}"
+        );
+        // Without the access log's zone, badgw's own is nginx's: times stay as read.
+        f.access_log = Fact::unavailable("access log", "none");
+        assert_eq!(
+            build(&f)
+                .events
+                .iter()
+                .find(|e| e.kind == "oom-kill")
+                .unwrap()
+                .time,
+            "2026-11-21T22:12:03"
         );
     }
 }

@@ -59,3 +59,48 @@ fn killed_app_gives_a_timeline_with_the_502s_per_minute_and_the_first_failure() 
     assert!(text.contains("Timeline  502/504 per minute"), "{text}");
     assert!(text.contains("started at "), "{text}");
 }
+
+/// nginx writes its logs in its own zone (here the tests' UTC; the error log carries no
+/// zone, the access log `+0000`), while badgw runs under TZ=America/New_York: the times
+/// badgw reads with its own clock (nginx's start from /proc) land in nginx's zone, right
+/// before the failures, not five hours away.
+#[test]
+fn a_badgw_in_another_time_zone_puts_its_own_readings_in_nginx_s_zone() {
+    let lab = Lab::new("timeline-tz");
+    let o = lab.killed_app("tz.example.test");
+    o.nginx.wait_access_log("\" 502 ");
+    let mut cmd = lab::badgw();
+    cmd.args(["diagnose", "--json", "--site", &o.site, "--port"])
+        .arg(o.front.to_string())
+        .arg("--nginx-conf")
+        .arg(&o.nginx.conf_path)
+        .env("TZ", "America/New_York")
+        .env("NO_COLOR", "1");
+    let out = lab::run_with_timeout(cmd, std::time::Duration::from_secs(20));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let tl = report["timeline"].as_array().expect("timeline[]");
+    let time = |kind: &str| {
+        let t = tl
+            .iter()
+            .rfind(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} event: {tl:#?}"))["time"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S").unwrap()
+    };
+    // The first 502 of the access log (nginx's zone, `+0000`) and nginx's start (read from
+    // /proc against badgw's clock, converted).
+    let gap = time("http-5xx") - time("nginx-start");
+    assert!(
+        gap >= chrono::Duration::zero() && gap < chrono::Duration::minutes(2),
+        "nginx started {gap} before the first failure (in nginx's zone): {tl:#?}"
+    );
+    let start = tl.iter().find(|e| e["kind"] == "nginx-start").unwrap();
+    assert!(
+        start["first_failure_after"]["seconds"]
+            .as_i64()
+            .is_some_and(|s| (0..120).contains(&s)),
+        "{start:#}"
+    );
+}

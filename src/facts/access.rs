@@ -18,6 +18,10 @@ pub struct AccessLogWindow {
     /// Start of the window, `YYYY-MM-DDTHH:MM:SS` in the log's local time.
     #[serde(default)]
     pub since: Option<String>,
+    /// The zone nginx wrote its times in (`+00:00`, `-05:00`), from the first dated line
+    /// that carries one: nginx's local zone, which its error log (no zone) shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<String>,
     /// Lines in the window, and the ones that did not match the format.
     pub lines_read: u64,
     pub lines_unparsed: u64,

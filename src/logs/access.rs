@@ -141,6 +141,9 @@ impl LogFormat {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccessEntry {
     pub time: Option<LogTime>,
+    /// The zone the time was written in (`+0000` of `$time_local`, `+01:00`/`Z` of
+    /// `$time_iso8601`): nginx's local zone, the same as its error log's.
+    pub utc_offset: Option<String>,
     pub status: Option<u16>,
     pub upstream_status: Option<String>,
     pub upstream_addr: Option<String>,
@@ -246,8 +249,14 @@ fn set(e: &mut AccessEntry, v: Var, raw: &[u8]) -> Option<()> {
         (raw != b"-" && !raw.is_empty()).then(|| String::from_utf8_lossy(raw).into_owned())
     };
     match v {
-        Var::TimeLocal => e.time = Some(parse_time_local(raw)?),
-        Var::TimeIso8601 => e.time = Some(parse_time_iso(raw)?),
+        Var::TimeLocal => {
+            e.time = Some(parse_time_local(raw)?);
+            e.utc_offset = zone_of(raw.get(20..).unwrap_or_default());
+        }
+        Var::TimeIso8601 => {
+            e.time = Some(parse_time_iso(raw)?);
+            e.utc_offset = zone_of(raw.get(19..).unwrap_or_default());
+        }
         Var::Msec => e.time = Some(parse_msec(raw)?),
         Var::Status => e.status = Some(std::str::from_utf8(raw).ok()?.parse().ok()?),
         Var::UpstreamStatus => e.upstream_status = text(),
@@ -275,6 +284,23 @@ fn strip_query(request: &str) -> String {
         }
         None => request.to_string(),
     }
+}
+
+/// The zone after a time: ` +0000`, `-05:00` or `Z`, as `+HH:MM`; None without one.
+fn zone_of(b: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(b).ok()?.trim();
+    if s == "Z" {
+        return Some("+00:00".into());
+    }
+    let (sign, rest) = s.split_at(s.char_indices().nth(1)?.0);
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !matches!(sign, "+" | "-")
+        || digits.len() != 4
+        || !digits.bytes().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    Some(format!("{sign}{}:{}", &digits[..2], &digits[2..]))
 }
 
 /// `23/Nov/2026:03:53:13 +0000` → the local date-time (the zone is ignored so that times
@@ -384,6 +410,9 @@ impl Summary<'_> {
             return;
         }
         self.w.requests += 1;
+        if self.w.utc_offset.is_none() {
+            self.w.utc_offset = e.utc_offset.clone();
+        }
         let minute = e.time.map(|t| t.div_euclid(60));
         if let Some(m) = minute {
             self.minutes

@@ -223,3 +223,23 @@ fn window_start_is_found_by_binary_search_in_a_long_log() {
     // 22:00 + 20 000 s = 03:33:20; the window starts 04:15: none of the generated lines.
     assert_eq!(w.requests, 9);
 }
+
+/// The zone nginx wrote the time in is kept (the time itself stays the written local time,
+/// joined with the error log's): `+0000`, `-0500`, ISO `-05:00` and `Z`.
+#[test]
+fn the_time_zone_of_each_line_is_kept() {
+    let fmt = LogFormat::compile("[$time_local] $status", "t");
+    let e = parse_line(&fmt, b"[23/Nov/2026:03:53:13 -0500] 502").unwrap();
+    assert_eq!(e.utc_offset.as_deref(), Some("-05:00"));
+    assert_eq!(
+        e.time.map(format_time).as_deref(),
+        Some("2026-11-23T03:53:13")
+    );
+    let e = parse_line(&fmt, b"[23/Nov/2026:03:53:13 +0000] 502").unwrap();
+    assert_eq!(e.utc_offset.as_deref(), Some("+00:00"));
+    let iso = LogFormat::compile("$time_iso8601 $status", "t");
+    let e = parse_line(&iso, b"2026-11-23T03:53:13-05:00 502").unwrap();
+    assert_eq!(e.utc_offset.as_deref(), Some("-05:00"));
+    let e = parse_line(&iso, b"2026-11-23T03:53:13Z 502").unwrap();
+    assert_eq!(e.utc_offset.as_deref(), Some("+00:00"));
+}
