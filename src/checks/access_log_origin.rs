@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn passed_through_502s_are_the_apps() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.access_log = Fact::collected(window(14, 0));
         let Verdict::Found(found) = AccessLogOrigin.run(&f) else {
             panic!("expected a finding")
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_few_app_5xx_among_nginx_502s_is_a_warning() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.access_log = Fact::collected(window(1, 30));
         let Verdict::Found(found) = AccessLogOrigin.run(&f) else {
             panic!("expected a finding")
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn nginx_made_502s_pass_and_unknown_origin_says_why() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.access_log = Fact::collected(window(0, 9));
         assert!(matches!(AccessLogOrigin.run(&f), Verdict::Pass { .. }));
         let mut w = window(0, 0);

@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn systemd_start_limit_hit() {
-        let mut f = facts_with_route("127.0.0.1:8000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:8000", "http").build();
         f.systemd = Fact::collected(vec![billing()]);
         let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
@@ -521,7 +521,7 @@ mod tests {
             "../../fixtures/host/pm2-jlist.json"
         ))
         .expect("fixture parses");
-        let mut f = facts_with_route("127.0.0.1:3018", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3018", "http").build();
         f.pm2 = Fact::collected(apps.clone());
         let Verdict::Found(found) = CrashLoop.run(&f) else {
             panic!("expected a finding");
@@ -536,7 +536,7 @@ mod tests {
             "pm2 logs worker --lines 100 --nostream"
         );
         // The route to the healthy app on 3017 passes.
-        let mut g = facts_with_route("127.0.0.1:3017", "http");
+        let mut g = FactsBuilder::route_only("127.0.0.1:3017", "http").build();
         g.pm2 = Fact::collected(apps);
         assert_eq!(
             CrashLoop.run(&g),
@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn pid_changed_between_looks() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         let look = |pid, age| ProcLook {
             pid,
             comm: "node".into(),
@@ -589,7 +589,7 @@ mod tests {
     /// once the error log shows the app vanishing or dying mid-request.
     #[test]
     fn young_process_under_a_shell_loop_with_error_log_churn() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         let look = ProcLook {
             pid: 9001,
             comm: "labapp".into(),
@@ -651,7 +651,7 @@ mod tests {
     /// Refused and cut lines interleaved in time: a loop. Cut once, then refused: not.
     #[test]
     fn error_log_alternating_refused_and_cut_is_a_loop() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.liveness = Fact::collected(vec![]);
         let window = |cut_first: &str, cut_last: &str| {
             let mut w = error_log_with(
@@ -689,7 +689,7 @@ mod tests {
 
     #[test]
     fn skipped_without_sources() {
-        let f = facts_with_route("127.0.0.1:3000", "http");
+        let f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         assert!(
             matches!(CrashLoop.run(&f), Verdict::Skipped { reason } if reason.starts_with("no process manager facts: not collected"))
         );

@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn app_at_its_limit() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.process_limits = Fact::collected(vec![app(1021)]);
         let Verdict::Found(found) = FdExhaustion.run(&f) else {
             panic!("expected a finding")
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn error_log_too_many_open_files() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.error_log = error_log_with(
             "fd-exhaustion",
             9,
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn pass_and_skip() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         assert!(matches!(FdExhaustion.run(&f), Verdict::Skipped { .. }));
         f.process_limits = Fact::collected(vec![app(40)]);
         assert_eq!(FdExhaustion.run(&f), Verdict::pass("1 process(es) below 90% of their open-file limit; no (24: Too many open files) in the error log"));

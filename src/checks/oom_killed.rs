@@ -460,7 +460,7 @@ mod tests {
 
     #[test]
     fn memcg_kill_of_the_unit_is_direct_with_memory_max_fix() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.kernel_log = kernel(include_bytes!(
             "../../fixtures/host/kernel/journalctl-k-short-iso.txt"
         ));
@@ -509,7 +509,7 @@ mod tests {
 
     #[test]
     fn pm2_app_killed_by_pid() {
-        let mut f = facts_with_route("127.0.0.1:3017", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3017", "http").build();
         let mut log = parse_kernel_log(
             "/var/log/kern.log",
             include_bytes!("../../fixtures/host/kernel/kern.log-rfc3339.txt"),
@@ -541,7 +541,7 @@ mod tests {
     /// The real recording: node killed in its memcg; a new node now listens at the upstream.
     #[test]
     fn real_kill_matched_by_the_program_now_listening() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.kernel_log = kernel(include_bytes!(
             "../../fixtures/host/kernel/real-6.18-memcg-kmsg.txt"
         ));
@@ -571,7 +571,7 @@ mod tests {
 
     #[test]
     fn a_kill_days_before_the_snapshot_is_only_a_warning() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.kernel_log = kernel(include_bytes!(
             "../../fixtures/host/kernel/journalctl-k-short-iso.txt"
         ));
@@ -590,7 +590,7 @@ mod tests {
 
     #[test]
     fn unrelated_kill_is_only_circumstantial() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.kernel_log = kernel(include_bytes!("../../fixtures/host/kernel/kmsg.txt"));
         f.systemd = Fact::collected(vec![]);
         let Verdict::Found(found) = OomKilled.run(&f) else {
@@ -640,7 +640,7 @@ mod tests {
     /// when the log window starts after the kill (its first line proves nothing).
     #[test]
     fn unmanaged_victim_is_matched_by_time_only_when_everything_agrees() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.kernel_log = kernel(include_bytes!(
             "../../fixtures/host/kernel/journalctl-k-short-iso.txt"
         ));
@@ -690,7 +690,7 @@ mod tests {
 
     #[test]
     fn pass_and_skip() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.kernel_log = kernel(b"[    0.000000] Linux version 6.1.0-26-amd64\n");
         assert_eq!(
             OomKilled.run(&f),

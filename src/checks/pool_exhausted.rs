@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn max_children_on_route_pool_with_computed_value() {
-        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        let mut f = FactsBuilder::route_only("unix:/run/php/php8.2-fpm.sock", "fastcgi").build();
         f.php_fpm = Fact::collected(fpm_facts());
         let Verdict::Found(found) = PoolExhausted.run(&f) else {
             panic!("expected a finding");
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn backlog_full_from_error_log() {
-        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        let mut f = FactsBuilder::route_only("unix:/run/php/php8.2-fpm.sock", "fastcgi").build();
         f.error_log = error_log_with(
             "backlog-full",
             12,
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn pass_and_skip() {
-        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        let mut f = FactsBuilder::route_only("unix:/run/php/php8.2-fpm.sock", "fastcgi").build();
         assert!(matches!(PoolExhausted.run(&f), Verdict::Skipped { .. }));
         let mut quiet = fpm_facts();
         quiet

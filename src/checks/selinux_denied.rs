@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn avc_denial_for_the_upstream_port() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.selinux = enforcing();
         f.kernel_log = Fact::collected(parse_kernel_log(
             "/var/log/messages",
@@ -162,7 +162,7 @@ mod tests {
             "sudo semanage port -a -t http_port_t -p tcp 3000"
         );
         // The same denial does not concern a route to port 8000.
-        let mut g = facts_with_route("127.0.0.1:8000", "http");
+        let mut g = FactsBuilder::route_only("127.0.0.1:8000", "http").build();
         g.selinux = enforcing();
         g.kernel_log = f.kernel_log.clone();
         assert!(matches!(SelinuxDenied.run(&g), Verdict::Pass { .. }));
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn error_log_permission_denied_tcp() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         f.selinux = enforcing();
         f.error_log = error_log_with("permission-denied-tcp", 4, "2026/11/22 03:12:02",
             "connect() to 127.0.0.1:3000 failed (13: Permission denied) while connecting to upstream");
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn pass_and_skip() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         assert!(matches!(SelinuxDenied.run(&f), Verdict::Skipped { .. }));
         f.selinux = Fact::collected(SelinuxState {
             mode: "disabled".into(),

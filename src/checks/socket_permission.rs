@@ -253,7 +253,7 @@ mod tests {
     }
 
     fn base() -> Facts {
-        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        let mut f = FactsBuilder::route_only("unix:/run/php/php8.2-fpm.sock", "fastcgi").build();
         let pools = parse_fpm_conf(
             "/etc/php/8.2/fpm/pool.d/www.conf",
             include_bytes!("../../fixtures/host/php-fpm/debian-8.2/pool.d/www.conf"),
@@ -327,7 +327,7 @@ mod tests {
             SocketPermission.run(&f),
             Verdict::pass("the worker user can connect to /run/php/php8.2-fpm.sock")
         );
-        let tcp = facts_with_route("127.0.0.1:3000", "http");
+        let tcp = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         assert_eq!(
             SocketPermission.run(&tcp),
             Verdict::skipped("the route has no unix: upstream")

@@ -501,7 +501,7 @@ mod tests {
     use crate::facts::*;
 
     fn with_gunicorn(cmdline: &str) -> Facts {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         if let Fact::Collected { value } = &mut f.nginx {
             let r = value.route.as_mut().expect("route");
             r.directive = Some("proxy_pass".into());

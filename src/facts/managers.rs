@@ -341,7 +341,7 @@ mod tests {
     /// New sources survive a snapshot round trip, and snapshots written before them still load.
     #[test]
     fn snapshot_round_trip_and_old_snapshots() {
-        let mut f = facts_with_route("unix:/run/php/php8.2-fpm.sock", "fastcgi");
+        let mut f = FactsBuilder::route_only("unix:/run/php/php8.2-fpm.sock", "fastcgi").build();
         f.kernel_log = Fact::collected(crate::parse::kernel::parse_kernel_log(
             "dmesg",
             include_bytes!("../../fixtures/host/kernel/real-6.18-memcg-dmesg.txt"),
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn names_upstream_and_listener_owners() {
-        let mut f = facts_with_route("127.0.0.1:3000", "http");
+        let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
         assert!(f.names_upstream("PORT=3000"));
         assert!(f.names_upstream("BIND=0.0.0.0:3000"));
         assert!(!f.names_upstream("PORT=30000"));

@@ -1,11 +1,37 @@
-//! Small snapshots for the unit tests of checks, fixes and the report: a route to one
-//! upstream, then listeners, processes, probe results, log windows added one by one.
+//! The one builder of small snapshots for the unit tests of checks, fixes and the report:
+//! a route to one upstream, then listeners, processes, probe results, log windows added one
+//! by one.
 
 use crate::facts::*;
 
 pub struct FactsBuilder(pub Facts);
 
 impl FactsBuilder {
+    /// Only a route: `shop.example.test /` goes with scheme `scheme` to `upstream`
+    /// ("127.0.0.1:3000" or "unix:/run/php/php8.2-fpm.sock") written at
+    /// sites-enabled/shop:14, worker user www-data, collected at 2026-11-22T03:13:00Z;
+    /// listeners, processes and probes are not collected.
+    pub fn route_only(address: &str, scheme: &str) -> Self {
+        let mut f = Facts::new(RequestSpec {
+            site: "shop.example.test".into(),
+            path: "/".into(),
+            ..Default::default()
+        });
+        f.collected_at = Some("2026-11-22T03:13:00+00:00".into());
+        f.nginx = Fact::collected(NginxFacts {
+            conf_path: "/etc/nginx/nginx.conf".into(),
+            discovered_by: "test".into(),
+            user: Some("www-data".into()),
+            route: Some(Route {
+                scheme: Some(scheme.into()),
+                upstreams: vec![upstream(address, 14)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        FactsBuilder(f)
+    }
+
     /// `shop.example.test /` → proxy_pass http://ADDRESS at sites-enabled/shop:6.
     pub fn proxy(address: &str) -> Self {
         let mut f = Facts::new(RequestSpec {
@@ -246,41 +272,6 @@ pub fn upstream(address: &str, line: u32) -> UpstreamAddr {
         line,
         params: Vec::new(),
     }
-}
-
-/// A snapshot whose route sends the request to `upstream` ("127.0.0.1:3000" or
-/// "unix:/run/php/php8.2-fpm.sock") with scheme `scheme`.
-pub fn facts_with_route(upstream: &str, scheme: &str) -> Facts {
-    let kind = if upstream.starts_with("unix:") {
-        SocketKind::Unix
-    } else {
-        SocketKind::Tcp
-    };
-    let mut f = Facts::new(RequestSpec {
-        site: "shop.example.test".into(),
-        path: "/".into(),
-        ..Default::default()
-    });
-    f.collected_at = Some("2026-11-22T03:13:00+00:00".into());
-    f.nginx = Fact::collected(NginxFacts {
-        conf_path: "/etc/nginx/nginx.conf".into(),
-        discovered_by: "test".into(),
-        user: Some("www-data".into()),
-        route: Some(Route {
-            scheme: Some(scheme.into()),
-            upstreams: vec![UpstreamAddr {
-                address: upstream.into(),
-                kind,
-                host: None,
-                file: "/etc/nginx/sites-enabled/shop".into(),
-                line: 14,
-                params: vec![],
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
-    f
 }
 
 /// An error-log window with one category seen `count` times.
