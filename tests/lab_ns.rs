@@ -774,3 +774,113 @@ fn a_name_from_nginx_dns_whose_answer_changed_is_stale_resolution() {
         "{f:#}"
     );
 }
+
+/// An nginx started in a private mount namespace (`unshare -m`) over a tmpfs: killed with
+/// its process group on Drop, which takes the namespace and the tmpfs with it.
+struct PrivateNginx {
+    child: Child,
+    pid: u32,
+}
+
+impl Drop for PrivateNginx {
+    fn drop(&mut self) {
+        // SAFETY: kill on the process group this test created.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx in a mount namespace of its own whose prefix is a tmpfs mounted only there: its
+/// configuration (with an include), error log and access log exist nowhere in badgw's
+/// file system. With no flag but --site and --port, badgw finds the master, reads the
+/// configuration and the logs through /proc/MASTER/root: healthy → nothing found; app
+/// killed → upstream-down, with the include's file:line and the error log's line.
+#[test]
+fn config_and_logs_only_inside_nginx_mount_namespace() {
+    need_root_and_ip();
+    let lab = Lab::new("mntns");
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.mnt.test");
+    let app = lab.app("shop", &[&format!("127.0.0.1:{back}")], "ok");
+    let prefix = tempfile::Builder::new()
+        .prefix("badgw-mnt-")
+        .tempdir()
+        .unwrap();
+    let stage = tempfile::Builder::new()
+        .prefix("badgw-mnt-stage-")
+        .tempdir()
+        .unwrap();
+    let p = prefix.path();
+    for d in ["conf", "logs", "tmp"] {
+        std::fs::create_dir_all(stage.path().join(d)).unwrap();
+    }
+    let site_conf = p.join("conf/site.conf");
+    std::fs::write(
+        stage.path().join("conf/nginx.conf"),
+        lab::nginx_conf(p, &format!("include {};", site_conf.display())),
+    )
+    .unwrap();
+    std::fs::write(
+        stage.path().join("conf/site.conf"),
+        lab::proxy_server(front, &site, &format!("http://127.0.0.1:{back}"), ""),
+    )
+    .unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "--", "sh", "-c"])
+        .arg(
+            "mount -t tmpfs badgw-lab \"$1\" && cp -a \"$2\"/. \"$1\"/ && \
+             exec \"$3\" -p \"$1\" -c \"$1/conf/nginx.conf\" -e \"$1/logs/error.log\" -g 'daemon off;'",
+        )
+        .args(["sh"])
+        .arg(p)
+        .arg(stage.path())
+        .arg(lab::nginx_binary())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    lab::die_with_parent(&mut cmd);
+    let child = cmd.spawn().expect("spawn unshare");
+    let pid = child.id();
+    let nginx = PrivateNginx { child, pid };
+    // Its error log, as only nginx's mount namespace has it.
+    let err = PathBuf::from(format!("/proc/{}/root", nginx.pid))
+        .join(p.strip_prefix("/").unwrap())
+        .join("logs/error.log");
+    wait_for(&err, "start worker process ");
+    drop(stage);
+    assert!(
+        !p.join("conf/nginx.conf").exists(),
+        "the configuration must exist only inside nginx's mount namespace"
+    );
+    assert_eq!(
+        lab.get(front, &site, "/"),
+        (200, "ok from shop".to_string())
+    );
+
+    let args = ["--site", site.as_str(), "--port", &front.to_string()].map(String::from);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, report) = lab::diagnose_json(&args);
+    assert_eq!(findings(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["view"]["mnt"]["pid"], nginx.pid, "{report:#}");
+
+    app.kill();
+    assert_eq!(lab.get(front, &site, "/").0, 502);
+    wait_for(&err, "connect() failed (111: Connection refused)");
+    let (code, report) = lab::diagnose_json(&args);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "upstream-down", "{report:#}");
+    let evidence = report["findings"][0]["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("{}:", site_conf.display())),
+        "the include, read through nginx's root, is named by nginx's path: {evidence}"
+    );
+    assert!(
+        evidence.contains(&format!("/proc/{}/root", nginx.pid)) && evidence.contains("error.log"),
+        "the error log is read through nginx's root: {evidence}"
+    );
+}

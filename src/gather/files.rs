@@ -221,6 +221,15 @@ pub fn read_config(path: &Path) -> Result<Vec<u8>, String> {
     read_all(path, MAX_CONF_FILE).map_err(|e| e.reason())
 }
 
+/// [`read_config`] of nginx's `path` under `root` (its `/proc/PID/root`), following links
+/// inside that root as nginx would (`nginx::tree::ReadRooted`).
+pub fn read_config_in(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
+    match super::ns::resolve_in_root(Some(root), &path.to_string_lossy()) {
+        super::ns::Resolved::File(f) => read_config(&f),
+        super::ns::Resolved::Stream(s) => Err(format!("{}: a link to {s}", path.display())),
+    }
+}
+
 /// Reads a whole regular file of at most `cap` bytes (a configuration file, a
 /// `systemctl show` dump). A larger file is refused, not cut.
 pub fn read_all(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {

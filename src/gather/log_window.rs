@@ -278,10 +278,23 @@ pub fn error_log_window(
 pub fn access_log_window(
     opts: &GatherOptions,
     route: Option<&Route>,
+    nginx_fs: &NginxFs,
 ) -> (Fact<AccessLogWindow>, Vec<String>) {
     let path = match (&opts.access_log, route.and_then(|r| r.access_log.as_ref())) {
         (Some(p), _) => p.clone(),
-        (None, Some(p)) => PathBuf::from(p),
+        // nginx's path, inside its mount namespace when it has one.
+        (None, Some(p)) => match ns::resolve_in_root(nginx_fs.root.as_deref(), p) {
+            ns::Resolved::File(f) => f,
+            ns::Resolved::Stream(target) => {
+                return (
+                    Fact::unavailable(
+                        p.clone(),
+                        format!("nginx writes its access log to {target}: the container runtime holds it, not a file; pass --access-log FILE"),
+                    ),
+                    Vec::new(),
+                )
+            }
+        },
         (None, None) => {
             return (Fact::unavailable(
                 "access log",

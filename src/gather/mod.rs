@@ -291,8 +291,12 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     });
     let site_config = config.clone();
     let (o, r) = (opts.clone(), route.clone());
+    let nginx_fs = log_window::NginxFs {
+        root: root.clone(),
+        container: nginx_container.clone(),
+    };
     let access_log = runner::spawn("access log", move || {
-        log_window::access_log_window(&o, r.as_ref())
+        log_window::access_log_window(&o, r.as_ref(), &nginx_fs)
     });
     let (o, r, c) = (opts.clone(), route.clone(), config.clone());
     let ws = runner::spawn("websocket", move || {
@@ -809,7 +813,13 @@ fn nginx_facts(
         };
         // Files this user cannot open may still be dumped by the nginx binary (`nginx -T`);
         // not a FIFO, device or oversized file: nginx itself would hang on it or read it all.
-        let loaded = nginx::load(&load, files::read_config).or_else(|e| {
+        // nginx in a mount namespace of its own: its files by its paths, under its root.
+        let root = ns::mount_root(&opts.proc_root, inst.master.as_ref().map(|m| m.pid));
+        let first = match &root {
+            Some(r) => nginx::load_in(&load, r, files::read_config_in),
+            None => nginx::load(&load, files::read_config),
+        };
+        let loaded = first.or_else(|e| {
             let text = format!("{e:#}");
             let refused = text.contains("not a regular file") || text.contains("badgw reads of");
             if load.dump.is_some() || refused {

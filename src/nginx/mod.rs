@@ -94,6 +94,16 @@ impl Config {
 /// Reads and parses the configuration; an unreadable main file is an error, anything
 /// else (syntax errors, missing includes) is recorded in `Config::issues`.
 pub fn load(opts: &LoadOptions, read: tree::ReadFile) -> anyhow::Result<Config> {
+    load_from(opts, Source::Disk(read))
+}
+
+/// [`load`] for an nginx in another mount namespace: its files by its own paths, read
+/// under `root` (its `/proc/PID/root`).
+pub fn load_in(opts: &LoadOptions, root: &Path, read: tree::ReadRooted) -> anyhow::Result<Config> {
+    load_from(opts, Source::Rooted(read, root.to_path_buf()))
+}
+
+fn load_from(opts: &LoadOptions, disk: Source) -> anyhow::Result<Config> {
     let (main, source) = match &opts.dump {
         Some(text) => {
             let (first, files) = tree::parse_dump(text.as_bytes());
@@ -104,7 +114,7 @@ pub fn load(opts: &LoadOptions, read: tree::ReadFile) -> anyhow::Result<Config> 
             };
             (main, Source::Dump(files))
         }
-        None => (opts.conf_path.clone(), Source::Disk(read)),
+        None => (opts.conf_path.clone(), disk),
     };
     let tree = tree::load(&main, &source).map_err(|e| {
         let hint = if e.contains("13: Permission denied") {

@@ -39,10 +39,17 @@ impl Directive {
 /// and never touches the host itself.
 pub type ReadFile = fn(&Path) -> Result<Vec<u8>, String>;
 
+/// Reads one configuration file by nginx's own path under another root (the master's
+/// `/proc/PID/root` when it has a mount namespace of its own): `(root, path)`.
+pub type ReadRooted = fn(&Path, &Path) -> Result<Vec<u8>, String>;
+
 /// Where file contents come from.
 pub enum Source {
     /// Files on disk, read with the given reader.
     Disk(ReadFile),
+    /// Files as another mount namespace sees them, under its root; paths stay nginx's own
+    /// (what evidence shows), only the reads and include globs go through the root.
+    Rooted(ReadRooted, PathBuf),
     /// `nginx -T` output: path → content.
     Dump(BTreeMap<String, Vec<u8>>),
 }
@@ -51,6 +58,7 @@ impl Source {
     fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
         match self {
             Source::Disk(read) => read(path),
+            Source::Rooted(read, root) => read(root, path),
             Source::Dump(files) => files
                 .get(path.to_str().unwrap_or(""))
                 .cloned()
@@ -68,6 +76,22 @@ impl Source {
                     v
                 })
                 .unwrap_or_default(),
+            Source::Rooted(_, root) => {
+                let under = root.join(pattern.trim_start_matches('/'));
+                glob::glob(&under.to_string_lossy())
+                    .map(|paths| {
+                        let mut v: Vec<PathBuf> = paths
+                            .flatten()
+                            .filter(|p| !p.is_dir())
+                            .filter_map(|p| {
+                                p.strip_prefix(root).ok().map(|r| Path::new("/").join(r))
+                            })
+                            .collect();
+                        v.sort();
+                        v
+                    })
+                    .unwrap_or_default()
+            }
             Source::Dump(files) => match glob::Pattern::new(pattern) {
                 Ok(p) => files
                     .keys()
