@@ -335,6 +335,29 @@ pub fn read_tail(path: &Path, cap: u64) -> Result<Tail, FileError> {
     })
 }
 
+/// Bytes read from the end of a host log (kernel log, journal, PHP-FPM log): days of
+/// messages.
+pub const LOG_TAIL: u64 = 8 << 20;
+
+/// The last [`LOG_TAIL`] bytes of a host log (plain or gzip) from its first whole line,
+/// through [`read_tail`]; the refusal as an `io::Error` of the matching kind.
+pub fn read_log_tail(path: &Path) -> std::io::Result<Vec<u8>> {
+    let refused = |e: FileError| {
+        let kind = if e.is_not_found() {
+            ErrorKind::NotFound
+        } else if e.is_permission_denied() {
+            ErrorKind::PermissionDenied
+        } else {
+            ErrorKind::InvalidInput
+        };
+        std::io::Error::new(kind, e.reason())
+    };
+    Ok(read_tail(path, LOG_TAIL)
+        .map_err(refused)?
+        .whole_lines()
+        .data)
+}
+
 /// The end of a gzip file's decompressed text: a sliding window of `cap` to `2 × cap`
 /// bytes, the newlines before it counted as they go by.
 fn gzip_tail(path: &Path, file: File, compressed: u64, cap: u64) -> Tail {

@@ -12,13 +12,11 @@ use std::path::{Path, PathBuf};
 use chrono::Datelike;
 
 use super::command::run_command;
+use super::files::{read_log_tail, LOG_TAIL};
 use super::runner::Context;
 use crate::facts::{Fact, KernelLog};
 use crate::parse::kernel::{parse_kernel_log, TimeContext};
 use crate::parse::proc::parse_btime;
-
-/// Bytes read from the end of a log file: enough for days of kernel messages.
-const TAIL_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Time context of this host: boot time, current year and UTC offset.
 pub fn host_time_context(ctx: &Context) -> TimeContext {
@@ -31,25 +29,6 @@ pub fn host_time_context(ctx: &Context) -> TimeContext {
         utc_offset_secs: now.offset().local_minus_utc(),
         now: Some(now.timestamp()),
     }
-}
-
-/// The last `TAIL_BYTES` of a kernel log or journal file (plain or gzip), from a line
-/// start, read by the one tail reader (`gather::files::read_tail`: regular files only).
-pub fn read_tail(path: &Path) -> std::io::Result<Vec<u8>> {
-    let refused = |e: super::files::FileError| {
-        let kind = if e.is_not_found() {
-            std::io::ErrorKind::NotFound
-        } else if e.is_permission_denied() {
-            std::io::ErrorKind::PermissionDenied
-        } else {
-            std::io::ErrorKind::InvalidInput
-        };
-        std::io::Error::new(kind, e.reason())
-    };
-    Ok(super::files::read_tail(path, TAIL_BYTES)
-        .map_err(refused)?
-        .whole_lines()
-        .data)
 }
 
 /// Reads every record currently in /dev/kmsg without blocking.
@@ -68,7 +47,7 @@ pub fn read_kmsg() -> std::io::Result<Vec<u8>> {
                 if !out.ends_with(b"\n") {
                     out.push(b'\n');
                 }
-                if out.len() > TAIL_BYTES as usize {
+                if out.len() > LOG_TAIL as usize {
                     break;
                 }
             }
@@ -87,7 +66,7 @@ pub fn gather_kernel_log(gctx: &Context, file: Option<&Path>) -> Fact<KernelLog>
     let timeout = gctx.timeout;
     let ctx = host_time_context(gctx);
     if let Some(path) = file {
-        return match read_tail(path) {
+        return match read_log_tail(path) {
             Ok(bytes) => {
                 Fact::collected(parse_kernel_log(&path.display().to_string(), &bytes, &ctx))
             }
@@ -122,7 +101,7 @@ pub fn gather_kernel_log(gctx: &Context, file: Option<&Path>) -> Fact<KernelLog>
     }
     for f in ["/var/log/kern.log", "/var/log/messages"] {
         let p = PathBuf::from(f);
-        match read_tail(&p) {
+        match read_log_tail(&p) {
             Ok(b) => return Fact::collected(parse_kernel_log(f, &b, &ctx)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tried.push(format!("{f}: {e}")),
@@ -161,12 +140,12 @@ mod tests {
         let p = dir.path().join("big.log");
         let line = b"[    1.000000] filler line for the tail test\n";
         let mut data = Vec::new();
-        while (data.len() as u64) < TAIL_BYTES + 100 {
+        while (data.len() as u64) < LOG_TAIL + 100 {
             data.extend_from_slice(line);
         }
         std::fs::write(&p, &data).expect("write");
-        let t = read_tail(&p).expect("read");
+        let t = read_log_tail(&p).expect("read");
         assert!(t.starts_with(b"[    1.000000]"));
-        assert!(t.len() as u64 <= TAIL_BYTES);
+        assert!(t.len() as u64 <= LOG_TAIL);
     }
 }

@@ -112,7 +112,7 @@ pub fn gather_php_fpm(ctx: &Context, conf: Option<&Path>) -> Fact<PhpFpmFacts> {
             .map(|p| p.display().to_string())
     });
     if let Some(l) = &log {
-        if let Ok(b) = super::kernel_log::read_tail(Path::new(l)) {
+        if let Ok(b) = super::files::read_log_tail(Path::new(l)) {
             facts.log_events = parse::fpm::parse_fpm_log(&b);
         }
         facts.log_file = Some(l.clone());

@@ -64,7 +64,7 @@ pub fn gather_systemd(ctx: &Context, inputs: &SystemdInputs) -> Fact<Vec<UnitFac
         let journal = inputs
             .journal_file
             .as_ref()
-            .and_then(|j| super::kernel_log::read_tail(j).ok());
+            .and_then(|j| super::files::read_log_tail(j).ok());
         let units = parse::systemd::parse_systemctl_show(&bytes)
             .into_iter()
             .map(|status| UnitFacts {
