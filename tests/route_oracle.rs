@@ -377,6 +377,21 @@ server { listen 127.0.0.1:@PORT@; server_name mp;
     location /acl2/ { allow 127.0.0.1; deny all; proxy_pass http://127.0.0.1:@U22@; }
     location /le/ { limit_except POST { deny all; } proxy_pass http://127.0.0.1:@U23@; }
 }
+server { listen 127.0.0.1:@PORT@; server_name au;
+    root @ROOT@;
+    location /ok/ { auth_request /auth-ok; proxy_pass http://127.0.0.1:@U28@; }
+    location /no/ { auth_request /auth-no; proxy_pass http://127.0.0.1:@U29@; }
+    location /err/ { auth_request /auth-err; proxy_pass http://127.0.0.1:@U30@; }
+    location /off/ {
+        auth_request /auth-no;
+        location /off/in/ { auth_request off; proxy_pass http://127.0.0.1:@U31@; }
+    }
+    location /nope/ { auth_request /auth-no; error_page 401 = @login; }
+    location @login { proxy_pass http://127.0.0.1:@U32@; }
+    location = /auth-ok { internal; return 204; }
+    location = /auth-no { internal; return 401; }
+    location = /auth-err { internal; return 404; }
+}
 "#;
 
 /// (server, path, method).
@@ -441,6 +456,13 @@ const REDIRECT_CASES: &[(&str, &str, &str)] = &[
     ("mp", "/le/x", "GET"),
     ("mp", "/le/x", "POST"),
     ("mp", "/page.html", "GET"),
+    ("au", "/ok/x", "GET"),
+    ("au", "/no/x", "GET"),
+    ("au", "/err/x", "GET"),
+    ("au", "/off/in/x", "GET"),
+    ("au", "/off/x", "GET"),
+    ("au", "/nope/x", "GET"),
+    ("au", "/auth-ok", "GET"),
 ];
 
 /// The document root's files and directories.
@@ -514,7 +536,7 @@ fn redirect_cases(mutate: Option<&dyn Fn(&str) -> String>) -> (Vec<String>, usiz
     let mut body = REDIRECT_SERVERS
         .replace("@ROOT@", root.to_str().unwrap())
         .replace("@PORT@", &port.to_string());
-    for n in (1..=27).rev() {
+    for n in (1..=32).rev() {
         let p = free_port();
         ports.insert(format!("127.0.0.1:{p}"), n);
         body = body.replace(&format!("@U{n}@"), &p.to_string());

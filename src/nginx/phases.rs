@@ -986,10 +986,41 @@ impl<'a, 'c> Engine<'a, 'c> {
                 .iter()
                 .any(|(u, f, l)| *u == uri && *f == d.file && *l == d.line)
             {
-                self.auth_requests.push((uri, d.file, d.line));
+                self.auth_requests.push((uri.clone(), d.file, d.line));
             }
+            return self.auth_outcome(&uri);
         }
         None
+    }
+
+    /// What the `auth_request` subrequest answers when the configuration decides it
+    /// (`ngx_http_auth_request_handler`): a status nginx itself answers (2xx → on,
+    /// 401/403 → that status, anything else → 500). A subrequest that reaches an upstream
+    /// or a file is assumed to allow the request (the upstream decides at run time).
+    fn auth_outcome(&mut self, uri: &str) -> Option<(u16, String)> {
+        let (path, args) = split_args(uri);
+        let sub = Input {
+            uri: normalize_uri(&path),
+            args: args.unwrap_or_default(),
+            method: "GET".into(),
+            subrequest: true,
+            ..self.input.clone()
+        };
+        let walks = walk_all(self.ctx, &sub);
+        let code = match walks.first().map(|w| &w.end) {
+            Some(End::Status { code, .. }) => *code,
+            _ => return None,
+        };
+        match code {
+            200..=299 => None,
+            401 | 403 => Some((code, format!("auth_request {uri} answered {code}"))),
+            // 0: decided only at run time.
+            0 => None,
+            _ => Some((
+                500,
+                format!("auth request unexpected status: {code} (auth_request {uri})"),
+            )),
+        }
     }
 
     /// allow/deny of the effective level, and limit_except for other methods.
