@@ -4,6 +4,7 @@
 
 pub mod balancer;
 pub mod lexer;
+mod pass;
 pub mod phases;
 pub mod select;
 pub mod tree;
@@ -21,7 +22,7 @@ use upstream::{default_port, parse_target, PASS_DIRECTIVES};
 
 use crate::facts::{
     AuthSubrequest, ConfigIssue, LogFormatRef, OtherTarget, RequestSpec, Route, RouteBranch,
-    RouteHop, RouteLocation, RouteServer, RouteSettings, SourceRef, UpstreamAddr,
+    RouteHop, RouteLocation, RouteServer, SourceRef, UpstreamAddr,
 };
 use phases::{End, FileView, Walk};
 
@@ -366,7 +367,6 @@ fn route_from_walks(
         .as_ref()
         .map(|(c, t, f, l)| format!("{c} → error_page {t} ({}:{l})", short(tree.file(*f))));
     if let End::Pass { pass, target, .. } = &w.end {
-        let scope = *chain.last().unwrap_or(&server.dir);
         let mut final_req = req.clone();
         final_req.path = w.uri.clone();
         match target {
@@ -379,9 +379,13 @@ fn route_from_walks(
                     "{} {} evaluates to {t} for this request",
                     pass.name, pass.args[0]
                 ));
-                resolve_pass(
-                    config, &chain, scope, &evaluated, &final_req, resolve, &mut route, notes,
-                );
+                let cx = pass::PassContext {
+                    config,
+                    chain: &chain,
+                    req: &final_req,
+                    resolve,
+                };
+                pass::resolve_pass(&cx, &evaluated, &mut route, notes);
                 route.target = Some(pass.args[0].clone());
                 let resolver = nearest(config, &chain, "resolver").map(|d| d.args.join(" "));
                 route.dynamic = Some(format!(
@@ -394,9 +398,15 @@ fn route_from_walks(
                     }
                 ));
             }
-            None => resolve_pass(
-                config, &chain, scope, pass, &final_req, resolve, &mut route, notes,
-            ),
+            None => {
+                let cx = pass::PassContext {
+                    config,
+                    chain: &chain,
+                    req: &final_req,
+                    resolve,
+                };
+                pass::resolve_pass(&cx, pass, &mut route, notes);
+            }
         }
     }
     route.error_log =
@@ -676,252 +686,6 @@ fn log_path(config: &Config, arg: &str) -> Option<String> {
     } else {
         config.prefix.join(p).display().to_string()
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn resolve_pass(
-    config: &Config,
-    chain: &[&Directive],
-    scope: &Directive,
-    pass: &Directive,
-    req: &RequestSpec,
-    resolve: Resolver,
-    route: &mut Route,
-    notes: &mut Vec<String>,
-) {
-    let tree = &config.tree;
-    let arg = pass.arg(0).unwrap_or("");
-    route.directive = Some(pass.name.clone());
-    route.directive_at = Some(SourceRef {
-        file: tree.file(pass.file).to_string(),
-        line: pass.line,
-    });
-    route.target = Some(arg.to_string());
-    let mut target = parse_target(&pass.name, arg);
-    route.scheme = Some(target.scheme.clone());
-    if target.authority.contains('$') {
-        // A variable target: try the static `set $var value` values that feed it.
-        let sets: Vec<String> = chain
-            .iter()
-            .flat_map(|s| s.children())
-            .filter(|d| d.name == "set" && d.args.len() == 2 && !d.args[1].contains('$'))
-            .filter(|d| target.authority.contains(d.args[0].as_str()))
-            .map(|d| d.args[1].clone())
-            .collect();
-        let resolver = nearest(config, chain, "resolver").map(|d| d.args.join(" "));
-        route.dynamic = Some(format!(
-            "{} {arg} is evaluated per request{}{}",
-            pass.name,
-            if sets.is_empty() { String::new() } else { format!("; `set` gives {}", sets.join(", ")) },
-            match &resolver {
-                Some(r) => format!("; names are resolved at run time by `resolver {r}`"),
-                None => "; no `resolver` is defined, so a host name in it fails (\"no resolver defined to resolve …\")".into(),
-            }
-        ));
-        // One static value per variable: substitute it (`http://$backend:3000` with
-        // `set $backend app.internal` → app.internal:3000).
-        let vars: Vec<(&str, &str)> = chain
-            .iter()
-            .flat_map(|s| s.children())
-            .filter(|d| d.name == "set" && d.args.len() == 2 && !d.args[1].contains('$'))
-            .map(|d| (d.args[0].as_str(), d.args[1].as_str()))
-            .collect();
-        let mut authority = target.authority.clone();
-        for (var, value) in vars.iter().rev() {
-            let inner = parse_target(&pass.name, value);
-            let braced = format!("${{{}}}", var.trim_start_matches('$'));
-            authority = authority
-                .replace(&braced, &inner.authority)
-                .replace(var, &inner.authority);
-        }
-        if authority.contains('$') || sets.is_empty() {
-            return;
-        }
-        target.explicit_port = authority.starts_with('[') && authority.contains("]:")
-            || !authority.starts_with('[') && authority.contains(':');
-        target.authority = authority;
-    }
-    // proxy_pass URI rewriting: with a URI part, the matched prefix is replaced by it.
-    route.upstream_uri = Some(match (&target.uri, &route.location) {
-        (Some(uri), Some(loc))
-            if loc.modifier.is_empty() || loc.modifier == "^~" || loc.modifier == "=" =>
-        {
-            format!(
-                "{uri}{}",
-                req.path.strip_prefix(loc.pattern.as_str()).unwrap_or("")
-            )
-        }
-        _ => req.path.clone(),
-    });
-    let prefix = match pass.name.as_str() {
-        "fastcgi_pass" => "fastcgi",
-        "uwsgi_pass" => "uwsgi",
-        "scgi_pass" => "scgi",
-        "grpc_pass" => "grpc",
-        "memcached_pass" => "memcached",
-        _ => "proxy",
-    };
-    let mut set_at = Vec::new();
-    let mut time = |name: &str| -> Option<f64> {
-        let d = nearest(config, chain, name)?;
-        let v = values::parse_time(d.arg(0)?)?;
-        set_at.push((
-            name.to_string(),
-            SourceRef {
-                file: config.tree.file(d.file).to_string(),
-                line: d.line,
-            },
-        ));
-        Some(v)
-    };
-    let mut settings = RouteSettings {
-        connect_timeout_s: time(&format!("{prefix}_connect_timeout")).or(Some(60.0)),
-        read_timeout_s: time(&format!("{prefix}_read_timeout")).or(Some(60.0)),
-        send_timeout_s: time(&format!("{prefix}_send_timeout")).or(Some(60.0)),
-        client_body_timeout_s: time("client_body_timeout").or(Some(60.0)),
-        client_send_timeout_s: time("send_timeout").or(Some(60.0)),
-        client_keepalive_timeout_s: time("keepalive_timeout").or(Some(75.0)),
-        buffer_size: nearest(config, chain, &format!("{prefix}_buffer_size"))
-            .and_then(|d| values::parse_size(d.arg(0)?))
-            .or(Some(4096)),
-        ..Default::default()
-    };
-    settings.set_at = set_at;
-    if prefix == "proxy" {
-        settings.http_version = Some(
-            nearest(config, chain, "proxy_http_version")
-                .and_then(|d| d.arg(0).map(str::to_string))
-                .unwrap_or_else(|| "1.0".into()),
-        );
-        let headers = nearest_list(chain, "proxy_set_header");
-        let proxy_host = {
-            let (h, p) = upstream::split_host_port(&target.authority, default_port(&target.scheme))
-                .unwrap_or_default();
-            if target.explicit_port && p != default_port(&target.scheme) {
-                format!("{h}:{p}")
-            } else {
-                h
-            }
-        };
-        let host = headers
-            .iter()
-            .find(|d| d.arg(0).is_some_and(|n| n.eq_ignore_ascii_case("host")))
-            .and_then(|d| d.arg(1));
-        settings.host_header = Some(match host {
-            Some(v) => v
-                .replace("$proxy_host", &proxy_host)
-                .replace("$http_host", &req.site)
-                .replace(
-                    "$host",
-                    &req.site.trim_end_matches('.').to_ascii_lowercase(),
-                )
-                .replace(
-                    "$server_name",
-                    route
-                        .server
-                        .server_name
-                        .first()
-                        .map(String::as_str)
-                        .unwrap_or(&req.site),
-                ),
-            None => proxy_host,
-        });
-        for h in headers {
-            if let (Some(n), Some(v)) = (h.arg(0), h.arg(1)) {
-                // Header values may be secrets: record only which headers are set.
-                if !n.eq_ignore_ascii_case("host") {
-                    let shown = if v.starts_with('$') || v.is_empty() {
-                        v.to_string()
-                    } else {
-                        "…".into()
-                    };
-                    settings
-                        .other
-                        .push(("proxy_set_header".into(), format!("{n} {shown}")));
-                }
-            }
-        }
-        for name in [
-            "proxy_next_upstream",
-            "proxy_next_upstream_tries",
-            "proxy_next_upstream_timeout",
-            "proxy_buffers",
-            "proxy_buffering",
-        ] {
-            if let Some(d) = nearest(config, chain, name) {
-                settings.other.push((name.into(), d.args.join(" ")));
-            }
-        }
-    }
-    for name in [
-        "client_max_body_size",
-        "client_body_timeout",
-        "send_timeout",
-        "keepalive_timeout",
-    ] {
-        if let Some(d) = nearest(config, chain, name) {
-            settings.other.push((name.into(), d.args.join(" ")));
-        }
-    }
-    if let Some(group) = (!target.authority.starts_with("unix:"))
-        .then(|| upstream::find_group(tree, &target.authority))
-        .flatten()
-    {
-        route.group = Some(target.authority.clone());
-        route.group_at = Some(SourceRef {
-            file: tree.file(group.file).to_string(),
-            line: group.line,
-        });
-        route.upstreams = upstream::group_addresses(tree, group, resolve, notes);
-        let kids = group.children();
-        settings.keepalive = kids
-            .iter()
-            .find(|d| d.name == "keepalive")
-            .and_then(|d| d.arg(0)?.parse().ok());
-        if settings.keepalive.is_some() {
-            let kt = kids.iter().find(|d| d.name == "keepalive_timeout");
-            if let Some(d) = kt {
-                settings.set_at.push((
-                    "upstream keepalive_timeout".into(),
-                    SourceRef {
-                        file: tree.file(d.file).to_string(),
-                        line: d.line,
-                    },
-                ));
-            }
-            settings.keepalive_timeout_s = kt
-                .and_then(|d| values::parse_time(d.arg(0)?))
-                .or(Some(60.0));
-        }
-        for name in [
-            "keepalive_requests",
-            "keepalive_time",
-            "least_conn",
-            "ip_hash",
-            "hash",
-            "zone",
-        ] {
-            if let Some(d) = kids.iter().find(|d| d.name == name) {
-                settings
-                    .other
-                    .push((format!("upstream {name}"), d.args.join(" ")));
-            }
-        }
-    } else {
-        match upstream::addresses(
-            &target.authority,
-            default_port(&target.scheme),
-            tree.file(pass.file),
-            pass.line,
-            &[],
-            resolve,
-        ) {
-            Ok(a) => route.upstreams = a,
-            Err(e) => notes.push(format!("{}:{}: {e}", tree.file(pass.file), pass.line)),
-        }
-    }
-    let _ = scope;
-    route.settings = settings;
 }
 
 /// Upstream addresses that other server blocks target.
