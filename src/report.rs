@@ -476,11 +476,7 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
                                         l.pid.map_or("?".to_string(), |p| p.to_string()),
                                         l.address
                                     ),
-                                    None => format!(
-                                        "nothing listens in its network namespace ({} pid {})",
-                                        p.process.as_deref().unwrap_or("?"),
-                                        p.pid
-                                    ),
+                                    None => format!("nothing listens in {}", p.describe()),
                                 }
                             }
                             crate::facts::Reach::Remote | crate::facts::Reach::Unknown => {

@@ -426,12 +426,32 @@ fn app_in_its_own_netns_over_a_veth() {
     let state = report["upstream_states"][0]["listener"].to_string();
     assert!(state.contains("another network namespace"), "{state}");
 
+    // No process is left in the app's namespace: only /run/netns/NAME holds it, and that
+    // is where badgw finds the address and reads that nothing listens there.
     net.kill(app);
     assert_eq!(lab.get(front, &site, "/").0, 502);
     nginx.wait_log("connect() failed (111: Connection refused)");
     let (code, report) = diagnose(&site, front, &nginx.conf_path);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(findings(&report)[0], "upstream-down", "{report:#}");
+    let f = &report["findings"][0];
+    let title = f["title"].as_str().unwrap();
+    assert!(
+        title.contains(&format!("named network namespace {app_ns}")),
+        "{title}"
+    );
+    assert!(
+        f["evidence"]
+            .to_string()
+            .contains(&format!("/run/netns/{app_ns}")),
+        "{f:#}"
+    );
+    assert!(
+        f["fixes"]
+            .to_string()
+            .contains(&format!("ip netns exec {app_ns} ss -ltnp")),
+        "{f:#}"
+    );
 }
 
 /// nginx and the app share one network namespace that is not the host's: the listeners are

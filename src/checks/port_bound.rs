@@ -77,10 +77,7 @@ impl Check for PortBound {
             let reach = facts.reach(&addr);
             let (listening, table) = match &reach {
                 Reach::Local(l) => (Some(!accepting(l, &addr).is_empty()), own_tables.clone()),
-                Reach::Peer(p) => (
-                    Some(!accepting(&p.listeners, &addr).is_empty()),
-                    format!("/proc/{}/net", p.pid),
-                ),
+                Reach::Peer(p) => (Some(!accepting(&p.listeners, &addr).is_empty()), p.tables()),
                 Reach::Remote => {
                     remote += 1;
                     (None, String::new())
@@ -120,11 +117,9 @@ impl Check for PortBound {
                     addresses[0]
                 ),
                 Reach::Peer(p) => format!(
-                    "nothing listens on {} in the network namespace of {} (pid {}): the \
-                     upstream app there is not running",
+                    "nothing listens on {} in {}: the upstream app there is not running",
                     addresses[0],
-                    p.process.as_deref().unwrap_or("?"),
-                    p.pid
+                    p.describe()
                 ),
                 Reach::Remote | Reach::Unknown => format!(
                     "connections to {} are refused: no app accepts on that port there",
@@ -213,9 +208,16 @@ impl Check for PortBound {
             (_, Some(Ns::Pid(pid))) => Some(pid),
             _ => None,
         };
+        let named = match &down[0].reach {
+            Reach::Peer(p) if p.pid == 0 => p.netns_name.as_deref(),
+            _ => None,
+        };
         f = f.fix(Fix::safe(
             format!("confirm nothing listens on port {port}, and see what does listen"),
-            crate::fixes::inspect::listeners_on_port(enter, port),
+            match named {
+                Some(n) => crate::fixes::inspect::listeners_in_named_netns(n, port),
+                None => crate::fixes::inspect::listeners_on_port(enter, port),
+            },
         ));
         // In a container, the fixes speak the container's language.
         if let Some(c) = facts.container_for(first) {
@@ -379,6 +381,7 @@ mod tests {
                 process: Some("node".into()),
                 addresses: vec!["172.18.0.7".into()],
                 listeners: vec![],
+                netns_name: None,
             }],
             ..Default::default()
         });

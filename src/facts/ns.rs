@@ -74,6 +74,34 @@ pub struct PeerNamespace {
     /// Its listening sockets (from /proc/PID/net/tcp, tcp6, unix), owners where visible.
     #[serde(default)]
     pub listeners: Vec<Listener>,
+    /// The name under /run/netns (`ip netns add NAME`) of a namespace found there with no
+    /// process in it (`pid` is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns_name: Option<String>,
+}
+
+impl PeerNamespace {
+    /// The namespace in words: whose it is.
+    pub fn describe(&self) -> String {
+        match &self.netns_name {
+            Some(n) if self.pid == 0 => {
+                format!("the named network namespace {n} (/run/netns/{n}, no process in it)")
+            }
+            _ => format!(
+                "the network namespace of {} (pid {})",
+                self.process.as_deref().unwrap_or("?"),
+                self.pid
+            ),
+        }
+    }
+
+    /// Where its tables were read, for evidence.
+    pub fn tables(&self) -> String {
+        match &self.netns_name {
+            Some(n) if self.pid == 0 => format!("/run/netns/{n}"),
+            _ => format!("/proc/{}/net", self.pid),
+        }
+    }
 }
 
 /// The view a diagnosis used.
@@ -234,6 +262,7 @@ mod tests {
                 process: Some("app".into()),
                 addresses: vec!["10.213.5.2".into()],
                 listeners: vec![],
+                netns_name: None,
             }],
             ..Default::default()
         };

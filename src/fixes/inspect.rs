@@ -68,6 +68,12 @@ pub fn listeners_on_port(enter: Option<u32>, port: &str) -> String {
     format!("{pre}ss -ltnp 'sport = :{port}'; {pre}ss -ltnp")
 }
 
+/// [`listeners_on_port`] inside a named network namespace (`ip netns add NAME`).
+pub fn listeners_in_named_netns(name: &str, port: &str) -> String {
+    let pre = format!("sudo ip netns exec {} ", shell_quote(name));
+    format!("{pre}ss -ltnp 'sport = :{port}'; {pre}ss -ltnp")
+}
+
 /// Every TCP listener with its process.
 pub fn listeners() -> String {
     "sudo ss -ltnp".into()

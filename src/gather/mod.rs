@@ -397,7 +397,7 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     }
     // Containers: nginx's own, and the ones meant to serve an upstream.
     view.nginx_container = nginx_container.clone();
-    for p in &view.peers {
+    for p in view.peers.iter().filter(|p| p.pid != 0) {
         if let Some(c) = containers::identify(&opts.proc_root, p.pid, opts.timeout) {
             for a in &p.addresses {
                 view.upstream_containers.push((a.clone(), c.clone()));

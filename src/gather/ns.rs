@@ -348,8 +348,13 @@ pub fn peers(
                 .map(|c| c.trim_end().to_string()),
             addresses: owned,
             listeners,
+            netns_name: None,
         });
     }
+    // Named namespaces (`ip netns add`) with no process in them: only their bind-mounted
+    // file under /run/netns holds them.
+    let known: Vec<u64> = by_inode.keys().copied().chain(skip).collect();
+    found.extend(named_peers(Path::new(NAMED_NETNS), &known, targets));
     let note = (hidden > 0 && found.is_empty()).then(|| {
         format!(
             "the network namespaces of {hidden} process(es) could not be read (run as root): \
@@ -357,6 +362,63 @@ pub fn peers(
         )
     });
     (found, note)
+}
+
+/// Where `ip netns add` bind-mounts named network namespaces.
+pub const NAMED_NETNS: &str = "/run/netns";
+
+/// The named namespaces under `dir` that no process is in (`known`: inodes already seen,
+/// and nginx's) in which one of `targets` is local, read from a thread that joins each
+/// (root): /proc/thread-self/net is then that namespace's.
+fn named_peers(dir: &Path, known: &[u64], targets: &[IpAddr]) -> Vec<PeerNamespace> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        if known.contains(&meta.ino()) || out.iter().any(|p: &PeerNamespace| p.inode == meta.ino())
+        {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let targets = targets.to_vec();
+        let read = std::thread::spawn(move || -> Option<PeerNamespace> {
+            let f = fs::File::open(&path).ok()?;
+            // SAFETY: setns on an open namespace file; only this dedicated thread moves.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return None;
+            }
+            let dir = Path::new("/proc/thread-self/net");
+            let local = local_addresses(dir).ok()?;
+            let owned: Vec<String> = targets
+                .iter()
+                .filter(|ip| !ip.is_loopback() && local.iter().any(|n| n.contains(**ip)))
+                .map(|ip| ip.to_string())
+                .collect();
+            if owned.is_empty() {
+                return None;
+            }
+            let listeners = listeners::scan_net(Path::new("/proc"), dir)
+                .map(|s| s.listeners)
+                .unwrap_or_default();
+            Some(PeerNamespace {
+                inode: meta.ino(),
+                pid: 0,
+                process: None,
+                addresses: owned,
+                listeners,
+                netns_name: Some(name),
+            })
+        });
+        if let Ok(Some(p)) = read.join() {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// Looks `name` up in a hosts file's text, as glibc's `files` source does: every line whose
