@@ -540,3 +540,31 @@ fn real_nginx_socket_permission_ipv6_and_client_noise() {
     assert_eq!(s.events[1].upstream.as_deref(), Some("http://[::1]:18999"));
     assert_eq!((s.lines_total, s.lines_unparsed), (18, 0));
 }
+
+/// A FIFO (`explain-log <(zcat …)`, a named pipe a collector writes) is read as a stream
+/// whole: its first bytes are peeked for the gzip magic, never lost. Plain and gzip text
+/// through a FIFO give the same counts as the file itself.
+#[test]
+fn a_fifo_is_read_whole_plain_or_gzip() {
+    use flate2::{write::GzEncoder, Compression};
+    let text = std::fs::read(fixture("mixed.log")).unwrap();
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(&text).unwrap();
+    let gz = gz.finish().unwrap();
+    let want = explain_log::analyze(&[fixture("mixed.log")], None, None, true).unwrap();
+    for bytes in [text.clone(), gz] {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, &bytes).unwrap())
+        };
+        let got = explain_log::analyze(std::slice::from_ref(&fifo), None, None, true).unwrap();
+        writer.join().unwrap();
+        assert_eq!(got.total.lines_total, want.total.lines_total);
+        assert_eq!(got.total.lines_unparsed, want.total.lines_unparsed);
+        assert_eq!(got.total.failures, want.total.failures);
+        assert_eq!(got.files[0].stats.events, want.files[0].stats.events);
+    }
+}

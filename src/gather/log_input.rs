@@ -98,25 +98,31 @@ pub fn open_error_input(path: &Path) -> anyhow::Result<ErrorInput> {
             anyhow::anyhow!("cannot read {}: it is a directory, not a log file", name),
         ));
     }
-    let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    if !meta.is_file() {
+        // FIFOs and devices have no size to search in: read as streams. The gzip magic is
+        // peeked in the buffer, never consumed (a FIFO cannot be read twice).
+        let mut r = BufReader::with_capacity(1 << 20, file);
+        let gz = r.fill_buf().is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
+        return Ok(if gz {
+            stream(name, flate2::read::MultiGzDecoder::new(r))
+        } else {
+            stream(name, r)
+        });
+    }
     let mut magic = [0u8; 2];
-    let n = file.read(&mut magic).map_err(|e| unreadable(path, e))?;
+    let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0)
+        .map_err(|e| unreadable(path, e))?;
     if n == 2 && magic == [0x1f, 0x8b] {
-        let file = File::open(path).map_err(|e| unreadable(path, e))?;
         let dec = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
         return Ok(stream(name, dec));
     }
-    if meta.is_file() && meta.len() == 0 {
+    if meta.len() == 0 {
         return Ok(ErrorInput {
             name,
             source: ErrorSource::Empty,
             first: None,
         });
-    }
-    if !meta.is_file() {
-        // FIFOs and devices have no size to search in: read as streams.
-        let file = File::open(path).map_err(|e| unreadable(path, e))?;
-        return Ok(stream(name, file));
     }
     let p = PlainFile::new(file, meta.len());
     let first = p
