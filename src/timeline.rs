@@ -25,8 +25,11 @@ pub struct TimelineEvent {
     /// `YYYY-MM-DDTHH:MM:SS`, local time.
     pub time: String,
     /// `http-5xx` (a minute of 502/504 answers), `error-log` (a failure category: its first
-    /// line; `count` lines up to `last`), `process-start`, `process-exit`, `oom-kill`,
-    /// `unit`, `nginx-start`, `nginx-reload`, `php-fpm`.
+    /// line; `count` lines up to `last`), `error-log-minute` (a category's lines in one
+    /// minute), `process-start`, `process-exit`, `oom-kill`, `unit`, `nginx-start`,
+    /// `nginx-reload` (workers younger than the master, or the error log's `signal process
+    /// started` / `reconfiguring` notices), `nginx-workers` (`start worker processes`),
+    /// `nginx-stop` (`gracefully shutting down`), `php-fpm`.
     pub kind: &'static str,
     pub text: String,
     /// Where it was read: `access.log`, `error.log:12`, `/proc/812`, `/dev/kmsg:487`, …
@@ -223,6 +226,41 @@ pub fn build(facts: &Facts) -> Timeline {
                         line.map_or(w.file.clone(), |l| format!("{}:{l}", w.file)),
                     )
                 },
+            );
+        }
+    }
+    // The error log per minute and category, and nginx's own reloads, starts and stops.
+    if let Some(w) = facts.error_log.value() {
+        for m in &w.minutes {
+            push(
+                t(&m.minute),
+                TimelineEvent {
+                    count: Some(m.count),
+                    ..ev(
+                        "error-log-minute",
+                        format!("{}: {} line(s) this minute", m.category, m.count),
+                        w.file.clone(),
+                    )
+                },
+            );
+        }
+        for n in &w.nginx_events {
+            let (kind, text) = match n.kind.as_str() {
+                "signal-sent" => (
+                    "nginx-reload",
+                    "`nginx -s` signalled the master (reload, stop or reopen)",
+                ),
+                "reconfiguring" => (
+                    "nginx-reload",
+                    "the master got SIGHUP: it reloads its configuration",
+                ),
+                "workers-started" => ("nginx-workers", "nginx started its worker processes"),
+                "shutting-down" => ("nginx-stop", "nginx processes shut down gracefully"),
+                _ => continue,
+            };
+            push(
+                n.time.as_deref().and_then(t),
+                ev(kind, text.into(), format!("{}:{}", w.file, n.line)),
             );
         }
     }

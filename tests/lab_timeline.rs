@@ -24,6 +24,13 @@ fn killed_app_gives_a_timeline_with_the_502s_per_minute_and_the_first_failure() 
     }
     nginx.wait_log("connect() failed (111: Connection refused)");
     nginx.wait_access_log("\" 502 ");
+    // Someone reloads nginx during the incident: its [notice] lines say so.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(nginx.pid as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    nginx.wait_log("reconfiguring");
     let args = [
         "--site",
         site.as_str(),
@@ -45,6 +52,22 @@ fn killed_app_gives_a_timeline_with_the_502s_per_minute_and_the_first_failure() 
     assert_eq!(per_minute, 3, "{tl:#?}");
     assert!(kinds.contains(&"error-log"), "{kinds:?}");
     assert!(kinds.contains(&"nginx-start"), "{kinds:?}");
+    // The reload, read from the error log's notice, with its line.
+    assert!(
+        tl.iter().any(|e| e["kind"] == "nginx-reload"
+            && e["text"].as_str().unwrap().contains("SIGHUP")
+            && e["source"].as_str().unwrap().contains("error.log:")),
+        "{tl:#?}"
+    );
+    // The error log per minute and category adds up to the category's total.
+    let total = |kind: &str| -> u64 {
+        tl.iter()
+            .filter(|e| e["kind"] == kind)
+            .filter_map(|e| e["count"].as_u64())
+            .sum()
+    };
+    assert_eq!(total("error-log-minute"), total("error-log"), "{tl:#?}");
+    assert!(total("error-log") >= 3, "{tl:#?}");
     // Time order.
     let times: Vec<&str> = tl.iter().map(|e| e["time"].as_str().unwrap()).collect();
     let mut sorted = times.clone();

@@ -263,7 +263,7 @@ mod tests {
             lines_read: 100,
             categories: cats,
             other_sites_events: 4,
-            disabled: vec![],
+            ..Default::default()
         });
         let mut route = Route::default();
         route.settings.keepalive = keepalive;

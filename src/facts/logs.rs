@@ -50,6 +50,32 @@ pub struct ErrorLogWindow {
     /// max_fails tripped, the step before "no live upstreams".
     #[serde(default)]
     pub disabled: Vec<DisabledServer>,
+    /// The site's failure lines per minute and category, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minutes: Vec<ErrorMinute>,
+    /// nginx's own starts, reloads and stops, from its `[notice]` lines (present when
+    /// the error log's level is `notice` or lower).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nginx_events: Vec<NginxLogEvent>,
+}
+
+/// Failure lines of one category in one minute (`minute`: `YYYY-MM-DDTHH:MM`, the log's
+/// local time).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ErrorMinute {
+    pub minute: String,
+    pub category: String,
+    pub count: u64,
+}
+
+/// One lifecycle notice of nginx: `signal-sent` (`nginx -s …` ran), `reconfiguring` (the
+/// master got SIGHUP), `workers-started`, `shutting-down`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct NginxLogEvent {
+    pub line: u64,
+    #[serde(default)]
+    pub time: Option<String>,
+    pub kind: String,
 }
 
 /// One upstream server nginx marked failed (max_fails reached within fail_timeout).

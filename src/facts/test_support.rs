@@ -301,6 +301,6 @@ pub fn error_log_with(
             }],
         }],
         other_sites_events: 0,
-        disabled: vec![],
+        ..Default::default()
     })
 }

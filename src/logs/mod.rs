@@ -18,7 +18,9 @@ pub mod prefix;
 pub mod scan;
 pub mod seek;
 
-use crate::facts::{DisabledServer, ErrorLogWindow, LogCategoryCount, LogEvidence};
+use crate::facts::{
+    DisabledServer, ErrorLogWindow, ErrorMinute, LogCategoryCount, LogEvidence, NginxLogEvent,
+};
 use line::{format_time, Category, LogTime};
 use scan::{ScanOptions, Stats};
 
@@ -151,6 +153,9 @@ pub fn window_from_tail(
     {
         e.line += before;
     }
+    for n in &mut stats.lifecycle {
+        n.0 += before;
+    }
     window_from_stats(tail.name, stats, since_t, filter)
 }
 
@@ -161,12 +166,19 @@ fn window_from_stats(
     filter: &WindowFilter,
 ) -> ErrorLogWindow {
     let mut per: Vec<Vec<scan::Event>> = vec![Vec::new(); Category::ALL.len()];
+    // (minute, category) → lines, for the timeline.
+    let mut minutes: std::collections::BTreeMap<(i64, usize), u64> = Default::default();
     let mut counts = vec![(0u64, None::<LogTime>, None::<LogTime>); Category::ALL.len()];
     let mut other = 0u64;
     for e in stats.events {
         if !filter.matches(&e) {
             other += 1;
             continue;
+        }
+        if let Some(t) = e.time {
+            *minutes
+                .entry((t.div_euclid(60), e.category.index()))
+                .or_insert(0) += 1;
         }
         let c = &mut counts[e.category.index()];
         c.0 += 1;
@@ -227,7 +239,26 @@ fn window_from_stats(
             }),
         }
     }
+    let minutes = minutes
+        .into_iter()
+        .map(|((m, c), count)| ErrorMinute {
+            minute: format_time(m * 60)[..16].to_string(),
+            category: Category::ALL[c].id().to_string(),
+            count,
+        })
+        .collect();
+    let nginx_events = stats
+        .lifecycle
+        .iter()
+        .map(|&(line, t, k)| NginxLogEvent {
+            line,
+            time: t.map(format_time),
+            kind: k.id().to_string(),
+        })
+        .collect();
     ErrorLogWindow {
+        minutes,
+        nginx_events,
         disabled,
         file: file.to_string(),
         since: Some(format_time(since)),

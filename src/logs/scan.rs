@@ -53,6 +53,50 @@ pub struct Event {
     pub truncated: bool,
 }
 
+/// A change of the nginx instance itself, from its `[notice]` lines (logged when the
+/// error log's level is `notice` or lower): what a reload or restart writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `signal process started`: `nginx -s reload|stop|quit` ran.
+    SignalSent,
+    /// `signal 1 (SIGHUP) received from …, reconfiguring`: the master reloads.
+    Reconfiguring,
+    /// `start worker processes`: workers (re)started, after a start or a reload.
+    WorkersStarted,
+    /// `gracefully shutting down` / `exiting`: old workers or the master leave.
+    ShuttingDown,
+}
+
+impl Lifecycle {
+    /// The kind a notice record announces, if any.
+    pub fn of(rec: &[u8]) -> Option<Lifecycle> {
+        let has = |n: &[u8]| memchr::memmem::find(rec, n).is_some();
+        if has(b"signal process started") {
+            Some(Lifecycle::SignalSent)
+        } else if has(b"reconfiguring") {
+            Some(Lifecycle::Reconfiguring)
+        } else if has(b"start worker processes") {
+            Some(Lifecycle::WorkersStarted)
+        } else if has(b"gracefully shutting down") {
+            Some(Lifecycle::ShuttingDown)
+        } else {
+            None
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Lifecycle::SignalSent => "signal-sent",
+            Lifecycle::Reconfiguring => "reconfiguring",
+            Lifecycle::WorkersStarted => "workers-started",
+            Lifecycle::ShuttingDown => "shutting-down",
+        }
+    }
+}
+
+/// One lifecycle notice: (1-based line, time, kind).
+pub type LifecycleNote = (u64, Option<LogTime>, Lifecycle);
+
 /// A multiply-rotate hash (the Firefox/rustc "Fx" scheme) for the per-event counter
 /// maps: keys are short byte strings from the log, and SipHash's DoS resistance cost more
 /// than the lookups themselves (a profile of a 70 %-failure log put it at 5 %). A log
@@ -150,6 +194,8 @@ pub struct Stats {
     /// With `keep_events`: each `upstream server temporarily disabled` note, as an event
     /// (its `category` is meaningless: the note is not a failure of its own).
     pub disabled_notes: Vec<Event>,
+    /// With `keep_events`: nginx's own start/reload/stop notices.
+    pub lifecycle: Vec<LifecycleNote>,
     /// Lines per collector prefix format recognised (`docker-compose`, `journal`, …).
     pub formats: BTreeMap<&'static str, u64>,
     /// Events whose line carried no nginx timestamp (pasted fragments, `nginx -t` output).
@@ -169,6 +215,7 @@ impl Default for Stats {
             timeline: BTreeMap::new(),
             events: Vec::new(),
             disabled_notes: Vec::new(),
+            lifecycle: Vec::new(),
             formats: BTreeMap::new(),
             fragments: 0,
         }
@@ -204,6 +251,12 @@ impl Stats {
         for (k, v) in other.timeline {
             *self.timeline.entry(k).or_insert(0) += v;
         }
+        self.lifecycle.extend(
+            other
+                .lifecycle
+                .into_iter()
+                .map(|(line, t, k)| (line + line_offset, t, k)),
+        );
         for (mine, theirs) in [
             (&mut self.events, other.events),
             (&mut self.disabled_notes, other.disabled_notes),
@@ -628,6 +681,12 @@ impl Scanner {
         if !candidate {
             if fragment {
                 self.stats.lines_unparsed += lines;
+            } else if self.opts.keep_events
+                && rec.get(19..28).is_some_and(|l| l.starts_with(b" [notice]"))
+            {
+                if let Some(k) = Lifecycle::of(rec) {
+                    self.stats.lifecycle.push((line_no, time, k));
+                }
             }
             return;
         }
