@@ -138,17 +138,37 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// `DDDD/DD/DD DD:DD:DD`? (Ranges are checked by [`parse_time`] only where needed.)
 #[inline]
 pub fn looks_timestamped(line: &[u8]) -> bool {
+    // Three overlapping 8-byte words (bytes 0..8, 8..16, 11..19), each checked at once:
+    // separator lanes must equal the shape's bytes, digit lanes must be 0x30..=0x39.
+    // (A carry out of a lane only happens from a lane that already fails.)
     const SHAPE: &[u8; 19] = b"0000/00/00 00:00:00";
-    match line.get(..19) {
-        Some(t) => t.iter().zip(SHAPE).all(|(&b, &s)| {
-            if s == b'0' {
-                b.is_ascii_digit()
-            } else {
-                b == s
-            }
-        }),
-        None => false,
+    fn word(b: &[u8], i: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
     }
+    fn lane_ok(x: u64, shape: u64) -> bool {
+        // Lanes where the shape has '0' are digits; the others are separators.
+        let digit = {
+            let z = shape ^ 0x3030_3030_3030_3030;
+            // 0xFF in each lane where z is 0 (a '0' in the shape).
+            let nz =
+                (z | (z >> 1) | (z >> 2) | (z >> 3) | (z >> 4) | (z >> 5) | (z >> 6) | (z >> 7))
+                    & 0x0101_0101_0101_0101;
+            (0x0101_0101_0101_0101 - nz) * 0xFF
+        };
+        let d = x ^ 0x3030_3030_3030_3030;
+        let bad_digit = ((d & 0xF0F0_F0F0_F0F0_F0F0)
+            | (d.wrapping_add(0x0606_0606_0606_0606) & 0x1010_1010_1010_1010))
+            & digit;
+        bad_digit == 0 && (x ^ shape) & !digit == 0
+    }
+    let Some(t) = line.get(..19) else {
+        return false;
+    };
+    lane_ok(word(t, 0), word(SHAPE, 0))
+        && lane_ok(word(t, 8), word(SHAPE, 8))
+        && lane_ok(word(t, 11), word(SHAPE, 11))
 }
 
 /// Parses the `YYYY/MM/DD HH:MM:SS` prefix.
@@ -334,19 +354,18 @@ pub fn parse(line: &[u8]) -> Record<'_> {
     parse_at(line, parse_time(line))
 }
 
-/// [`parse`] with the time of the line's timestamp already known (`None`: it has none).
-pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
-    let mut r = Record {
-        time,
-        ..Default::default()
-    };
+/// Reads the level, `PID#TID` and `*CID` of `line` into `r` (whose `time` says whether
+/// `line` starts with nginx's timestamp) and returns what follows: the message and its
+/// context.
+fn parse_head<'a>(line: &'a [u8], r: &mut Record<'a>) -> &'a [u8] {
     let mut rest = match r.time {
         Some(_) => line.get(19..).unwrap_or(&[]),
         None => fragment_start(line),
     };
     rest = rest.strip_prefix(b" ").unwrap_or(rest);
     if let Some(s) = rest.strip_prefix(b"[") {
-        if let Some(e) = memchr::memchr(b']', s.get(..10).unwrap_or(s)) {
+        // (A byte loop: the bracket is a few bytes away, closer than a memchr call.)
+        if let Some(e) = s.iter().take(10).position(|&b| b == b']') {
             if s[..e].iter().all(u8::is_ascii_alphabetic) {
                 r.level = &s[..e];
                 rest = &s[e + 1..];
@@ -354,8 +373,25 @@ pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
         }
     }
     rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    // PID#TID:
-    if let Some(p) = memchr::memchr(b':', rest.get(..42).unwrap_or(rest)) {
+    // PID#TID: read directly when it has its usual shape (digits, '#', digits, ':' within
+    // the first 42 bytes, the same answer as the search below, without two searches).
+    let d1 = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let d2 = rest
+        .get(d1 + 1..)
+        .map_or(0, |t| t.iter().take_while(|b| b.is_ascii_digit()).count());
+    let colon = d1 + 1 + d2;
+    let usual = d1 > 0 && d2 > 0 && colon < 42 && rest.get(d1) == Some(&b'#');
+    let ids = usual && rest.get(colon) == Some(&b':');
+    if let (true, Some(pid), Some(tid)) = (
+        ids,
+        digits(rest.get(..d1).unwrap_or(&[])),
+        digits(rest.get(d1 + 1..colon).unwrap_or(&[])),
+    ) {
+        r.pid = u64::try_from(pid).ok();
+        r.tid = u64::try_from(tid).ok();
+        rest = &rest[colon + 1..];
+        rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    } else if let Some(p) = memchr::memchr(b':', rest.get(..42).unwrap_or(rest)) {
         let pt = &rest[..p];
         if let Some(h) = memchr::memchr(b'#', pt) {
             if let (Some(pid), Some(tid)) = (digits(&pt[..h]), digits(&pt[h + 1..])) {
@@ -377,6 +413,26 @@ pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
             rest = rest.strip_prefix(b" ").unwrap_or(rest);
         }
     }
+    rest
+}
+
+/// The message and context of a record (what follows `[level] PID#TID: *CID `): a
+/// slice of `line`, for the scanner's look at the message's first word.
+pub fn body(line: &[u8], time: Option<LogTime>) -> &[u8] {
+    let mut r = Record {
+        time,
+        ..Default::default()
+    };
+    parse_head(line, &mut r)
+}
+
+/// [`parse`] with the time of the line's timestamp already known (`None`: it has none).
+pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
+    let mut r = Record {
+        time,
+        ..Default::default()
+    };
+    let rest = parse_head(line, &mut r);
     // Context fields; the message ends where `, client: ` starts.
     let (message, ctx) = match find(rest, needle!(b", client: ")) {
         Some(p) => (&rest[..p], &rest[p + 2..]),
@@ -1106,6 +1162,68 @@ mod tests {
             let naive_last = hay.windows(n.len()).rposition(|w| w == n);
             assert_eq!(find(hay, Needle::new(n)), naive_first);
             assert_eq!(rfind(hay, Needle::new(n)), naive_last);
+        }
+    }
+
+    #[test]
+    fn timestamp_shape_test_agrees_with_byte_by_byte() {
+        const SHAPE: &[u8; 19] = b"0000/00/00 00:00:00";
+        let slow = |t: &[u8]| {
+            t.len() >= 19
+                && t[..19].iter().zip(SHAPE).all(|(&b, &s)| {
+                    if s == b'0' {
+                        b.is_ascii_digit()
+                    } else {
+                        b == s
+                    }
+                })
+        };
+        let good = *b"2026/11/22 10:00:05 [error]";
+        assert!(looks_timestamped(&good));
+        assert!(!looks_timestamped(&good[..18]));
+        // Every single-byte change at every position, with bytes around the classes'
+        // edges (digits, separators, high bytes that could carry).
+        for i in 0..19 {
+            for b in (0u8..=255).step_by(1) {
+                let mut t = good;
+                t[i] = b;
+                assert_eq!(looks_timestamped(&t), slow(&t), "byte {i} = {b:#x}");
+            }
+        }
+        // Pairs of high bytes next to each other (carries between lanes).
+        for i in 0..18 {
+            for (a, b) in [(0xffu8, b'1'), (b'9', 0xff), (0xca, b'0'), (0xfa, 0xfa)] {
+                let mut t = good;
+                t[i] = a;
+                t[i + 1] = b;
+                assert_eq!(looks_timestamped(&t), slow(&t), "bytes {i}: {a:#x} {b:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn pid_and_tid_read_the_same_either_way() {
+        for l in [
+            "2026/11/22 10:00:05 [error] 1234#1234: *5 x",
+            "2026/11/22 10:00:05 [error] 1234#0: x",
+            "2026/11/22 10:00:05 [error] 12#34 :x",
+            "2026/11/22 10:00:05 [error] 99999999999999999999#1: x",
+            "2026/11/22 10:00:05 [error] 1#99999999999999999999: x",
+            "2026/11/22 10:00:05 [error] 123456789012345678901#123456789012345678: x",
+            "2026/11/22 10:00:05 [error] 1#2#3: x",
+            "2026/11/22 10:00:05 [error] 7: x",
+        ] {
+            let r = parse(l.as_bytes());
+            // The general path on the same text: what follows the level, searched.
+            let rest = &l.as_bytes()[28..];
+            let p = rest.iter().take(42).position(|&b| b == b':');
+            let want = p.and_then(|p| {
+                let pt = &rest[..p];
+                let h = pt.iter().position(|&b| b == b'#')?;
+                Some((digits(&pt[..h])?, digits(&pt[h + 1..])?))
+            });
+            let got = r.pid.zip(r.tid).map(|(a, b)| (a as i64, b as i64));
+            assert_eq!(got, want, "{l}");
         }
     }
 

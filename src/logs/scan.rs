@@ -15,6 +15,10 @@ use memchr::memmem::Finder;
 use super::line::{self, Category, LogTime, Record};
 use super::prefix;
 
+/// Indexes into [`Scanner::keys`].
+const UPSTREAM: usize = 0;
+const RESOLV: usize = 1;
+
 /// Distinct upstreams/servers remembered per category; the rest are counted as "(other)".
 const MAP_CAP: usize = 4096;
 /// A record may span at most this many continuation lines (FastCGI stderr dumps).
@@ -358,6 +362,26 @@ fn is_quiet_level(l: &[u8]) -> bool {
     l.starts_with(b" [info]") || l.starts_with(b" [notice") || l.starts_with(b" [debug]")
 }
 
+/// Whether a record's message starts with a key (`upstream timed out`, `connect() to …`,
+/// `no live upstreams`): the record then contains it, which is all the key search would
+/// tell.
+#[inline]
+fn starts_with_key(body: &[u8]) -> bool {
+    body.starts_with(b"upstream")
+        || body.starts_with(b"connect()")
+        || body.starts_with(b"no live upstream")
+}
+
+/// Whether a message starts the way the failures without `upstream` or `resolv` in
+/// them do: `accept4() failed` (descriptors exhausted) and the truncated connect forms
+/// of [`line::classify`].
+#[inline]
+fn starts_like_failure(body: &[u8]) -> bool {
+    body.starts_with(b"accept")
+        || body.starts_with(b"kevent() reported that connect()")
+        || body.starts_with(b"epoll_wait() reported that connect()")
+}
+
 /// Whether the first 19 bytes of a record equal the last timestamp parsed (three
 /// overlapping word compares instead of a `memcmp` call).
 #[inline]
@@ -581,15 +605,18 @@ impl Scanner {
     /// searched again from `s`. One search thus skips every record up to the next hit,
     /// and a key is only searched when the keys before it missed the record.
     fn has_key(&self, data: &[u8], s: usize, e: usize, next: &mut [usize; 4]) -> bool {
-        for (hit, key) in next.iter_mut().zip(&self.keys) {
-            if *hit <= s {
-                *hit = key.find(&data[s..]).map_or(usize::MAX, |p| s + p);
-            }
-            if *hit < e {
-                return true;
-            }
+        (0..self.keys.len()).any(|k| self.key_hit(k, data, s, e, next))
+    }
+
+    /// Whether key `k` occurs in `data[s..e]` (see [`Scanner::has_key`]).
+    #[inline]
+    fn key_hit(&self, k: usize, data: &[u8], s: usize, e: usize, next: &mut [usize; 4]) -> bool {
+        if next[k] <= s {
+            next[k] = self.keys[k]
+                .find(data.get(s..).unwrap_or(&[]))
+                .map_or(usize::MAX, |p| s + p);
         }
-        false
+        next[k] < e
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -633,6 +660,16 @@ impl Scanner {
         let candidate = match if wrapped { None } else { rec.get(19..27) } {
             Some(l) if is_quiet_level(l) => false,
             Some(l) if l.starts_with(b" [warn]") => true,
+            // An error record with its time: what `line::classify` can count needs
+            // `upstream` in the record, `resolv` in the message, or a message starting
+            // with `accept`/`connect()` (its first word is read, not searched for).
+            Some(_) if time.is_some() => {
+                let body = line::body(rec, time);
+                starts_with_key(body)
+                    || self.key_hit(UPSTREAM, data, s, e, next)
+                    || starts_like_failure(body)
+                    || self.key_hit(RESOLV, data, s, e, next)
+            }
             _ => self.has_key(data, s, e, next),
         };
         if wrapped {
@@ -945,7 +982,15 @@ mod tests {
     #[test]
     fn the_prefilter_keeps_every_record_the_classifier_counts() {
         let extra = "2026/11/22 10:00:05 [crit] 7#7: accept4() failed (24: Too many open files)\n\
-                     2026/11/22 10:00:06 [alert] 7#7: accept() failed (23: Too many open files in system)\n";
+                     2026/11/22 10:00:06 [alert] 7#7: accept() failed (23: Too many open files in system)\n\
+                     2026/11/22 10:00:07 [error] 7#7: *3 kevent() reported that connect() failed (61: Connection refused)\n\
+                     2026/11/22 10:00:08 [error] 7#7: *4 epoll_wait() reported that connect() failed (111: Connection refused)\n\
+                     2026/11/22 10:00:09 [error] 7#7: *5 connect() failed (111: Connection ref\n\
+                     2026/11/22 10:00:10 [error] 7#7: *6 send() failed (111: Connection refused) while resolving, resolver: 127.0.0.1:53\n\
+                     2026/11/22 10:00:11 [error] 7#7: *7 backend.internal could not be resolved (3: Host not found), client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\"\n\
+                     2026/11/22 10:00:12 [error] 7#7: *8 no resolver defined to resolve backend.local, client: 1.2.3.4, server: a\n\
+                     2026/11/22 10:00:13 [emerg] 7#7: host not found in upstream \"app:3000\" in /etc/nginx/conf.d/a.conf:3\n\
+                     2026/11/22 10:00:14 [error] 7#7: *9 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 1.2.3.4, server: a\n";
         let text = format!("{SAMPLE}{extra}");
         let scanned = feed_in_blocks(text.as_bytes(), usize::MAX);
         let mut expected = Vec::new();
@@ -966,6 +1011,10 @@ mod tests {
         // more, never less.
         let missed: Vec<_> = expected.iter().filter(|x| !got.contains(x)).collect();
         assert!(missed.is_empty(), "the scanner skipped {missed:?}");
+        assert!(
+            (28..=37).all(|l| got.iter().any(|&(g, _)| g == l)),
+            "every extra failure form is counted: {got:?}"
+        );
         assert!(
             got.contains(&(28, Category::FdExhaustion))
                 && got.contains(&(29, Category::FdExhaustion))
