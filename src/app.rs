@@ -85,8 +85,7 @@ fn replace_error_log(facts: &mut Facts, log: &std::path::Path, since: &str) -> a
     };
     let now = facts
         .collected_at
-        .as_deref()
-        .and_then(crate::parse::wall_time)
+        .map(|c| c.naive_local())
         .unwrap_or_else(gather::clock::now_local);
     let (fact, notes) = gather::log_window::error_log_input(log, since.as_secs(), now, &filter);
     facts.error_log = fact;

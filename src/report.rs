@@ -356,7 +356,9 @@ pub fn build_scoped(facts: &Facts, groups: &[ScopedRuns]) -> Report {
         site: facts.request.site.clone(),
         path: facts.request.path.clone(),
         hostname: facts.hostname.clone(),
-        collected_at: facts.collected_at.clone(),
+        collected_at: facts
+            .collected_at
+            .map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
         nginx: nginx.map(|n| NginxSummary {
             conf_path: n.conf_path.clone(),
             discovered_by: n.discovered_by.clone(),

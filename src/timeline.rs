@@ -96,10 +96,7 @@ fn fmt(t: NaiveDateTime) -> String {
 
 /// Builds the timeline of `facts`.
 pub fn build(facts: &Facts) -> Timeline {
-    let collected_at = facts
-        .collected_at
-        .as_deref()
-        .and_then(|c| DateTime::parse_from_rfc3339(c.trim()).ok());
+    let collected_at = facts.collected_at;
     // badgw's zone (from its own clock reading) and nginx's (its access log's).
     let badgw_zone = collected_at.map(|c| *c.offset());
     let log_zone: Option<FixedOffset> = facts
@@ -113,12 +110,7 @@ pub fn build(facts: &Facts) -> Timeline {
         Some(z) => d.with_timezone(&z).naive_local(),
         None => d.naive_local(),
     };
-    let collected = collected_at.map(in_log_zone).or_else(|| {
-        facts
-            .collected_at
-            .as_deref()
-            .and_then(|c| parse_time(c, 1970))
-    });
+    let collected = collected_at.map(in_log_zone);
     let year = collected.map_or(1970, |c| c.year());
     // A time with its own offset is converted; one without is nginx's local time already.
     let t = |s: &str| match DateTime::parse_from_rfc3339(s.trim()) {
@@ -481,7 +473,9 @@ mod tests {
             path: "/".into(),
             ..Default::default()
         });
-        f.collected_at = Some("2026-11-22T03:20:00+00:00".into());
+        f.collected_at = Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-22T03:20:00+00:00").expect("RFC 3339"),
+        );
         f.kernel_log = Fact::collected(KernelLog {
             source: "/dev/kmsg".into(),
             lines_read: 10,
@@ -544,7 +538,9 @@ mod tests {
             path: "/".into(),
             ..Default::default()
         });
-        f.collected_at = Some("2026-11-21T22:20:00-05:00".into());
+        f.collected_at = Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-21T22:20:00-05:00").expect("RFC 3339"),
+        );
         f.kernel_log = Fact::collected(KernelLog {
             source: "/dev/kmsg".into(),
             lines_read: 10,

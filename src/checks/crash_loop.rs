@@ -200,7 +200,7 @@ fn unit_finding(u: &UnitFacts) -> Option<Finding> {
 
 /// Seconds the app has been up, from PM2's pm_uptime and the snapshot time.
 fn pm2_uptime_secs(facts: &Facts, a: &Pm2App) -> Option<i64> {
-    let now = chrono::DateTime::parse_from_rfc3339(facts.collected_at.as_deref()?).ok()?;
+    let now = facts.collected_at?;
     Some(now.timestamp_millis().checked_sub(a.pm_uptime_ms?)? / 1000)
 }
 

@@ -221,7 +221,7 @@ const STALE_HOURS: i64 = 24;
 
 /// Whole hours between the kill and the snapshot, when both times are known.
 fn hours_before_snapshot(facts: &Facts, kill: &OomKill) -> Option<i64> {
-    let now = wall_time(facts.collected_at.as_deref()?)?;
+    let now = facts.collected_at?.naive_local();
     let t = wall_time(kill.time.as_deref()?)?;
     Some((now - t).num_hours())
 }
@@ -576,7 +576,9 @@ mod tests {
             "../../fixtures/host/kernel/journalctl-k-short-iso.txt"
         ));
         f.systemd = Fact::collected(vec![shop_api_unit()]);
-        f.collected_at = Some("2026-11-25T03:12:01+00:00".into());
+        f.collected_at = Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-25T03:12:01+00:00").expect("RFC 3339"),
+        );
         let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");
         };

@@ -153,7 +153,7 @@ fn upstream_addr(field: &str) -> Option<SocketAddr> {
 /// When nginx last loaded its configuration: its newest worker's start (a reload starts
 /// new workers), from the snapshot's time and the workers' ages.
 fn config_loaded_at(facts: &Facts) -> Option<chrono::NaiveDateTime> {
-    let now = wall_time(facts.collected_at.as_deref()?)?;
+    let now = facts.collected_at?.naive_local();
     let youngest = worker_age(facts)?;
     Some(now - chrono::Duration::seconds(youngest as i64))
 }
@@ -341,7 +341,9 @@ mod tests {
         let mut b = FactsBuilder::proxy(address);
         b.route_mut().upstreams[0].host = Some("app".into());
         let mut facts = b.probe_ok(address, 200, 3).build();
-        facts.collected_at = Some("2026-11-30T16:00:00+00:00".into());
+        facts.collected_at = Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-30T16:00:00+00:00").expect("RFC 3339"),
+        );
         facts.view = Fact::collected(View {
             names: vec![NameResolution {
                 name: "app".into(),

@@ -114,9 +114,10 @@ pub struct RequestSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Facts {
     pub schema_version: u32,
-    /// RFC 3339 time the snapshot was taken (checks use it as "now", never the clock).
+    /// When the snapshot was taken, in badgw's zone (checks use it as "now", never the
+    /// clock). Written as RFC 3339 (`2026-11-23T00:22:17+00:00`), as it always was.
     #[serde(default)]
-    pub collected_at: Option<String>,
+    pub collected_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Host name the snapshot was taken on, for the report header.
     #[serde(default)]
     pub hostname: Option<String>,
@@ -232,5 +233,22 @@ impl Facts {
             request,
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `collected_at` is typed now; snapshots still write it as the RFC 3339 text they
+    /// always had, and old snapshots load.
+    #[test]
+    fn collected_at_keeps_its_json_form() {
+        let old = r#"{"schema_version":1,"collected_at":"2026-11-23T00:22:17-05:00","request":{"site":"a","path":"/"}}"#;
+        let f: Facts = serde_json::from_str(old).expect("old snapshot loads");
+        let at = f.collected_at.expect("parsed");
+        assert_eq!(at.offset().local_minus_utc(), -5 * 3600);
+        let json = serde_json::to_value(&f).expect("serializes");
+        assert_eq!(json["collected_at"], "2026-11-23T00:22:17-05:00");
     }
 }

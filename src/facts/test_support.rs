@@ -17,7 +17,9 @@ impl FactsBuilder {
             path: "/".into(),
             ..Default::default()
         });
-        f.collected_at = Some("2026-11-22T03:13:00+00:00".into());
+        f.collected_at = Some(
+            chrono::DateTime::parse_from_rfc3339("2026-11-22T03:13:00+00:00").expect("RFC 3339"),
+        );
         f.nginx = Fact::collected(NginxFacts {
             conf_path: "/etc/nginx/nginx.conf".into(),
             discovered_by: "test".into(),

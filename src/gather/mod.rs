@@ -184,8 +184,8 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    facts.collected_at =
-        Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false));
+    // Whole seconds, as snapshots have always recorded it.
+    facts.collected_at = chrono::Timelike::with_nanosecond(&chrono::Local::now().fixed_offset(), 0);
     facts.hostname = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok());
