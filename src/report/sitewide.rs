@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Report;
 use crate::checks::{self, CheckRun, Severity};
-use crate::facts::{ErrorLogWindow, Fact, Facts, SiteUpstream};
+use crate::facts::{ErrorLogWindow, Fact, Facts, OtherTarget, SiteUpstream};
 use crate::rank::{FindingLocation, RankedFinding, ScopedRuns};
 
 /// One upstream of the site as the report lists it.
@@ -43,6 +43,25 @@ pub struct SiteWide {
 pub fn upstream_view(facts: &Facts, u: &SiteUpstream) -> Facts {
     let mut v = facts.clone();
     if let Fact::Collected { value: n } = &mut v.nginx {
+        // The site's other upstreams are nginx's targets too: an app listening there is
+        // another location's, never this upstream's app on the wrong port.
+        let others: Vec<OtherTarget> = n
+            .site_upstreams
+            .iter()
+            .filter(|o| SiteUpstream::key_of(&o.route) != SiteUpstream::key_of(&u.route))
+            .flat_map(|o| {
+                let at = o.route.location.clone().unwrap_or_default();
+                let names = o.route.server.server_name.clone();
+                o.route.upstreams.iter().map(move |a| OtherTarget {
+                    address: a.address.clone(),
+                    server_name: names.clone(),
+                    file: at.file.clone(),
+                    line: at.line,
+                })
+            })
+            .filter(|t| !u.route.upstreams.iter().any(|a| a.address == t.address))
+            .collect();
+        n.other_targets.extend(others);
         n.route = Some(u.route.clone());
         n.site_upstreams.clear();
         n.site_routes.clear();
