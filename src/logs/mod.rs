@@ -1,4 +1,4 @@
-//! Logs as bytes: the nginx error-log record parser ([`line`]) and scanner ([`scan`]),
+//! Logs as bytes: the nginx error-log record parser ([`mod@line`]) and scanner ([`scan`]),
 //! collector prefixes ([`prefix`]), access-log lines ([`access`]), balancer logs
 //! ([`lb`]), what each category means ([`explain`]), and the recent window `diagnose`
 //! classifies for one site ([`window_from_tail`]). Pure: the files are read by

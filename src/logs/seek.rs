@@ -74,7 +74,7 @@ fn time_from<S: ByteSource + ?Sized>(
 }
 
 /// Binary search: `(lo, hi)` with the first line (with a time) after `lo` older than `t`
-/// and the first after `hi` not older, `hi - lo` at most [`MIN_GAP`] (or `(0, len)` when
+/// and the first after `hi` not older, `hi - lo` at most 4 KiB (or `(0, len)` when
 /// the source is that small).
 pub fn bracket<S: ByteSource + ?Sized>(
     src: &S,
