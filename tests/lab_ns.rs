@@ -904,3 +904,88 @@ fn config_and_logs_only_inside_nginx_mount_namespace() {
         "the error log is read through nginx's root: {evidence}"
     );
 }
+
+/// The app moved and nginx's request to the old address hangs in SYN-SENT (a neighbour
+/// entry that no interface answers drops the SYNs inside the lab's veth): the error log
+/// says nothing yet, but the worker's SYN-SENT socket (sock_diag in nginx's namespace) is
+/// the address nginx uses → stale-resolution, before the 502 is even logged.
+#[test]
+fn a_syn_sent_to_the_old_address_is_stale_resolution_before_the_log() {
+    let mut net = NetLab::new();
+    let front_ns = net.netns("front");
+    let app_ns = net.netns("app");
+    net.veth(Some(&front_ns), 1, &app_ns, 2);
+    let name = format!("app-{}.syn.test", net.tag);
+    let hosts = net.hosts_file(
+        &front_ns,
+        &format!("127.0.0.1 localhost\n{} {name}\n", net.addr(2)),
+    );
+    let (front, back) = (free_port(), free_port());
+    let site = format!("shop-{front}.syn.test");
+    let app = net.app_in(&app_ns, &format!("{}:{back}", net.addr(2)));
+    let (_master, conf, err) = net.nginx_in(
+        &front_ns,
+        &lab::proxy_server(
+            front,
+            &site,
+            &format!("http://{name}:{back}"),
+            "proxy_connect_timeout 20s;",
+        ),
+    );
+    assert_eq!(
+        net.get_in(&front_ns, front, &site),
+        (200, "ok from shop".to_string())
+    );
+    net.move_app(app, &app_ns, &front_ns, back);
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n{} {name}\n", net.addr(3)),
+    )
+    .unwrap();
+    // SYNs to the old address go to a MAC no interface has: dropped on the lab's veth.
+    ip(&[
+        "-n",
+        &front_ns,
+        "neigh",
+        "replace",
+        &net.addr(2),
+        "lladdr",
+        "02:00:00:00:b6:99",
+        "nud",
+        "permanent",
+        "dev",
+        &format!("bgw{}0a", net.tag),
+    ]);
+    let ns_path = PathBuf::from("/run/netns").join(&front_ns);
+    let host = site.clone();
+    let pending = thread::spawn(move || {
+        let f = std::fs::File::open(&ns_path).expect("open netns");
+        // SAFETY: a valid namespace fd; only this dedicated thread changes namespace.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0);
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", front)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(s, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+    });
+    thread::sleep(Duration::from_millis(500));
+    let log = std::fs::read_to_string(&err).unwrap_or_default();
+    assert!(
+        !log.contains(&format!("upstream: \"http://{}", net.addr(2))),
+        "the error log must not name the old address yet:\n{log}"
+    );
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "stale-resolution", "{report:#}");
+    let f = &report["findings"][0];
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}:{back}", net.addr(2))),
+        "{f:#}"
+    );
+    assert!(f["evidence"].to_string().contains("SYN-SENT"), "{f:#}");
+    drop(pending);
+}

@@ -11,8 +11,10 @@
 //! resolve to now through nginx's resolver (`facts.view.names`: nginx's /etc/hosts through
 //! /proc/MASTER/root when it has its own mount namespace, else the system resolver); the
 //! addresses nginx connected to in the error-log window (the `upstream:` field of failed
-//! connections); when nginx last loaded its configuration (its workers' start time); the
-//! probe of the new address.
+//! connections) and nginx workers' SYN-SENT/ESTABLISHED sockets to the name's port
+//! (`facts.view.upstream_connections`, sock_diag in nginx's namespace: the address in use
+//! before the error log says anything); when nginx last loaded its configuration (its
+//! workers' start time); the probe of the new address.
 //!
 //! False positives avoided: only addresses on the name's port that the name no longer
 //! resolves to, and that no other upstream of the route has, count; failures that predate
@@ -24,7 +26,7 @@ use std::net::SocketAddr;
 use super::evidence::{self, describe_probe};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, LogEvidence, NameResolution, UpstreamAddr};
+use crate::facts::{Facts, LogEvidence, NameResolution, UpstreamAddr, UpstreamConnection};
 use crate::parse::wall_time;
 
 pub struct StaleResolution;
@@ -34,6 +36,8 @@ struct Stale<'a> {
     old: SocketAddr,
     samples: Vec<(&'a str, &'a LogEvidence)>,
     count: u64,
+    /// nginx workers' connections to `old` (SYN-SENT, ESTABLISHED) seen with sock_diag.
+    conns: Vec<&'a UpstreamConnection>,
 }
 
 impl Check for StaleResolution {
@@ -103,6 +107,7 @@ impl Check for StaleResolution {
                             old: addr,
                             samples: vec![(cat.category.as_str(), s)],
                             count: 0,
+                            conns: Vec::new(),
                         }),
                     }
                 }
@@ -118,6 +123,29 @@ impl Check for StaleResolution {
                     })
                     .map(|c| c.count)
                     .sum();
+            }
+            // The connections nginx's workers hold or are opening now: the address in use
+            // even when the error log has no `upstream:` field for it yet.
+            let conns: &[UpstreamConnection] = facts
+                .view
+                .value()
+                .map_or(&[], |v| v.upstream_connections.as_slice());
+            for c in conns {
+                let Ok(addr) = c.remote.parse::<SocketAddr>() else {
+                    continue;
+                };
+                if !ports.contains(&addr.port()) || current.contains(&addr) {
+                    continue;
+                }
+                match stale.iter_mut().find(|x| x.old == addr) {
+                    Some(x) => x.conns.push(c),
+                    None => stale.push(Stale {
+                        old: addr,
+                        samples: Vec::new(),
+                        count: 0,
+                        conns: vec![c],
+                    }),
+                }
             }
             if let Some(x) = stale.into_iter().next() {
                 found.push(finding(facts, route.directive.as_deref(), name, &named, &x));
@@ -229,6 +257,19 @@ fn finding(
             format!(
                 "nginx connected to {} ({cat}; {} line(s) of this kind in the window, last at {when}): {}",
                 x.old, x.count, s.text
+            ),
+        );
+    }
+    if let Some(c) = x.conns.first() {
+        let states: Vec<&str> = x.conns.iter().map(|c| c.state.as_str()).collect();
+        f = f.evidence(
+            "sock_diag (nginx's network namespace)",
+            format!(
+                "nginx worker (pid {}) holds {} connection(s) to {} now ({})",
+                c.pid,
+                x.conns.len(),
+                x.old,
+                states.join(", ")
             ),
         );
     }
@@ -414,6 +455,39 @@ mod tests {
             "http://172.18.0.4:3000/",
             "2026/11/30 14:30:00",
         );
+        assert!(matches!(StaleResolution.run(&facts), Verdict::Pass { .. }));
+    }
+
+    /// No `upstream:` line yet, but a worker's SYN-SENT to the old address (as sock_diag
+    /// reports it) is the address nginx uses.
+    #[test]
+    fn a_syn_sent_to_the_old_address_is_stale_without_the_log() {
+        let mut facts = named("172.18.0.7:3000");
+        facts.error_log = Fact::collected(ErrorLogWindow::default());
+        if let Fact::Collected { value: v } = &mut facts.view {
+            v.upstream_connections = vec![
+                UpstreamConnection {
+                    state: "ESTABLISHED".into(),
+                    remote: "172.18.0.7:3000".into(),
+                    pid: 813,
+                },
+                UpstreamConnection {
+                    state: "SYN-SENT".into(),
+                    remote: "172.18.0.4:3000".into(),
+                    pid: 813,
+                },
+            ];
+        }
+        let Verdict::Found(f) = StaleResolution.run(&facts) else {
+            panic!("{:?}", StaleResolution.run(&facts))
+        };
+        assert!(f[0].title.contains("172.18.0.4:3000"), "{}", f[0].title);
+        let ev: Vec<String> = f[0].evidence.iter().map(|e| e.text.clone()).collect();
+        assert!(ev.iter().any(|e| e.contains("SYN-SENT")), "{ev:?}");
+        // Only connections to the current address: nothing stale.
+        if let Fact::Collected { value: v } = &mut facts.view {
+            v.upstream_connections.remove(1);
+        }
         assert!(matches!(StaleResolution.run(&facts), Verdict::Pass { .. }));
     }
 

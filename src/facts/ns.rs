@@ -104,6 +104,16 @@ impl PeerNamespace {
     }
 }
 
+/// A connection of an nginx worker to an upstream port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct UpstreamConnection {
+    /// "SYN-SENT" or "ESTABLISHED".
+    pub state: String,
+    pub remote: String,
+    /// The worker holding it.
+    pub pid: u32,
+}
+
 /// The view a diagnosis used.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct View {
@@ -134,6 +144,11 @@ pub struct View {
     /// `nameserver` lines of nginx's resolv.conf (for a `resolver` directive).
     #[serde(default)]
     pub nameservers: Vec<String>,
+    /// nginx workers' TCP connections in SYN-SENT or ESTABLISHED to the ports of the
+    /// route's named upstreams (sock_diag in nginx's network namespace): the addresses
+    /// nginx uses now, also before the error log says anything.
+    #[serde(default)]
+    pub upstream_connections: Vec<UpstreamConnection>,
     /// The container nginx runs in, when it does.
     #[serde(default)]
     pub nginx_container: Option<ContainerInfo>,

@@ -80,6 +80,7 @@ impl Facts {
             limits: Vec::new(),
             names: Vec::new(),
             nameservers: Vec::new(),
+            upstream_connections: Vec::new(),
             nginx_container: None,
             upstream_containers: Vec::new(),
         };

@@ -391,9 +391,39 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
             .unwrap_or_default();
         (found, nameservers)
     });
+    // nginx workers' connections to the named upstreams' ports: the addresses nginx uses
+    // now (a stale one shows as SYN-SENT before the error log says anything).
+    let named_ports: Vec<u16> = route
+        .iter()
+        .flat_map(|r| r.upstreams.iter())
+        .filter(|u| u.host.is_some())
+        .filter_map(|u| u.address.parse::<SocketAddr>().ok().map(|a| a.port()))
+        .collect::<BTreeSet<u16>>()
+        .into_iter()
+        .collect();
+    let conn_ns = match view.net {
+        Ns::Host => Some(None),
+        Ns::Pid(pid) if view.probes_in_nginx_netns => Some(Some(pid)),
+        Ns::Pid(_) => None,
+    };
+    let workers: Vec<u32> = master.iter().flat_map(|m| m.workers.clone()).collect();
+    let conns = match (conn_ns, named_ports.is_empty() || workers.is_empty()) {
+        (Some(netns), false) => {
+            let proc_root = opts.proc_root.clone();
+            Some(runner::spawn("nginx's upstream connections", move || {
+                worker_connections(&proc_root, netns, &workers, &named_ports)
+            }))
+        }
+        _ => None,
+    };
     if let Some((found, nameservers)) = lookups.wait(deadline, &mut stages) {
         view.names = found;
         view.nameservers = nameservers;
+    }
+    if let Some(c) = conns {
+        if let Some(found) = c.wait(deadline, &mut stages) {
+            view.upstream_connections = found;
+        }
     }
     // Containers: nginx's own, and the ones meant to serve an upstream.
     view.nginx_container = nginx_container.clone();
@@ -986,6 +1016,52 @@ fn nginx_facts(
         listens: config.listens(),
     };
     Ok((facts, Some(config)))
+}
+
+/// The SYN-SENT and ESTABLISHED connections of nginx's `workers` to `ports`, read with
+/// sock_diag (filtered by state and port in the kernel) from nginx's network namespace
+/// (`netns`: joined on this thread, which is a collector's own), kept when a worker holds
+/// the socket (its inode among the worker's `/proc/PID/fd` links).
+fn worker_connections(
+    proc_root: &Path,
+    netns: Option<u32>,
+    workers: &[u32],
+    ports: &[u16],
+) -> Vec<UpstreamConnection> {
+    if let Some(pid) = netns {
+        if ns::enter_net(proc_root, pid).is_err() {
+            return Vec::new();
+        }
+    }
+    let mut owner: std::collections::HashMap<u64, u32> = Default::default();
+    for &w in workers {
+        let Ok(fds) = std::fs::read_dir(proc_root.join(w.to_string()).join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(t) = std::fs::read_link(fd.path()) {
+                let t = t.to_string_lossy();
+                if let Some(n) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                    if let Ok(inode) = n.parse() {
+                        owner.insert(inode, w);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for &port in ports {
+        for c in sock_diag::connections_to_port(port).unwrap_or_default() {
+            if let Some(&pid) = owner.get(&c.inode) {
+                out.push(UpstreamConnection {
+                    state: c.state.to_string(),
+                    remote: c.remote.to_string(),
+                    pid,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// `app:3000`, `http://app:3000/x`, `[::1]:80` → the host part (`app`).
