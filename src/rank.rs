@@ -99,6 +99,27 @@ pub fn rank_scoped(groups: &[ScopedRuns]) -> Vec<RankedFinding> {
             all.push((g, i, r));
         }
     }
+    // A site-level check (e.g. the balancer's health checks) reports the same finding in
+    // every upstream's view; where it names that upstream, rank() already merged it into
+    // the upstream's own finding of the same cause. Keep only that merged one, which
+    // carries the right location.
+    let keep: Vec<bool> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, r))| {
+            !all.iter().enumerate().any(|(j, (_, _, o))| {
+                j != i
+                    && o.finding.cause == r.finding.cause
+                    && o.finding.evidence.len() > r.finding.evidence.len()
+                    && r.finding
+                        .evidence
+                        .iter()
+                        .all(|e| o.finding.evidence.contains(e))
+            })
+        })
+        .collect();
+    let mut keep = keep.into_iter();
+    all.retain(|_| keep.next().unwrap_or(true));
     let failing = |r: &RankedFinding| r.location.as_ref().is_some_and(|l| l.failing);
     all.sort_by(|(ga, ia, a), (gb, ib, b)| {
         a.explained_by
@@ -410,5 +431,58 @@ mod tests {
             ranked[0].location.as_ref().unwrap().upstreams,
             ["127.0.0.1:2"]
         );
+    }
+
+    /// A site-level finding (the balancer's failed health checks) that rank() merged into
+    /// the dead upstream's own finding in that upstream's view is not repeated, on the
+    /// wrong location, from the other upstream's view.
+    #[test]
+    fn a_site_level_finding_merged_in_one_view_is_not_repeated_from_another() {
+        let health = || {
+            Finding::new(
+                Cause::UpstreamDown,
+                Severity::Critical,
+                Strength::Strong,
+                "health checks on /health fail",
+            )
+            .evidence("lb_access.log", "3 of 3 health checks failed")
+        };
+        let dead = [
+            run(
+                "port-bound",
+                vec![Finding::new(
+                    Cause::UpstreamDown,
+                    Severity::Critical,
+                    Strength::Direct,
+                    "nothing listens on 127.0.0.1:9",
+                )
+                .evidence("/proc/net/tcp", "no socket listens on 127.0.0.1:9")],
+            ),
+            run("health-check-path", vec![health()]),
+        ];
+        let healthy = [run("health-check-path", vec![health()])];
+        for order in [[true, false], [false, true]] {
+            let groups: Vec<ScopedRuns> = order
+                .iter()
+                .map(|&first_dead| ScopedRuns {
+                    location: scoped(
+                        first_dead,
+                        if first_dead {
+                            "127.0.0.1:9"
+                        } else {
+                            "127.0.0.1:8"
+                        },
+                    ),
+                    runs: if first_dead { &dead } else { &healthy },
+                })
+                .collect();
+            let ranked = rank_scoped(&groups);
+            assert_eq!(ranked.len(), 1, "{ranked:#?}");
+            assert_eq!(
+                ranked[0].location.as_ref().unwrap().upstreams,
+                ["127.0.0.1:9"]
+            );
+            assert_eq!(ranked[0].finding.evidence.len(), 2);
+        }
     }
 }

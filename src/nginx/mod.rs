@@ -688,20 +688,24 @@ fn log_path(config: &Config, arg: &str) -> Option<String> {
     })
 }
 
-/// Upstream addresses that other server blocks target.
+/// Upstream addresses that the configuration targets elsewhere: every `*_pass` of the
+/// other server blocks, and of the selected server's other locations (an app another
+/// location sends to is that location's, not a candidate for this one's port). The route's
+/// own pass is known by its file:line.
 pub fn other_targets(config: &Config, selected: &Route, resolve: Resolver) -> Vec<OtherTarget> {
     let tree = &config.tree;
     let mut out = Vec::new();
     for s in config.servers() {
-        if tree.file(s.dir.file) == selected.server.file
-            && s.dir.line == selected.server.line
-            && s.names == selected.server.server_name
-        {
-            continue;
-        }
         let mut passes = Vec::new();
         collect_passes(s.dir, &mut passes, 0);
         for p in passes {
+            let own = selected
+                .directive_at
+                .as_ref()
+                .is_some_and(|at| at.file == tree.file(p.file) && at.line == p.line);
+            if own {
+                continue;
+            }
             let t = parse_target(&p.name, p.arg(0).unwrap_or(""));
             if t.authority.contains('$') {
                 continue;
@@ -956,11 +960,21 @@ http {
     fn other_servers_targets() {
         let (_d, c) = config(SHOP);
         let r = route(&c, &req("shop.example.com", "/"), &no_dns).unwrap();
-        assert!(other_targets(&c, &r, &no_dns).is_empty());
-        let (_d2, c2) = config("http { server { server_name a; location / { proxy_pass http://127.0.0.1:1; } } server { server_name b; location / { proxy_pass http://127.0.0.1:2; } } }");
+        // Only the server's other locations: never the route's own pass.
+        let own = r.directive_at.clone().unwrap();
+        let o = other_targets(&c, &r, &no_dns);
+        assert!(!o.is_empty());
+        assert!(o.iter().all(|t| t.line != own.line), "{o:?}");
+        let (_d2, c2) = config("http { server { server_name a; location / { proxy_pass http://127.0.0.1:1; } }\n server { server_name b; location / { proxy_pass http://127.0.0.1:2; } } }");
         let r = route(&c2, &req("a", "/"), &no_dns).unwrap();
         let o = other_targets(&c2, &r, &no_dns);
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].address, "127.0.0.1:2");
+        // The same server's other locations claim their apps too; the route's own pass not.
+        let (_d3, c3) = config("http { server { server_name a;\n location / { proxy_pass http://127.0.0.1:1; }\n location = /health { proxy_pass http://127.0.0.1:3; } } }");
+        let r = route(&c3, &req("a", "/health"), &no_dns).unwrap();
+        let o = other_targets(&c3, &r, &no_dns);
+        assert_eq!(o.len(), 1, "{o:?}");
+        assert_eq!(o[0].address, "127.0.0.1:1");
     }
 }
