@@ -119,6 +119,12 @@ fn a_badgw_in_another_time_zone_puts_its_own_readings_in_nginx_s_zone() {
         gap >= chrono::Duration::zero() && gap < chrono::Duration::minutes(2),
         "nginx started {gap} before the first failure (in nginx's zone): {tl:#?}"
     );
+    // The error log's window is cut on nginx's clock too: its refused connects are there.
+    let gap = time("error-log") - time("nginx-start");
+    assert!(
+        gap >= chrono::Duration::zero() && gap < chrono::Duration::minutes(2),
+        "the error log's first failure is {gap} after nginx's start: {tl:#?}"
+    );
     let start = tl.iter().find(|e| e["kind"] == "nginx-start").unwrap();
     assert!(
         start["first_failure_after"]["seconds"]

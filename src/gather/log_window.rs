@@ -244,7 +244,16 @@ pub fn error_log_window(
             .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
             .unwrap_or_default(),
     };
-    let now = super::clock::now_local();
+    // The window is cut on nginx's clock: its access log says which zone that is.
+    let access = opts.access_log.clone().or_else(|| {
+        route.and_then(|r| r.access_log.as_deref()).and_then(|p| {
+            match ns::resolve_in_root(nginx_fs.root.as_deref(), p) {
+                ns::Resolved::File(f) => Some(f),
+                _ => None,
+            }
+        })
+    });
+    let now = super::clock::now_in_log_zone(access.as_deref());
     let path = match (&opts.error_log, route.and_then(|r| r.error_log.as_ref())) {
         (Some(p), _) => return error_log_input(p, opts.since.as_secs(), now, &filter),
         (None, Some(p)) => match ns::resolve_in_root(nginx_fs.root.as_deref(), p) {
@@ -310,7 +319,7 @@ pub fn access_log_window(
     let server_names = route
         .map(|r| r.server.server_name.clone())
         .unwrap_or_default();
-    let now = super::clock::now_local();
+    let now = super::clock::now_in_log_zone(Some(&path));
     match read_access_window(
         &path,
         name,
