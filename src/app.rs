@@ -47,13 +47,14 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
                 )
             })
             .map_err(|e| fail(ExitStatus::Usage, e))?;
+        let mut facts = facts;
+        crate::parse::app_args::fill_missing(&mut facts);
         if facts.schema_version != SNAPSHOT_SCHEMA_VERSION {
             return Err(fail(
                 ExitStatus::Usage,
                 anyhow!("{}: snapshot schema {} is not supported (this badgw reads {SNAPSHOT_SCHEMA_VERSION})", path.display(), facts.schema_version),
             ));
         }
-        let mut facts = facts;
         if let Some(log) = &args.sources.error_log {
             replace_error_log(&mut facts, log, &args.sources.since)?;
         }

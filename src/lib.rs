@@ -19,4 +19,6 @@ pub mod progress;
 pub mod rank;
 pub mod render;
 pub mod report;
+#[cfg(test)]
+pub mod test_support;
 pub mod timeline;

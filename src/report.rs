@@ -513,8 +513,8 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
 mod tests {
     use super::*;
     use crate::checks::Evidence;
-    use crate::facts::test_support::FactsBuilder;
     use crate::facts::SocketKind;
+    use crate::test_support::FactsBuilder;
 
     #[test]
     fn same_error_log_message_folds_first_and_last_kept() {

@@ -169,8 +169,8 @@ fn minute_line(w: &AccessLogWindow) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
+    use crate::test_support::*;
 
     fn window(upstream_5xx: u64, nginx_502: u64) -> AccessLogWindow {
         AccessLogWindow {

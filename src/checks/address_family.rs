@@ -167,7 +167,7 @@ fn other_family_listener<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     #[test]
     fn app_on_ipv6_loopback_only_while_nginx_uses_ipv4() {

@@ -172,8 +172,8 @@ impl Check for ConnectTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::{Fact, OsError};
+    use crate::test_support::*;
 
     fn timed_out(address: &str, queue: Option<u32>) -> Facts {
         let mut b = FactsBuilder::proxy(address)

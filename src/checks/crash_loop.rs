@@ -472,9 +472,9 @@ fn liveness_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
     use crate::parse::systemd::{parse_journal, parse_systemctl_show};
+    use crate::test_support::*;
 
     fn billing() -> UnitFacts {
         UnitFacts {

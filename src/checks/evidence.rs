@@ -62,7 +62,7 @@ pub fn describe_process(p: &ProcInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::upstream;
+    use crate::test_support::upstream;
 
     #[test]
     fn address_as_written_keeps_the_host_name() {

@@ -158,9 +158,9 @@ fn nginx_fixes(facts: &Facts, f: Finding) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
     use crate::parse::proc::parse_limits_nofile;
+    use crate::test_support::*;
 
     fn app(open: u64) -> ProcLimits {
         let (soft, hard) = parse_limits_nofile(include_str!(

@@ -140,8 +140,8 @@ impl Check for HealthCheckPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::{BalancerFacts, Fact, HealthChecker, HealthProbe};
+    use crate::test_support::*;
 
     fn facts(failures: u64, probe: Option<crate::facts::ProbeResult>) -> Facts {
         let mut f = FactsBuilder::proxy("127.0.0.1:3000").build();

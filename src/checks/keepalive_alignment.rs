@@ -108,7 +108,7 @@ impl Check for KeepaliveAlignment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     fn facts(idle_ms: Option<f64>, keepalive: Option<u32>) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:3000").probe_ok("127.0.0.1:3000", 200, 5);

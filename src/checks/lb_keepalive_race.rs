@@ -224,8 +224,8 @@ pub fn timeout_rows(facts: &Facts) -> Vec<TimeoutRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::{Fact, HealthChecker};
+    use crate::test_support::*;
 
     fn facts(ka: f64, stated: Option<f64>, elb: bool) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:3000");

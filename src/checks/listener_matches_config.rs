@@ -376,7 +376,7 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     #[test]
     fn app_named_after_the_site_on_another_port() {

@@ -426,10 +426,10 @@ fn pm2_fixes(mut f: Finding, kill: &OomKill, a: &Pm2App) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
     use crate::parse::kernel::{parse_kernel_log, TimeContext};
     use crate::parse::systemd::{parse_journal, parse_systemctl_show};
+    use crate::test_support::*;
 
     fn ctx() -> TimeContext {
         TimeContext {

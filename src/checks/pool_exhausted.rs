@@ -217,9 +217,9 @@ fn sizing_fix(f: Finding, fpm: &PhpFpmFacts, p: &FpmPool) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
     use crate::parse::fpm::{parse_fpm_conf, parse_fpm_log};
+    use crate::test_support::*;
 
     fn fpm_facts() -> PhpFpmFacts {
         let pool = parse_fpm_conf(

@@ -291,7 +291,7 @@ impl Check for PortBound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     #[test]
     fn nothing_listening_and_probe_refused_is_direct_and_critical() {

@@ -103,7 +103,7 @@ impl Check for Protocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     fn speaking(scheme: &str, speaks: &str) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:8443");

@@ -64,7 +64,7 @@ impl Check for Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     #[test]
     fn route_detail_and_missing_route() {

@@ -119,9 +119,9 @@ impl Check for SelinuxDenied {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
     use crate::parse::kernel::{parse_kernel_log, TimeContext};
+    use crate::test_support::*;
 
     fn enforcing() -> Fact<SelinuxState> {
         Fact::collected(SelinuxState {

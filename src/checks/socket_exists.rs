@@ -194,7 +194,7 @@ fn php_fpm_version(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     #[test]
     fn missing_php_socket_with_a_newer_version_listening() {

@@ -210,9 +210,9 @@ fn log_only(facts: &Facts, c: &crate::facts::LogCategoryCount) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
     use crate::parse::fpm::parse_fpm_conf;
+    use crate::test_support::*;
 
     fn st(path: &str, uid: u32, gid: u32, mode: u32, o: &str, g: &str) -> PathStat {
         PathStat {

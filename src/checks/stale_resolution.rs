@@ -349,8 +349,8 @@ fn test_command(facts: &Facts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::{ErrorLogWindow, Fact, LogCategoryCount, NginxMaster, ProcInfo, View};
+    use crate::test_support::*;
 
     fn with_log(mut facts: Facts, upstream: &str, time: &str) -> Facts {
         facts.error_log = Fact::collected(ErrorLogWindow {

@@ -391,27 +391,13 @@ fn app_processes(facts: &Facts) -> Vec<&ProcInfo> {
         .unwrap_or_default()
 }
 
-/// The value of `--name N`, `--name=N` or `-s N` in a command line.
-fn flag(cmdline: &str, long: &str, short: Option<&str>) -> Option<f64> {
-    let words: Vec<&str> = cmdline.split_whitespace().collect();
-    for (i, w) in words.iter().enumerate() {
-        if let Some(v) = w.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
-            return v.parse().ok();
-        }
-        if *w == long || short == Some(*w) {
-            return words.get(i + 1)?.parse().ok();
-        }
-    }
-    None
-}
-
 /// Limits after which the app itself ends a request: gunicorn's worker timeout and
 /// PHP-FPM's request_terminate_timeout (0 = none).
 fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
     let mut out = Vec::new();
     for p in app_processes(facts) {
         if p.cmdline.contains("gunicorn") {
-            let (seconds, source) = match flag(&p.cmdline, "--timeout", Some("-t")) {
+            let (seconds, source) = match p.args.timeout_s {
                 Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
                 None => (30.0, "gunicorn default".to_string()),
             };
@@ -478,13 +464,13 @@ fn known_app_defaults(facts: &Facts) -> Vec<TimeoutRow> {
                 "Node default".into(),
             ));
         } else if p.cmdline.contains("gunicorn") {
-            let (v, src) = match flag(&p.cmdline, "--keep-alive", None) {
+            let (v, src) = match p.args.keep_alive_s {
                 Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
                 None => (2.0, "gunicorn default".into()),
             };
             rows.push(row("gunicorn --keep-alive", v, src));
         } else if p.cmdline.contains("uvicorn") {
-            let (v, src) = match flag(&p.cmdline, "--timeout-keep-alive", None) {
+            let (v, src) = match p.args.timeout_keep_alive_s {
                 Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
                 None => (5.0, "uvicorn default".into()),
             };
@@ -497,8 +483,8 @@ fn known_app_defaults(facts: &Facts) -> Vec<TimeoutRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
     use crate::facts::*;
+    use crate::test_support::*;
 
     fn with_gunicorn(cmdline: &str) -> Facts {
         let mut f = FactsBuilder::route_only("127.0.0.1:3000", "http").build();
@@ -532,6 +518,7 @@ mod tests {
             age_secs: Some(100),
             env_ports: vec![],
             listen_inodes: vec![1],
+            args: crate::parse::app_args::app_args(cmdline),
         }]);
         f
     }

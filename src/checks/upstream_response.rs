@@ -202,7 +202,7 @@ impl Check for UpstreamResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::test_support::*;
+    use crate::test_support::*;
 
     fn with(f: impl FnOnce(&mut crate::facts::ProbeResult)) -> Facts {
         let mut b = FactsBuilder::proxy("127.0.0.1:3000").probe_ok("127.0.0.1:3000", 200, 120);

@@ -397,7 +397,8 @@ fn heartbeats(facts: &Facts, l: &WsLocation) -> Vec<(String, f64, String)> {
             else {
                 continue;
             };
-            for (setting, secs) in heartbeat_flags(&p.cmdline) {
+            for hb in &p.args.heartbeats {
+                let (setting, secs) = (hb.name.clone(), hb.seconds);
                 let src = format!("pid {} command line", p.pid);
                 if !out
                     .iter()
@@ -406,62 +407,6 @@ fn heartbeats(facts: &Facts, l: &WsLocation) -> Vec<(String, f64, String)> {
                     out.push((setting, secs, src));
                 }
             }
-        }
-    }
-    out
-}
-
-/// `--ping-interval 25000`, `pingInterval=25000`, `--heartbeat 30s`: (setting, seconds).
-/// Socket.IO's camel-case settings are milliseconds; a bare number of 1000 or more is
-/// read as milliseconds, a smaller one as seconds; `ms`/`s` suffixes are honoured.
-pub fn heartbeat_flags(cmdline: &str) -> Vec<(String, f64)> {
-    const NAMES: &[&str] = &[
-        "pinginterval",
-        "ping-interval",
-        "ping_interval",
-        "heartbeat",
-        "heartbeat-interval",
-        "heartbeat_interval",
-        "heartbeatinterval",
-        "keepalive-interval",
-        "ping",
-        "pingtimeout",
-        "ping-timeout",
-        "ping_timeout",
-    ];
-    let words: Vec<&str> = cmdline.split_whitespace().collect();
-    let mut out = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        let bare = w.trim_start_matches('-');
-        let (name, value) = match bare.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (bare, words.get(i + 1).copied()),
-        };
-        if !w.starts_with("--") && !w.contains('=') {
-            continue;
-        }
-        let lname = name.to_ascii_lowercase();
-        if !NAMES.contains(&lname.as_str()) {
-            continue;
-        }
-        let Some(v) = value.map(|v| v.trim_matches(|c| c == '"' || c == '\'' || c == ',')) else {
-            continue;
-        };
-        let secs = if let Some(n) = v.strip_suffix("ms") {
-            n.parse::<f64>().ok().map(|n| n / 1000.0)
-        } else if let Some(n) = v.strip_suffix('s') {
-            n.parse::<f64>().ok()
-        } else {
-            v.parse::<f64>().ok().map(|n| {
-                if lname == "pinginterval" || lname == "pingtimeout" || n >= 1000.0 {
-                    n / 1000.0
-                } else {
-                    n
-                }
-            })
-        };
-        if let Some(s) = secs.filter(|s| *s > 0.0) {
-            out.push((name.to_string(), s));
         }
     }
     out
@@ -790,29 +735,5 @@ mod tests {
         };
         assert!(f[0].title.contains("cut after 1 s"), "{}", f[0].title);
         assert!(f[0].fixes[0].command.contains("proxy_read_timeout 3600s;"));
-    }
-
-    #[test]
-    fn heartbeat_flags_are_read() {
-        assert_eq!(
-            heartbeat_flags("node server.js --pingInterval=25000"),
-            vec![("pingInterval".to_string(), 25.0)]
-        );
-        assert_eq!(
-            heartbeat_flags("app --heartbeat 30"),
-            vec![("heartbeat".to_string(), 30.0)]
-        );
-        assert_eq!(
-            heartbeat_flags("app --ping-interval 90s --port 3"),
-            vec![("ping-interval".to_string(), 90.0)]
-        );
-        assert!(heartbeat_flags("app --port 3000").is_empty());
-        assert_eq!(
-            heartbeat_flags("node chat.js --pingInterval=25000 --pingTimeout=20000"),
-            vec![
-                ("pingInterval".to_string(), 25.0),
-                ("pingTimeout".to_string(), 20.0)
-            ]
-        );
     }
 }

@@ -335,8 +335,8 @@ pub struct PhpFpmFacts {
 
 #[cfg(test)]
 mod tests {
-    use crate::facts::test_support::*;
     use crate::facts::*;
+    use crate::test_support::*;
 
     /// New sources survive a snapshot round trip, and snapshots written before them still load.
     #[test]

@@ -22,8 +22,6 @@ pub mod probe;
 pub mod process;
 pub mod queries;
 pub mod supervisord;
-#[cfg(test)]
-pub mod test_support;
 pub mod websocket;
 
 use serde::{Deserialize, Serialize};

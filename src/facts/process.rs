@@ -25,4 +25,39 @@ pub struct ProcInfo {
     /// Inodes of the listening sockets it holds.
     #[serde(default)]
     pub listen_inodes: Vec<u64>,
+    /// Settings read from its command line once, at gather time (or when an older
+    /// snapshot without them is loaded), so checks never parse `cmdline`.
+    #[serde(default, skip_serializing_if = "AppArgs::is_empty")]
+    pub args: AppArgs,
+}
+
+/// Timeouts an app server takes on its command line, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AppArgs {
+    /// `--timeout N` / `-t N`: gunicorn's worker timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    /// `--keep-alive N`: gunicorn's keep-alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_alive_s: Option<f64>,
+    /// `--timeout-keep-alive N`: uvicorn's keep-alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_keep_alive_s: Option<f64>,
+    /// WebSocket heartbeat settings (`--pingInterval=25000`, `--heartbeat 30`), as named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heartbeats: Vec<Heartbeat>,
+}
+
+impl AppArgs {
+    pub fn is_empty(&self) -> bool {
+        *self == AppArgs::default()
+    }
+}
+
+/// One heartbeat or ping setting of a WebSocket app.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Heartbeat {
+    /// The flag as written, without dashes (`pingInterval`).
+    pub name: String,
+    pub seconds: f64,
 }

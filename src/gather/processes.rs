@@ -53,11 +53,12 @@ pub fn read(
         pid,
         ppid: Some(parsed.ppid),
         comm: parsed.comm,
-        cmdline,
         user,
         age_secs,
         env_ports,
         listen_inodes,
+        args: crate::parse::app_args::app_args(&cmdline),
+        cmdline,
     })
 }
 

@@ -5,6 +5,7 @@
 //! damaged line is skipped, not an error. `gather` feeds them; tests feed them recordings
 //! from `fixtures/host/`.
 
+pub mod app_args;
 pub mod container;
 pub mod fpm;
 pub mod kernel;

@@ -1,0 +1,136 @@
+//! Settings app servers take on their command line: gunicorn's worker timeout and
+//! keep-alive, uvicorn's keep-alive, WebSocket heartbeat intervals. Parsed once at gather
+//! time into [`AppArgs`]; the checks read the typed values.
+
+use crate::facts::{AppArgs, Facts, Heartbeat};
+
+/// The settings `cmdline` (arguments joined by spaces) gives.
+pub fn app_args(cmdline: &str) -> AppArgs {
+    AppArgs {
+        timeout_s: flag(cmdline, "--timeout", Some("-t")),
+        keep_alive_s: flag(cmdline, "--keep-alive", None),
+        timeout_keep_alive_s: flag(cmdline, "--timeout-keep-alive", None),
+        heartbeats: heartbeat_flags(cmdline)
+            .into_iter()
+            .map(|(name, seconds)| Heartbeat { name, seconds })
+            .collect(),
+    }
+}
+
+/// Fills `args` of every process of a snapshot recorded before they were gathered.
+pub fn fill_missing(facts: &mut Facts) {
+    if let crate::facts::Fact::Collected { value } = &mut facts.processes {
+        for p in value.iter_mut().filter(|p| p.args.is_empty()) {
+            p.args = app_args(&p.cmdline);
+        }
+    }
+}
+
+/// The value of `--name N`, `--name=N` or `-s N` in a command line.
+fn flag(cmdline: &str, long: &str, short: Option<&str>) -> Option<f64> {
+    let words: Vec<&str> = cmdline.split_whitespace().collect();
+    for (i, w) in words.iter().enumerate() {
+        if let Some(v) = w.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
+            return v.parse().ok();
+        }
+        if *w == long || short == Some(*w) {
+            return words.get(i + 1)?.parse().ok();
+        }
+    }
+    None
+}
+
+/// `--ping-interval 25000`, `pingInterval=25000`, `--heartbeat 30s`: (setting, seconds).
+/// Socket.IO's camel-case settings are milliseconds; a bare number of 1000 or more is
+/// read as milliseconds, a smaller one as seconds; `ms`/`s` suffixes are honoured.
+fn heartbeat_flags(cmdline: &str) -> Vec<(String, f64)> {
+    const NAMES: &[&str] = &[
+        "pinginterval",
+        "ping-interval",
+        "ping_interval",
+        "heartbeat",
+        "heartbeat-interval",
+        "heartbeat_interval",
+        "heartbeatinterval",
+        "keepalive-interval",
+        "ping",
+        "pingtimeout",
+        "ping-timeout",
+        "ping_timeout",
+    ];
+    let words: Vec<&str> = cmdline.split_whitespace().collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let bare = w.trim_start_matches('-');
+        let (name, value) = match bare.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (bare, words.get(i + 1).copied()),
+        };
+        if !w.starts_with("--") && !w.contains('=') {
+            continue;
+        }
+        let lname = name.to_ascii_lowercase();
+        if !NAMES.contains(&lname.as_str()) {
+            continue;
+        }
+        let Some(v) = value.map(|v| v.trim_matches(|c| c == '"' || c == '\'' || c == ',')) else {
+            continue;
+        };
+        let secs = if let Some(n) = v.strip_suffix("ms") {
+            n.parse::<f64>().ok().map(|n| n / 1000.0)
+        } else if let Some(n) = v.strip_suffix('s') {
+            n.parse::<f64>().ok()
+        } else {
+            v.parse::<f64>().ok().map(|n| {
+                if lname == "pinginterval" || lname == "pingtimeout" || n >= 1000.0 {
+                    n / 1000.0
+                } else {
+                    n
+                }
+            })
+        };
+        if let Some(s) = secs.filter(|s| *s > 0.0) {
+            out.push((name.to_string(), s));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_flags_are_read() {
+        assert_eq!(
+            heartbeat_flags("node server.js --pingInterval=25000"),
+            vec![("pingInterval".to_string(), 25.0)]
+        );
+        assert_eq!(
+            heartbeat_flags("app --heartbeat 30"),
+            vec![("heartbeat".to_string(), 30.0)]
+        );
+        assert_eq!(
+            heartbeat_flags("app --ping-interval 90s --port 3"),
+            vec![("ping-interval".to_string(), 90.0)]
+        );
+        assert!(heartbeat_flags("app --port 3000").is_empty());
+        assert_eq!(
+            heartbeat_flags("node chat.js --pingInterval=25000 --pingTimeout=20000"),
+            vec![
+                ("pingInterval".to_string(), 25.0),
+                ("pingTimeout".to_string(), 20.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn gunicorn_and_uvicorn_flags() {
+        let a = app_args("gunicorn app:app -t 20 --keep-alive=7");
+        assert_eq!(a.timeout_s, Some(20.0));
+        assert_eq!(a.keep_alive_s, Some(7.0));
+        let u = app_args("uvicorn main:app --timeout-keep-alive 4");
+        assert_eq!(u.timeout_keep_alive_s, Some(4.0));
+        assert_eq!(u.timeout_s, None);
+    }
+}
