@@ -43,7 +43,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l url -d 'A full 
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l nginx-conf -d 'Main nginx configuration file (default: from the running master, `nginx -V`, or the usual paths)' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l nginx-dump -d 'Output of `nginx -T` to read the configuration from' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l from -d 'Analyze a snapshot written by `badgw collect`; never touches this host' -r -F
-complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l error-log -d 'Error log to read (default: the one that serves the site)' -r -F
+complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l error-log -d 'Error log to read (default: the one that serves the site); `-` reads standard input, e.g. `docker logs NAME 2>&1 | badgw diagnose … --error-log -` (runtime prefixes are stripped)' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l access-log -d 'Access log to read (default: the one that serves the site)' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l kernel-log -d 'Kernel log file (dmesg, kern.log) to search for OOM kills' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand diagnose" -l journal -d 'Output of `journalctl -u UNIT` for the app' -r -F
@@ -82,7 +82,7 @@ complete -c badgw -n "__fish_badgw_using_subcommand collect" -l url -d 'A full U
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l nginx-conf -d 'Main nginx configuration file (default: from the running master, `nginx -V`, or the usual paths)' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l nginx-dump -d 'Output of `nginx -T` to read the configuration from' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l from -d 'Analyze a snapshot written by `badgw collect`; never touches this host' -r -F
-complete -c badgw -n "__fish_badgw_using_subcommand collect" -l error-log -d 'Error log to read (default: the one that serves the site)' -r -F
+complete -c badgw -n "__fish_badgw_using_subcommand collect" -l error-log -d 'Error log to read (default: the one that serves the site); `-` reads standard input, e.g. `docker logs NAME 2>&1 | badgw diagnose … --error-log -` (runtime prefixes are stripped)' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l access-log -d 'Access log to read (default: the one that serves the site)' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l kernel-log -d 'Kernel log file (dmesg, kern.log) to search for OOM kills' -r -F
 complete -c badgw -n "__fish_badgw_using_subcommand collect" -l journal -d 'Output of `journalctl -u UNIT` for the app' -r -F
