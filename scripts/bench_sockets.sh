@@ -30,6 +30,17 @@ measure() {
     "target/release/badgw diagnose --site shop.example.test --json" \
     "ss -ltnp"
   cat "$P/$1.md"
+  # CPU time (user+sys) of each, mean of 5 runs: comparable when other work loads the
+  # machine and wall times are mostly waiting for a core.
+  for cmd in "target/release/badgw diagnose --site shop.example.test --json" "ss -ltnp"; do
+    tot=0
+    for _ in 1 2 3 4 5; do
+      /usr/bin/time -o "$P/cpu" -f '%U %S' $cmd > /dev/null 2>&1 || true
+      t=$(tail -1 "$P/cpu")
+      tot=$(python3 -c "import sys; u,s=map(float,'$t'.split()); print($tot+u+s)")
+    done
+    python3 -c "print('cpu user+sys, mean of 5: %.3f s  %s' % ($tot/5, '$cmd'))"
+  done
 }
 echo "== without extra sockets"; measure idle
 
