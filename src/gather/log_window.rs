@@ -393,6 +393,28 @@ mod tests {
     }
 
     #[test]
+    fn a_log_on_stderr_points_at_the_runtime_piped_into_diagnose() {
+        let fs = NginxFs {
+            root: None,
+            container: Some(ContainerInfo {
+                runtime: "docker".into(),
+                id: "3f4e8a1c2b7d0000".into(),
+                name: Some("shop-web-1".into()),
+                ..Default::default()
+            }),
+        };
+        assert_eq!(
+            stream_hint(&fs, "shop.test"),
+            "docker logs --since 15m shop-web-1 2>&1 | badgw diagnose --site shop.test --error-log -"
+        );
+        let host = NginxFs {
+            root: None,
+            container: None,
+        };
+        assert!(stream_hint(&host, "shop.test").starts_with("journalctl -u nginx"));
+    }
+
+    #[test]
     fn devices_are_unavailable_with_the_docker_hint() {
         let e = read_error_window(
             Path::new("/dev/stderr"),

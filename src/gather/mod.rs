@@ -994,9 +994,12 @@ fn nginx_facts(
                 (false, Some(prefix)) => prefix.join(p),
                 _ => PathBuf::from(p),
             });
+        // nginx's pid file, in its own mount namespace when it has one.
+        let pid_root = ns::mount_root(&opts.proc_root, Some(m.pid));
         m.pid_file_pid = pid_path
             .as_ref()
-            .and_then(|p| files::read_all(p, 4096).ok())
+            .map(|p| ns::under_root(pid_root.as_deref(), &p.to_string_lossy()))
+            .and_then(|p| files::read_all(&p, 4096).ok())
             .and_then(|t| String::from_utf8_lossy(&t).trim().parse().ok());
         m.pid_file = pid_path.map(|p| p.display().to_string());
     }
