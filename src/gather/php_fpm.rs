@@ -32,19 +32,14 @@ pub fn gather_php_fpm(ctx: &Context, conf: Option<&Path>) -> Fact<PhpFpmFacts> {
                 }
             } else if let Some(pool) = cmd.strip_prefix("php-fpm: pool ") {
                 let status = std::fs::read_to_string(ctx.proc_file(pid, "status")).ok();
-                let kb = |key: &str| {
-                    status.as_deref().and_then(|s| {
-                        s.lines()
-                            .find_map(|l| l.strip_prefix(key))
-                            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-                    })
-                };
-                if let Some(rss_kb) = kb("VmRSS:") {
+                if let Some((rss_kb, hwm_kb)) =
+                    status.as_deref().and_then(parse::proc::parse_status_memory)
+                {
                     children.push(FpmChildMemory {
                         pool: pool.trim().to_string(),
                         pid,
                         rss_kb,
-                        hwm_kb: kb("VmHWM:"),
+                        hwm_kb,
                     });
                 }
             }

@@ -20,13 +20,14 @@ pub fn read(
 ) -> Option<ProcInfo> {
     let dir = proc_root.join(pid.to_string());
     let stat = fs::read_to_string(dir.join("stat")).ok()?;
-    let parsed = parse_stat(&stat)?;
+    let parsed = crate::parse::proc::parse_stat(&stat)?;
     let cmdline = fs::read(dir.join("cmdline"))
         .map(|b| cmdline_to_string(&b))
         .unwrap_or_default();
     let uid = fs::read_to_string(dir.join("status"))
         .ok()
-        .and_then(|s| status_uid(&s));
+        .and_then(|s| crate::parse::proc::parse_status_ids(&s))
+        .map(|(uid, _, _)| uid);
     let user = uid.map(|uid| {
         nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
@@ -39,7 +40,7 @@ pub fn read(
         .flatten()
         .filter(|&t| t > 0)
         .unwrap_or(100) as u64;
-    let age_secs = boot_time.map(|b| now.saturating_sub(b + parsed.start_ticks / ticks));
+    let age_secs = boot_time.map(|b| now.saturating_sub(b + parsed.starttime_ticks / ticks));
     let env_ports = fs::read(dir.join("environ"))
         .map(|b| port_variables(&b))
         .unwrap_or_default();
@@ -59,27 +60,6 @@ pub fn read(
         listen_inodes,
         args: crate::parse::app_args::app_args(&cmdline),
         cmdline,
-    })
-}
-
-struct Stat {
-    comm: String,
-    ppid: u32,
-    start_ticks: u64,
-}
-
-/// Parses /proc/<pid>/stat. The comm field is in parentheses and may itself contain
-/// spaces and parentheses, so the fields after it are found from the last ')'.
-fn parse_stat(stat: &str) -> Option<Stat> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_string();
-    let rest: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
-    // rest[0] is state (field 3); ppid is field 4, starttime field 22.
-    Some(Stat {
-        comm,
-        ppid: rest.get(1)?.parse().ok()?,
-        start_ticks: rest.get(19)?.parse().ok()?,
     })
 }
 
@@ -135,16 +115,6 @@ fn is_secret_name(name: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
-fn status_uid(status: &str) -> Option<u32> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// `PORT=3000`, `APP_PORT=8080`, `LISTEN=…`, `BIND=…`, `HOST=…` from an environ block.
 fn port_variables(environ: &[u8]) -> Vec<String> {
     environ
@@ -187,7 +157,7 @@ pub fn all_cmdlines(proc_root: &Path) -> Vec<(u32, String, Option<u32>)> {
             let raw = fs::read(e.path().join("cmdline")).ok()?;
             let ppid = fs::read_to_string(e.path().join("stat"))
                 .ok()
-                .and_then(|s| parse_stat(&s))
+                .and_then(|s| crate::parse::proc::parse_stat(&s))
                 .map(|s| s.ppid);
             Some((pid, cmdline_to_string(&raw), ppid))
         })
@@ -197,16 +167,6 @@ pub fn all_cmdlines(proc_root: &Path) -> Vec<(u32, String, Option<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_with_spaces_and_parens_in_comm() {
-        let s = "4242 (my (weird) app) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100 18446744073709551615";
-        let st = parse_stat(s).unwrap();
-        assert_eq!(st.comm, "my (weird) app");
-        assert_eq!(st.ppid, 1);
-        assert_eq!(st.start_ticks, 987_654);
-        assert!(parse_stat("garbage").is_none());
-    }
 
     #[test]
     fn only_port_like_variables_are_kept() {

@@ -1,26 +1,31 @@
 //! /proc file parsers (`limits`, `stat`, `status`, `meminfo`, `/proc/stat` btime) and the
 //! pure unix-socket permission decision ("can user U connect to this socket?").
+//! `stat`, `status` and `limits` are read by `procfs-core`, the pure parsing half of
+//! `procfs`, which takes any `Read` (recorded fixtures as well as a `--proc-root` tree).
 //!
 //! Pure: text in, typed out; the permission decision reads recorded stat facts only, so it
 //! is unit-testable without the host.
+
+use procfs_core::process::{LimitValue, Limits, Stat, Status};
+use procfs_core::FromRead;
 
 use crate::facts::{PathStat, SocketAccess, UserIdent};
 
 /// "Max open files" soft and hard limits from `/proc/<pid>/limits` (None = unlimited).
 pub fn parse_limits_nofile(input: &str) -> Option<(Option<u64>, Option<u64>)> {
-    for line in input.lines() {
-        if let Some(rest) = line.strip_prefix("Max open files") {
-            let mut f = rest.split_whitespace();
-            let lim = |s: Option<&str>| -> Option<Option<u64>> {
-                match s? {
-                    "unlimited" => Some(None),
-                    v => v.parse().ok().map(Some),
-                }
-            };
-            return Some((lim(f.next())?, lim(f.next())?));
-        }
-    }
-    None
+    // procfs-core indexes each line by its field count and would panic on a short line
+    // (hostile or damaged input): hand it only lines shaped like `Max NAME… SOFT HARD [UNITS]`.
+    let sane: String = input
+        .lines()
+        .filter(|l| l.starts_with("Max ") && l.split_whitespace().count() >= 4)
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    let nofile = Limits::from_read(sane.as_bytes()).ok()?.max_open_files;
+    let value = |v: LimitValue| match v {
+        LimitValue::Unlimited => None,
+        LimitValue::Value(n) => Some(n),
+    };
+    Some((value(nofile.soft_limit), value(nofile.hard_limit)))
 }
 
 /// The fields of `/proc/<pid>/stat` badgw needs.
@@ -36,39 +41,41 @@ pub struct ProcStat {
 
 /// Parses `/proc/<pid>/stat`; comm may contain spaces and parentheses.
 pub fn parse_stat(input: &str) -> Option<ProcStat> {
+    // procfs-core slices around the parentheses of the trimmed line without checking that
+    // there is a pid before them and a field after them: refuse such text before it gets
+    // there.
+    let input = input.trim();
     let open = input.find('(')?;
     let close = input.rfind(')')?;
-    let pid = input.get(..open)?.trim().parse().ok()?;
-    let comm = input.get(open + 1..close)?.to_string();
-    let rest: Vec<&str> = input.get(close + 1..)?.split_whitespace().collect();
-    // rest[0] = state (field 3), rest[1] = ppid (4), rest[19] = starttime (22)
+    if open < 2 || close < open || input.get(close + 2..).is_none_or(str::is_empty) {
+        return None;
+    }
+    let s = Stat::from_read(input.as_bytes()).ok()?;
     Some(ProcStat {
-        pid,
-        comm,
-        state: rest.first()?.chars().next()?,
-        ppid: rest.get(1)?.parse().ok()?,
-        starttime_ticks: rest.get(19)?.parse().ok()?,
+        pid: u32::try_from(s.pid).ok()?,
+        comm: s.comm,
+        state: s.state,
+        ppid: u32::try_from(s.ppid).ok()?,
+        starttime_ticks: s.starttime,
     })
 }
 
 /// Real uid, real gid and supplementary groups from `/proc/<pid>/status`.
 pub fn parse_status_ids(input: &str) -> Option<(u32, u32, Vec<u32>)> {
-    let mut uid = None;
-    let mut gid = None;
-    let mut groups = Vec::new();
-    for line in input.lines() {
-        if let Some(r) = line.strip_prefix("Uid:") {
-            uid = r.split_whitespace().next().and_then(|v| v.parse().ok());
-        } else if let Some(r) = line.strip_prefix("Gid:") {
-            gid = r.split_whitespace().next().and_then(|v| v.parse().ok());
-        } else if let Some(r) = line.strip_prefix("Groups:") {
-            groups = r
-                .split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect();
-        }
-    }
-    Some((uid?, gid?, groups))
+    let s = parse_status(input)?;
+    Some((s.ruid, s.rgid, s.groups))
+}
+
+/// `/proc/<pid>/status`, parsed by procfs-core.
+pub fn parse_status(input: &str) -> Option<Status> {
+    Status::from_read(input.as_bytes()).ok()
+}
+
+/// Resident size now (`VmRSS`) and at its peak (`VmHWM`), in kB, from
+/// `/proc/<pid>/status` (None for kernel threads, which have no memory of their own).
+pub fn parse_status_memory(input: &str) -> Option<(u64, Option<u64>)> {
+    let s = parse_status(input)?;
+    Some((s.vmrss?, s.vmhwm))
 }
 
 /// `MemTotal` and `MemAvailable` in kB from `/proc/meminfo`.
@@ -149,23 +156,28 @@ mod tests {
     fn limits_recorded() {
         let t = include_str!("../../fixtures/host/proc/limits-node-1024.txt");
         assert_eq!(parse_limits_nofile(t), Some((Some(1024), Some(20_000))));
-        assert_eq!(
-            parse_limits_nofile(
-                "Max open files            unlimited            unlimited            files\n"
-            ),
-            Some((None, None))
+        let unlimited = t.replace(
+            "Max open files            1024                 20000",
+            "Max open files            unlimited            unlimited",
         );
+        assert_eq!(parse_limits_nofile(&unlimited), Some((None, None)));
         assert_eq!(parse_limits_nofile("garbage"), None);
+        assert_eq!(parse_limits_nofile("Max\nMax open\nx y\n"), None);
     }
 
     #[test]
     fn stat_with_odd_comm() {
-        let s = parse_stat("4242 (my (weird) app) S 1 4242 4242 0 -1 4194560 1 0 0 0 2 1 0 0 20 0 1 0 987654 12345 100 18446744073709551615").expect("parses");
+        let s = parse_stat("4242 (my (weird) app) S 1 4242 4242 0 -1 4194560 1 0 0 0 2 1 0 0 20 0 1 0 987654 12345 100 18446744073709551615 94108347412480 94108347432361 140724546414864 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 94108347448368 94108347449984 94108597518336 140724546419409 140724546419429 140724546419429 140724546420715 0").expect("parses");
         assert_eq!(s.comm, "my (weird) app");
         assert_eq!(s.ppid, 1);
         assert_eq!(s.state, 'S');
         assert_eq!(s.starttime_ticks, 987_654);
         assert_eq!(parse_stat("12 (x"), None);
+        assert_eq!(parse_stat("(x) S 1"), None);
+        assert_eq!(parse_stat("12 (x)"), None);
+        assert_eq!(parse_stat("12 (x) \n"), None);
+        assert_eq!(parse_stat("12 (x)é S"), None);
+        assert_eq!(parse_stat("12 (x) S 1 2"), None);
         let real = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
         if !real.is_empty() {
             assert_eq!(parse_stat(&real).map(|s| s.pid), Some(std::process::id()));
@@ -176,6 +188,8 @@ mod tests {
     fn status_meminfo_btime() {
         let st = include_str!("../../fixtures/host/proc/status-nginx-worker.txt");
         assert_eq!(parse_status_ids(st), Some((33, 33, vec![33])));
+        assert!(parse_status_memory(st).is_some_and(|(rss, _)| rss > 0));
+        assert_eq!(parse_status_ids("Uid: 1 1 1 1\n"), None);
         let mi = "MemTotal:        4014252 kB\nMemFree:          171200 kB\nMemAvailable:     912340 kB\n";
         assert_eq!(parse_meminfo(mi), (Some(4_014_252), Some(912_340)));
         assert_eq!(
