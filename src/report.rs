@@ -75,6 +75,9 @@ pub struct ViewSummary {
     /// the system resolver).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<crate::facts::NameResolution>,
+    /// nginx workers' SYN-SENT/ESTABLISHED connections to the named upstreams' ports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstream_connections: Vec<crate::facts::UpstreamConnection>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -389,6 +392,7 @@ pub fn build_scoped(facts: &Facts, groups: &[ScopedRuns]) -> Report {
                 .collect(),
             limits: v.limits.clone(),
             names: v.names.clone(),
+            upstream_connections: v.upstream_connections.clone(),
             nginx_container: v.nginx_container.as_ref().map(|c| c.describe()),
             upstream_containers: v
                 .upstream_containers

@@ -987,5 +987,10 @@ fn a_syn_sent_to_the_old_address_is_stale_resolution_before_the_log() {
         "{f:#}"
     );
     assert!(f["evidence"].to_string().contains("SYN-SENT"), "{f:#}");
+    assert_eq!(
+        report["view"]["upstream_connections"][0]["remote"],
+        format!("{}:{back}", net.addr(2)),
+        "{report:#}"
+    );
     drop(pending);
 }
