@@ -406,7 +406,7 @@ mod tests {
     /// An inet_diag_msg laid out as linux/inet_diag.h defines it (SYN-SENT from
     /// 10.213.7.1:41234 to 10.213.7.2:3000, inode 918273).
     #[test]
-    fn a_recorded_syn_sent_message() {
+    fn a_syn_sent_message_laid_out_per_inet_diag_h() {
         let mut m = vec![0u8; MSG_LEN];
         m[0] = libc::AF_INET as u8;
         m[1] = 2;
