@@ -110,7 +110,7 @@ fn io_refusal(path: &Path, e: &std::io::Error) -> FileError {
 /// A name that stands for a process's standard stream, not a file: `/dev/stdout`,
 /// `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`, `/proc/PID/fd/N`. Opening one would
 /// read *badgw's own* stream, so it is refused by name, before any open().
-fn stream_name(path: &Path) -> Option<&'static str> {
+pub fn stream_name(path: &Path) -> Option<&'static str> {
     let s = path.to_str()?;
     match s {
         "/dev/stdout" | "/proc/self/fd/1" | "/dev/fd/1" => Some("standard output"),

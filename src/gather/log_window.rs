@@ -298,7 +298,11 @@ pub fn access_log_window(
                 return (
                     Fact::unavailable(
                         p.clone(),
-                        format!("nginx writes its access log to {target}: the container runtime holds it, not a file; pass --access-log FILE"),
+                        format!(
+                            "nginx writes its access log to {target}{}: the container runtime holds it, not a file; pass --access-log FILE",
+                            super::files::stream_name(std::path::Path::new(&target))
+                                .map_or(String::new(), |n| format!(" ({n})"))
+                        ),
                     ),
                     Vec::new(),
                 )
