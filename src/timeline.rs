@@ -318,7 +318,7 @@ pub fn build(facts: &Facts) -> Timeline {
     if let Some(k) = facts.kernel_log.value() {
         for o in &k.oom_kills {
             push(
-                o.time.as_deref().and_then(t),
+                o.time.map(in_log_zone),
                 ev(
                     "oom-kill",
                     format!("the OOM killer killed {} (pid {})", o.comm, o.pid),
@@ -480,7 +480,10 @@ mod tests {
             source: "/dev/kmsg".into(),
             lines_read: 10,
             oom_kills: vec![OomKill {
-                time: Some("2026-11-22T03:12:03+00:00".into()),
+                time: Some(
+                    chrono::DateTime::parse_from_rfc3339("2026-11-22T03:12:03+00:00")
+                        .expect("RFC 3339"),
+                ),
                 pid: 4242,
                 comm: "node".into(),
                 ..Default::default()
@@ -545,7 +548,10 @@ mod tests {
             source: "/dev/kmsg".into(),
             lines_read: 10,
             oom_kills: vec![OomKill {
-                time: Some("2026-11-21T22:12:03-05:00".into()),
+                time: Some(
+                    chrono::DateTime::parse_from_rfc3339("2026-11-21T22:12:03-05:00")
+                        .expect("RFC 3339"),
+                ),
                 pid: 4242,
                 comm: "node".into(),
                 ..Default::default()

@@ -195,7 +195,7 @@ fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
     if !facts.upstream_listener_owners().is_empty() {
         return None;
     }
-    let at = wall_time(kill.time.as_deref()?)?;
+    let at = kill.time?.naive_local();
     let window = facts.error_log.value()?;
     if let Some(since) = window.since.as_deref().and_then(wall_time) {
         if since > at {
@@ -222,7 +222,7 @@ const STALE_HOURS: i64 = 24;
 /// Whole hours between the kill and the snapshot, when both times are known.
 fn hours_before_snapshot(facts: &Facts, kill: &OomKill) -> Option<i64> {
     let now = facts.collected_at?.naive_local();
-    let t = wall_time(kill.time.as_deref()?)?;
+    let t = kill.time?.naive_local();
     Some((now - t).num_hours())
 }
 
@@ -292,8 +292,8 @@ fn finding(facts: &Facts, kill: &OomKill, m: Match) -> Finding {
         detail.push_str(&format!("; {c}"));
     }
     f = f.evidence("kernel log", detail);
-    if let Some(t) = kill.time.as_deref() {
-        if let Some(ev) = first_error_relation(facts, t) {
+    if let Some(t) = kill.time {
+        if let Some(ev) = first_error_relation(facts, t.naive_local()) {
             f = f.evidence("error log", ev);
         }
     }
@@ -316,8 +316,7 @@ fn finding(facts: &Facts, kill: &OomKill, m: Match) -> Finding {
 }
 
 /// "first upstream error at …, 3 s after the kill", when the error log has one.
-fn first_error_relation(facts: &Facts, kill_time: &str) -> Option<String> {
-    let kill = wall_time(kill_time)?;
+fn first_error_relation(facts: &Facts, kill: chrono::NaiveDateTime) -> Option<String> {
     let window = facts.error_log.value()?;
     let first = window
         .categories

@@ -9,9 +9,9 @@ use super::Origin;
 /// One OOM kill, assembled from the lines the kernel printed for it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct OomKill {
-    /// RFC 3339 time of the kill, when the log's prefix allowed computing one.
-    #[serde(default)]
-    pub time: Option<String>,
+    /// Time of the kill, when the log's prefix allowed computing one (written as RFC 3339).
+    #[serde(default, with = "super::time::rfc3339_opt")]
+    pub time: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Seconds since boot, when the log carried the raw kernel timestamp.
     #[serde(default)]
     pub uptime_secs: Option<f64>,
@@ -62,8 +62,9 @@ impl OomKill {
 /// An SELinux AVC denial printed in the kernel/audit log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AvcDenial {
-    #[serde(default)]
-    pub time: Option<String>,
+    /// When the denial was logged (written as RFC 3339).
+    #[serde(default, with = "super::time::rfc3339_opt")]
+    pub time: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Denied permissions, e.g. ["name_connect"].
     pub permissions: Vec<String>,
     #[serde(default)]
@@ -106,4 +107,19 @@ pub struct SelinuxState {
     /// `httpd_can_network_connect`, when readable.
     #[serde(default)]
     pub httpd_can_network_connect: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kill times are typed; a recorded snapshot's text (microseconds, offset) survives.
+    #[test]
+    fn oom_time_keeps_its_json_form() {
+        let text = r#"{"pid":1,"comm":"node","origin":{"source":"dmesg"},"text":"x","time":"2026-11-22T23:57:06.778039+00:00"}"#;
+        let k: OomKill = serde_json::from_str(text).expect("loads");
+        assert!(k.time.is_some());
+        let back = serde_json::to_value(&k).expect("serializes");
+        assert_eq!(back["time"], "2026-11-22T23:57:06.778039+00:00");
+    }
 }

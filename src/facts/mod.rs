@@ -22,6 +22,7 @@ pub mod probe;
 pub mod process;
 pub mod queries;
 pub mod supervisord;
+pub mod time;
 pub mod websocket;
 
 use serde::{Deserialize, Serialize};
@@ -114,7 +115,7 @@ pub struct Facts {
     pub schema_version: u32,
     /// When the snapshot was taken, in badgw's zone (checks use it as "now", never the
     /// clock). Written as RFC 3339 (`2026-11-23T00:22:17+00:00`), as it always was.
-    #[serde(default)]
+    #[serde(default, with = "time::rfc3339_opt")]
     pub collected_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Host name the snapshot was taken on, for the report header.
     #[serde(default)]
@@ -248,5 +249,9 @@ mod tests {
         assert_eq!(at.offset().local_minus_utc(), -5 * 3600);
         let json = serde_json::to_value(&f).expect("serializes");
         assert_eq!(json["collected_at"], "2026-11-23T00:22:17-05:00");
+        let utc = r#"{"schema_version":1,"collected_at":"2026-11-23T00:22:17+00:00","request":{"site":"a","path":"/"}}"#;
+        let f: Facts = serde_json::from_str(utc).expect("loads");
+        let json = serde_json::to_value(&f).expect("serializes");
+        assert_eq!(json["collected_at"], "2026-11-23T00:22:17+00:00");
     }
 }

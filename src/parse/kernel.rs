@@ -34,12 +34,12 @@ enum Stamp {
 }
 
 impl Stamp {
-    fn resolve(self, ctx: &TimeContext) -> (Option<String>, Option<f64>) {
+    fn resolve(self, ctx: &TimeContext) -> (Option<DateTime<FixedOffset>>, Option<f64>) {
         let off = FixedOffset::east_opt(ctx.utc_offset_secs)
             .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
         match self {
-            Stamp::Wall(t) => (Some(t.to_rfc3339()), None),
-            Stamp::Both(t, up) => (Some(t.to_rfc3339()), Some(up)),
+            Stamp::Wall(t) => (Some(t), None),
+            Stamp::Both(t, up) => (Some(t), Some(up)),
             Stamp::Uptime(up) => {
                 let t = ctx.boot_time.and_then(|bt| {
                     let micros = (up * 1_000_000.0).round() as i64;
@@ -47,7 +47,7 @@ impl Stamp {
                     let nanos = ((micros % 1_000_000) * 1000) as u32;
                     DateTime::from_timestamp(secs, nanos).map(|d| d.with_timezone(&off))
                 });
-                (t.map(|t| t.to_rfc3339()), Some(up))
+                (t, Some(up))
             }
             Stamp::None => (None, None),
         }
@@ -394,7 +394,7 @@ fn parse_avc(msg: &str, stamp: Stamp, ctx: &TimeContext, origin: Origin) -> AvcD
         time = field_after(msg, "audit(", &[':', ')'])
             .and_then(|t| t.parse::<f64>().ok())
             .and_then(|t| DateTime::from_timestamp(t as i64, 0))
-            .map(|d| d.to_rfc3339());
+            .map(|d| d.fixed_offset());
     }
     let permissions = field_after(msg, "{", &['}'])
         .map(|p| p.split_whitespace().map(str::to_string).collect())
@@ -453,7 +453,10 @@ mod tests {
         assert!(k.memcg_oom);
         assert_eq!(k.uptime_secs, Some(91234.567891));
         // boot 1795300000 + 91234.567891 s
-        assert_eq!(k.time.as_deref(), Some("2026-11-22T23:47:14.567891+00:00"));
+        assert_eq!(
+            k.time.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-22T23:47:14.567891+00:00")
+        );
         assert_eq!(k.origin.line, Some(33));
     }
 
@@ -469,7 +472,10 @@ mod tests {
         assert_eq!((a.pid, a.comm.as_str()), (2301, "php-fpm7.4"));
         assert_eq!(a.invoked_by.as_deref(), Some("php-fpm7.4"));
         assert_eq!(a.anon_rss_kb, Some(391_216));
-        assert_eq!(a.time.as_deref(), Some("2026-11-22T03:12:01+00:00"));
+        assert_eq!(
+            a.time.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-22T03:12:01+00:00")
+        );
         assert!(!a.memcg_oom);
         // Selected 4410 (java) but the kernel killed its child 4477.
         let b = &log.oom_kills[1];
@@ -486,7 +492,7 @@ mod tests {
         );
         assert_eq!(t.oom_kills.len(), 1);
         assert_eq!(
-            t.oom_kills[0].time.as_deref(),
+            t.oom_kills[0].time.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-11-22T03:12:01+00:00")
         );
         assert_eq!(t.oom_kills[0].pid, 1712);
@@ -511,7 +517,7 @@ mod tests {
         );
         assert_eq!(j.oom_kills.len(), 1);
         assert_eq!(
-            j.oom_kills[0].time.as_deref(),
+            j.oom_kills[0].time.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-11-22T03:12:01+00:00")
         );
         assert_eq!(
@@ -526,7 +532,7 @@ mod tests {
         );
         assert_eq!(s.oom_kills.len(), 1);
         assert_eq!(
-            s.oom_kills[0].time.as_deref(),
+            s.oom_kills[0].time.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-11-22T03:12:01.337127+00:00")
         );
         assert_eq!(s.oom_kills[0].uptime_secs, Some(91234.5));
@@ -603,7 +609,10 @@ mod tests {
                 Some(if src == "/dev/kmsg" { 83 } else { 85 })
             );
             match src {
-                "dmesg -T" => assert_eq!(k.time.as_deref(), Some("2026-11-22T23:57:06+00:00")),
+                "dmesg -T" => assert_eq!(
+                    k.time.map(|t| t.to_rfc3339()).as_deref(),
+                    Some("2026-11-22T23:57:06+00:00")
+                ),
                 "/dev/kmsg" => assert_eq!(k.uptime_secs, Some(8146.778039)),
                 _ => assert_eq!(k.uptime_secs, Some(8146.778039)),
             }
@@ -624,7 +633,7 @@ mod tests {
             &jan,
         );
         assert_eq!(
-            l.oom_kills[0].time.as_deref(),
+            l.oom_kills[0].time.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-12-31T23:59:58+01:00")
         );
     }
