@@ -77,11 +77,8 @@ impl Check for ConnectTimeout {
                     .unwrap_or_default(),
                 (_, None) => Vec::new(),
             };
-            let local = u
-                .address
-                .parse::<std::net::SocketAddr>()
-                .is_ok_and(|a| a.ip().is_loopback())
-                || u.kind == SocketKind::Unix;
+            let local =
+                u.socket_addr().is_some_and(|a| a.ip().is_loopback()) || u.kind == SocketKind::Unix;
             if found.is_empty() && local && listeners.is_some() {
                 // Nothing listens: `port-bound` / `socket-missing` report it.
                 continue;

@@ -1,8 +1,6 @@
 //! Evidence text the checks share: a probe result, a process, where an upstream address is
 //! written. Plain text only — escaping for a terminal happens in `render/`.
 
-use std::net::SocketAddr;
-
 use crate::facts::*;
 
 /// A probe result as one line of evidence.
@@ -37,7 +35,7 @@ pub fn written_at(u: &UpstreamAddr) -> String {
 
 /// The address as written in the config (`localhost:3000`), for `sed` fixes.
 pub fn as_written(u: &UpstreamAddr) -> String {
-    match (&u.host, u.address.parse::<SocketAddr>().ok()) {
+    match (&u.host, u.socket_addr()) {
         (Some(h), Some(a)) => format!("{h}:{}", a.port()),
         _ => u.address.clone(),
     }

@@ -102,7 +102,7 @@ impl Check for ListenerMatchesConfig {
         let mut findings = Vec::new();
         let mut unmatched = 0;
         for u in upstreams.iter().filter(|u| u.kind != SocketKind::Unix) {
-            let Ok(target) = u.address.parse::<SocketAddr>() else {
+            let Some(target) = u.socket_addr() else {
                 continue;
             };
             // A remote address's listeners are not visible: nothing to compare with.
@@ -302,12 +302,7 @@ fn finding(facts: &Facts, u: &UpstreamAddr, c: &Candidate) -> Finding {
         .map(describe_process)
         .or_else(|| l.process.clone())
         .unwrap_or_else(|| "a process whose owner is not visible (run as root)".into());
-    let title = if addr.port()
-        == u.address
-            .parse::<SocketAddr>()
-            .map(|a| a.port())
-            .unwrap_or(0)
-    {
+    let title = if addr.port() == u.socket_addr().map_or(0, |a| a.port()) {
         format!(
             "the app listens on {} but nginx targets {}",
             l.address, u.address

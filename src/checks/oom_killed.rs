@@ -185,9 +185,8 @@ fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
     facts.listeners.value()?;
     // A remote upstream's listeners are not visible: "nothing listens" cannot be told.
     let remote = facts.route_upstreams().iter().any(|u| {
-        u.address
-            .parse::<std::net::SocketAddr>()
-            .is_ok_and(|a| facts.listeners_at(&a).is_none())
+        u.socket_addr()
+            .is_some_and(|a| facts.listeners_at(&a).is_none())
     });
     if remote {
         return None;

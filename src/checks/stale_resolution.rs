@@ -79,7 +79,7 @@ impl Check for StaleResolution {
             let ports: Vec<u16> = named
                 .iter()
                 .filter(|u| u.host.as_deref() == Some(name))
-                .filter_map(|u| u.address.parse::<SocketAddr>().ok().map(|a| a.port()))
+                .filter_map(|u| u.socket_addr().map(|a| a.port()))
                 .collect();
             let mut stale: Vec<Stale> = Vec::new();
             for cat in &window.categories {
@@ -307,11 +307,7 @@ fn finding(
         .value()
         .and_then(|v| v.nameservers.first().cloned())
         .unwrap_or_else(|| "127.0.0.53".into());
-    let port = first
-        .address
-        .parse::<SocketAddr>()
-        .map(|a| a.port())
-        .unwrap_or(80);
+    let port = first.socket_addr().map_or(80, |a| a.port());
     let var = format!(
         "upstream_{}",
         name.chars()

@@ -75,6 +75,13 @@ pub struct UpstreamAddr {
     pub params: Vec<String>,
 }
 
+impl UpstreamAddr {
+    /// The TCP address (`127.0.0.1:3000`, `[::1]:3000`); None for a unix socket.
+    pub fn socket_addr(&self) -> Option<std::net::SocketAddr> {
+        self.address.parse().ok()
+    }
+}
+
 /// The server block chosen for the request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct RouteServer {

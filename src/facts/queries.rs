@@ -106,11 +106,7 @@ impl Facts {
     /// host name it is written with (a Compose service or alias).
     pub fn container_for(&self, u: &UpstreamAddr) -> Option<&ContainerInfo> {
         let view = self.view.value()?;
-        let ip = u
-            .address
-            .parse::<SocketAddr>()
-            .ok()
-            .map(|a| a.ip().to_string());
+        let ip = u.socket_addr().map(|a| a.ip().to_string());
         view.upstream_containers
             .iter()
             .find(|(k, _)| Some(k) == ip.as_ref() || Some(k.as_str()) == u.host.as_deref())
@@ -180,10 +176,7 @@ impl Facts {
             for l in listeners {
                 let hit = match u.address.strip_prefix("unix:") {
                     Some(path) => l.address == path,
-                    None => u
-                        .address
-                        .parse::<std::net::SocketAddr>()
-                        .is_ok_and(|a| l.accepts(&a)),
+                    None => u.socket_addr().is_some_and(|a| l.accepts(&a)),
                 };
                 if let (true, Some(pid)) = (hit, l.pid) {
                     let comm = l.process.clone().unwrap_or_default();
