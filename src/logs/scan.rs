@@ -152,13 +152,73 @@ pub struct CategoryStats {
     pub truncated: u64,
 }
 
-fn bump(map: &mut KeyCounts, key: &[u8], n: u64) {
+/// Adds `n` to `key`'s count; returns whether `key` has an entry of its own (false: it
+/// was counted as "(other)").
+fn bump(map: &mut KeyCounts, key: &[u8], n: u64) -> bool {
     if let Some(v) = map.get_mut(key) {
         *v += n;
+        true
     } else if map.len() < MAP_CAP {
         map.insert(key.to_vec(), n);
+        true
     } else {
         *map.entry(b"(other)".to_vec()).or_insert(0) += n;
+        false
+    }
+}
+
+/// Slots of a [`KeyCache`]: a category's failures mostly name a handful of upstreams and
+/// servers.
+const CACHE_SLOTS: usize = 4;
+
+/// Counts of keys not yet added to their [`KeyCounts`] map: a key found here costs a
+/// length check and a short compare instead of hashing and probing the map per event.
+/// Only keys that already have an entry of their own in the map are cached, so the map
+/// decides every new key (and "(other)") in the order the keys appear, exactly as
+/// without the cache; adding the pending counts later only changes existing entries.
+#[derive(Default)]
+struct KeyCache {
+    slots: Vec<(Vec<u8>, u64)>,
+    /// The slot to replace next (round robin).
+    victim: usize,
+}
+
+impl KeyCache {
+    /// Counts one event of `key`.
+    #[inline]
+    fn count(&mut self, map: &mut KeyCounts, key: &[u8]) {
+        for (k, n) in &mut self.slots {
+            if k.len() == key.len() && k.as_slice() == key {
+                *n += 1;
+                return;
+            }
+        }
+        if !bump(map, key, 1) {
+            return;
+        }
+        if self.slots.len() < CACHE_SLOTS {
+            self.slots.push((key.to_vec(), 0));
+            return;
+        }
+        let (k, n) = &mut self.slots[self.victim];
+        if *n > 0 {
+            bump(map, k, *n);
+        }
+        k.clear();
+        k.extend_from_slice(key);
+        *n = 0;
+        self.victim = (self.victim + 1) % CACHE_SLOTS;
+    }
+
+    /// Adds every pending count to `map`. The keys stay cached (they keep their entries:
+    /// a map never loses one), so the next `feed` does not allocate them again.
+    fn flush(&mut self, map: &mut KeyCounts) {
+        for (k, n) in &mut self.slots {
+            if *n > 0 {
+                bump(map, k, *n);
+                *n = 0;
+            }
+        }
     }
 }
 
@@ -312,6 +372,9 @@ pub struct Scanner {
     /// second, and a 19-byte compare is cheaper than parsing the date again.
     stamp: [u8; 19],
     stamp_time: Option<LogTime>,
+    /// Per category: pending counts of its upstreams and servers, added to `stats` at the
+    /// end of every `feed` (callers read `stats` right after feeding).
+    key_caches: Vec<[KeyCache; 2]>,
 }
 
 /// See [`Scanner::pend`].
@@ -425,6 +488,7 @@ impl Scanner {
             join_buf: Vec::new(),
             stamp: [0; 19],
             stamp_time: None,
+            key_caches: Category::ALL.iter().map(|_| Default::default()).collect(),
         }
     }
 
@@ -512,7 +576,16 @@ impl Scanner {
             let t = data.get(off..).and_then(line::parse_time);
             self.stats.last_time = max_opt(self.stats.last_time, t);
         }
+        self.flush_key_caches();
         used
+    }
+
+    /// Adds the key caches' pending counts to `stats`.
+    fn flush_key_caches(&mut self) {
+        for (c, [ups, servers]) in self.stats.categories.iter_mut().zip(&mut self.key_caches) {
+            ups.flush(&mut c.upstreams);
+            servers.flush(&mut c.servers);
+        }
     }
 
     /// A line that neither starts with nginx's timestamp nor continues the record before
@@ -800,12 +873,12 @@ impl Scanner {
         c.truncated += u64::from(class.truncated);
         c.first = min_opt(c.first, r.time);
         c.last = max_opt(c.last, r.time);
-        let up = line::upstream_key(r);
-        if let Some(u) = up {
-            bump(&mut c.upstreams, u, 1);
+        let [ups, servers] = &mut self.key_caches[cat.index()];
+        if let Some(u) = line::upstream_key(r) {
+            ups.count(&mut c.upstreams, u);
         }
         if let Some(s) = r.server.or(r.host) {
-            bump(&mut c.servers, s, 1);
+            servers.count(&mut c.servers, s);
         }
         if let Some(t) = r.time {
             // Logs run forward, so the minute is nearly always the last one counted.
@@ -1019,6 +1092,42 @@ mod tests {
             got.contains(&(28, Category::FdExhaustion))
                 && got.contains(&(29, Category::FdExhaustion))
         );
+    }
+
+    /// The key cache must leave the counter maps exactly as counting every event
+    /// straight into them does, "(other)" and the MAP_CAP cut included: keys repeat in
+    /// runs and at random, more distinct keys than the cap, flushed at random points.
+    #[test]
+    fn the_key_cache_counts_exactly_like_the_maps() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut direct = KeyCounts::default();
+        let mut cached = KeyCounts::default();
+        let mut cache = KeyCache::default();
+        let mut key = b"127.0.0.1:3000".to_vec();
+        for _ in 0..60_000 {
+            let r = rnd();
+            match r % 10 {
+                // A run of the same key, or one of a few hot keys, or a new one.
+                0..=3 => {}
+                4..=7 => key = format!("10.0.0.{}:80", r % 6).into_bytes(),
+                _ => key = format!("host-{}", rnd() % 9000).into_bytes(),
+            }
+            bump(&mut direct, &key, 1);
+            cache.count(&mut cached, &key);
+            if rnd() % 500 == 0 {
+                cache.flush(&mut cached);
+            }
+        }
+        cache.flush(&mut cached);
+        assert!(direct.len() > MAP_CAP, "the cap is reached");
+        assert!(direct.contains_key(&b"(other)"[..]));
+        assert_eq!(cached, direct);
     }
 
     #[test]
