@@ -445,23 +445,27 @@ fn parse_head<'a>(line: &'a [u8], r: &mut Record<'a>) -> &'a [u8] {
     rest
 }
 
-/// The message and context of a record (what follows `[level] PID#TID: *CID `): a
-/// slice of `line`, for the scanner's look at the message's first word.
-pub fn body(line: &[u8], time: Option<LogTime>) -> &[u8] {
-    let mut r = Record {
-        time,
-        ..Default::default()
-    };
-    parse_head(line, &mut r)
-}
-
-/// [`parse`] with the time of the line's timestamp already known (`None`: it has none).
-pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
+/// A record's head (time, level, `PID#TID`, `*CID`) and what follows it, the message
+/// and its context: the scanner reads the message's first word before deciding to
+/// parse the rest with [`parse_body`].
+pub fn head(line: &[u8], time: Option<LogTime>) -> (Record<'_>, &[u8]) {
     let mut r = Record {
         time,
         ..Default::default()
     };
     let rest = parse_head(line, &mut r);
+    (r, rest)
+}
+
+/// [`parse`] with the time of the line's timestamp already known (`None`: it has none).
+pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
+    let (r, rest) = head(line, time);
+    parse_body(r, rest)
+}
+
+/// Completes the record `r` read by [`head`]: message, errno, action and context from
+/// `rest`, what followed the head.
+pub fn parse_body<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
     // Context fields; the message ends where `, client: ` starts.
     let (message, ctx) = match find(rest, needle!(b", client: ")) {
         Some(p) => (&rest[..p], &rest[p + 2..]),

@@ -654,7 +654,9 @@ impl Scanner {
         let stamped = line::looks_timestamped(&text);
         let time = line::parse_time(&text).or(p.time);
         let orig_ref: &[u8] = if self.opts.keep_text { &orig } else { &text };
-        self.process(&text, orig_ref, p.line, p.lines, candidate, time, !stamped);
+        self.process(
+            &text, orig_ref, p.line, p.lines, candidate, time, !stamped, None,
+        );
         self.pend_buf = text;
         self.pend_orig = orig;
     }
@@ -730,6 +732,8 @@ impl Scanner {
         // debug records never are, a warn record is only looked at for the max_fails
         // note, which `process` finds itself), so only error-and-above records pay for
         // the key search. A wrapped record's level is read from its joined text.
+        // The head read for that first word, kept for `process`.
+        let mut head = None;
         let candidate = match if wrapped { None } else { rec.get(19..27) } {
             Some(l) if is_quiet_level(l) => false,
             Some(l) if l.starts_with(b" [warn]") => true,
@@ -737,11 +741,13 @@ impl Scanner {
             // `upstream` in the record, `resolv` in the message, or a message starting
             // with `accept`/`connect()` (its first word is read, not searched for).
             Some(_) if time.is_some() => {
-                let body = line::body(rec, time);
-                starts_with_key(body)
+                let (r, body) = line::head(rec, time);
+                let hit = starts_with_key(body)
                     || self.key_hit(UPSTREAM, data, s, e, next)
                     || starts_like_failure(body)
-                    || self.key_hit(RESOLV, data, s, e, next)
+                    || self.key_hit(RESOLV, data, s, e, next);
+                head = hit.then_some((r, body));
+                hit
             }
             _ => self.has_key(data, s, e, next),
         };
@@ -756,26 +762,28 @@ impl Scanner {
                     join_wrapped(&mut buf, l);
                 }
             }
-            self.process(&buf, rec, line_no, lines, candidate, time, false);
+            self.process(&buf, rec, line_no, lines, candidate, time, false, None);
             self.join_buf = buf;
         } else {
-            self.process(rec, rec, line_no, lines, candidate, time, false);
+            self.process(rec, rec, line_no, lines, candidate, time, false, head);
         }
     }
 
     /// Counts and classifies one complete record: `rec` is nginx's text, `orig` the
     /// lines as read (evidence), `time` the record's time (nginx's, else the collector's),
-    /// `fragment` whether `rec` lacks nginx's timestamp.
+    /// `fragment` whether `rec` lacks nginx's timestamp, `head` what [`line::head`] read
+    /// of `rec` at `time` already, if it was read.
     #[allow(clippy::too_many_arguments)]
-    fn process(
+    fn process<'r>(
         &mut self,
-        rec: &[u8],
+        rec: &'r [u8],
         orig: &[u8],
         line_no: u64,
         lines: u64,
         candidate: bool,
         time: Option<LogTime>,
         fragment: bool,
+        head: Option<(Record<'r>, &'r [u8])>,
     ) {
         let bounded = self.opts.since.is_some() || self.opts.until.is_some();
         if bounded && !self.in_window(time) {
@@ -826,10 +834,10 @@ impl Scanner {
                 _ => {}
             }
         }
-        let mut r = if fragment {
-            line::parse(rec)
-        } else {
-            line::parse_at(rec, time)
+        let mut r = match head {
+            _ if fragment => line::parse(rec),
+            Some((h, rest)) => line::parse_body(h, rest),
+            None => line::parse_at(rec, time),
         };
         if !fragment && r.time.is_none() {
             self.stats.lines_unparsed += 1;
