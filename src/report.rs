@@ -420,6 +420,27 @@ fn unexplained_failure(
             missed.join(", ")
         ));
     }
+    // Probes from badgw's own namespace prove nothing about what nginx, in another one,
+    // can reach: without entering nginx's namespace there is no all-clear.
+    if let Some(v) = facts.view.value() {
+        if matches!(v.net, crate::facts::Ns::Pid(_)) && !v.probes_in_nginx_netns {
+            return Some(
+                "nginx runs in a network namespace badgw could not enter (run as root): \
+                 its upstreams were not probed from where nginx connects"
+                    .to_string(),
+            );
+        }
+    }
+    // A pass whose address nginx's resolver could not give is not a healthy upstream.
+    if let Some(r) = facts.nginx.value().and_then(|n| n.route.as_ref()) {
+        if r.directive.is_some() && r.upstreams.is_empty() && r.dynamic.is_none() {
+            return Some(format!(
+                "the address of {} {} could not be resolved",
+                r.directive.as_deref().unwrap_or("the pass"),
+                r.target.as_deref().unwrap_or("")
+            ));
+        }
+    }
     if let Some(p) = facts.probes.iter().find(|p| p.error.is_some()) {
         return Some(format!("the probe failed: {}", evidence::describe_probe(p)));
     }

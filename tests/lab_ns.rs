@@ -373,6 +373,41 @@ fn diagnose(site: &str, port: u16, conf: &Path) -> (i32, Value) {
     ])
 }
 
+/// `badgw diagnose --json` as nobody (no capability: no namespace can be entered, no other
+/// user's /proc entries read); it must still complete with a JSON report.
+fn diagnose_as_nobody(net: &NetLab, site: &str, port: u16, conf: &Path) -> (i32, Value) {
+    let bin = net.dir.path().join("badgw");
+    if !bin.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["diagnose", "--json", "--site", site, "--port"])
+        .arg(port.to_string())
+        .arg("--nginx-conf")
+        .arg(conf)
+        .env("HOME", "/nonexistent")
+        .current_dir("/");
+    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON as nobody ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+/// What a run as nobody must show: it completed, said what it could not see, and did not
+/// call the site healthy from a view that is not nginx's.
+fn assert_unprivileged_says_what_it_missed(code: i32, report: &Value) {
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("run as root"), "{notes}");
+    assert!((0..=3).contains(&code), "exit {code}: {report:#}");
+}
+
 fn wait_for(path: &Path, needle: &str) {
     let deadline = Instant::now() + lab::WAIT;
     while !std::fs::read_to_string(path)
@@ -425,6 +460,12 @@ fn app_in_its_own_netns_over_a_veth() {
     );
     let state = report["upstream_states"][0]["listener"].to_string();
     assert!(state.contains("another network namespace"), "{state}");
+    let (code, report) = diagnose_as_nobody(&net, &site, front, &nginx.conf_path);
+    assert_unprivileged_says_what_it_missed(code, &report);
+    assert!(
+        !findings(&report).contains(&"upstream-down".to_string()),
+        "{report:#}"
+    );
 
     // No process is left in the app's namespace: only /run/netns/NAME holds it, and that
     // is where badgw finds the address and reads that nothing listens there.
@@ -480,6 +521,18 @@ fn nginx_and_app_share_a_netns() {
     assert_eq!(report["view"]["net"]["pid"], master, "{report:#}");
     assert_eq!(report["view"]["probes_in_nginx_netns"], true, "{report:#}");
     assert_eq!(check(&report, "port-bound")["status"], "pass", "{report:#}");
+    // As nobody the host's view is all there is: it has nothing on the app's port, yet
+    // "nothing listens" would be a claim about the wrong namespace.
+    let (code, report) = diagnose_as_nobody(&net, &site, front, &conf);
+    assert_unprivileged_says_what_it_missed(code, &report);
+    assert!(
+        !findings(&report).contains(&"upstream-down".to_string()),
+        "{report:#}"
+    );
+    assert_ne!(
+        code, 0,
+        "a view that is not nginx's is never all-clear: {report:#}"
+    );
 
     net.kill(app);
     assert_eq!(net.get_in(&ns, front, &site).0, 502);
@@ -522,25 +575,7 @@ fn a_remote_address_that_answers_is_not_down() {
 
     // As nobody: no namespace can be entered, the probe runs from the host (where the
     // subnet is unreachable); still no "nothing listens", and the notes say why.
-    let bin = net.dir.path().join("badgw");
-    std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(["diagnose", "--json", "--site", &site, "--port"])
-        .arg(front.to_string())
-        .arg("--nginx-conf")
-        .arg(&conf)
-        .env("HOME", "/nonexistent")
-        .current_dir("/");
-    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no JSON as nobody ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let (_, report) = diagnose_as_nobody(&net, &site, front, &conf);
     assert!(
         !findings(&report).contains(&"upstream-down".to_string()),
         "{report:#}"
@@ -629,6 +664,11 @@ fn a_name_whose_target_moved_is_stale_resolution() {
             .contains(&format!("kill -HUP {master}")),
         "{f:#}"
     );
+    // As nobody, nginx's /etc/hosts (behind /proc/PID/root) and its error log may be out of
+    // reach: the run completes, names what it could not see, and never says healthy.
+    let (code, report) = diagnose_as_nobody(&net, &site, front, &conf);
+    assert_unprivileged_says_what_it_missed(code, &report);
+    assert_ne!(code, 0, "{report:#}");
 }
 
 /// A DNS server for one name, on 127.0.0.1:53 inside a namespace the lab created (never
