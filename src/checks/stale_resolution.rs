@@ -131,9 +131,7 @@ impl Check for StaleResolution {
                 .value()
                 .map_or(&[], |v| v.upstream_connections.as_slice());
             for c in conns {
-                let Ok(addr) = c.remote.parse::<SocketAddr>() else {
-                    continue;
-                };
+                let addr = c.remote;
                 if !ports.contains(&addr.port()) || current.contains(&addr) {
                     continue;
                 }
@@ -464,12 +462,12 @@ mod tests {
             v.upstream_connections = vec![
                 UpstreamConnection {
                     state: "ESTABLISHED".into(),
-                    remote: "172.18.0.7:3000".into(),
+                    remote: "172.18.0.7:3000".parse().unwrap(),
                     pid: 813,
                 },
                 UpstreamConnection {
                     state: "SYN-SENT".into(),
-                    remote: "172.18.0.4:3000".into(),
+                    remote: "172.18.0.4:3000".parse().unwrap(),
                     pid: 813,
                 },
             ];

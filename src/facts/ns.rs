@@ -105,11 +105,13 @@ impl PeerNamespace {
 }
 
 /// A connection of an nginx worker to an upstream port.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UpstreamConnection {
     /// "SYN-SENT" or "ESTABLISHED".
     pub state: String,
-    pub remote: String,
+    /// Typed once by the gatherer; serde keeps it the "ip:port" / "[v6]:port" string the
+    /// JSON always carried.
+    pub remote: std::net::SocketAddr,
     /// The worker holding it.
     pub pid: u32,
 }
@@ -312,5 +314,15 @@ mod tests {
         assert!(v6.contains("fd00::2".parse().unwrap()));
         assert!(!v6.contains("fd00::3".parse().unwrap()));
         assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn upstream_connection_remote_keeps_its_json_form() {
+        for text in ["172.18.0.7:3000", "[fd00::2]:8080"] {
+            let json = format!(r#"{{"state":"SYN-SENT","remote":"{text}","pid":7}}"#);
+            let c: UpstreamConnection = serde_json::from_str(&json).unwrap();
+            assert_eq!(c.remote, text.parse().unwrap());
+            assert_eq!(serde_json::to_string(&c).unwrap(), json);
+        }
     }
 }

@@ -1058,7 +1058,7 @@ fn worker_connections(
             if let Some(&pid) = owner.get(&c.inode) {
                 out.push(UpstreamConnection {
                     state: c.state.to_string(),
-                    remote: c.remote.to_string(),
+                    remote: c.remote,
                     pid,
                 });
             }
