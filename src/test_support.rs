@@ -166,7 +166,7 @@ impl FactsBuilder {
             ppid: Some(1),
             comm: comm.into(),
             cmdline: cmdline.into(),
-            args: crate::parse::app_args::app_args(cmdline),
+            args: crate::parse::app_args::app_args(comm, cmdline),
             user: Some("app".into()),
             listen_inodes: vec![inode],
             ..Default::default()

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, FpmEventKind, ProcInfo, Route};
+use crate::facts::{AppKind, Facts, FpmEventKind, ProcInfo, Route};
 
 pub struct TimeoutAlignment;
 
@@ -396,7 +396,7 @@ fn app_processes(facts: &Facts) -> Vec<&ProcInfo> {
 fn app_limits(facts: &Facts, _r: &Route) -> Vec<AppLimit> {
     let mut out = Vec::new();
     for p in app_processes(facts) {
-        if p.cmdline.contains("gunicorn") {
+        if p.args.kind == Some(AppKind::Gunicorn) {
             let (seconds, source) = match p.args.timeout_s {
                 Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
                 None => (30.0, "gunicorn default".to_string()),
@@ -452,29 +452,34 @@ fn known_app_defaults(facts: &Facts) -> Vec<TimeoutRow> {
             seconds: Some(v),
             source,
         };
-        if p.comm == "node" || p.cmdline.starts_with("node ") {
-            rows.push(row(
-                "Node server.keepAliveTimeout",
-                5.0,
-                "Node default".into(),
-            ));
-            rows.push(row(
-                "Node server.headersTimeout",
-                60.0,
-                "Node default".into(),
-            ));
-        } else if p.cmdline.contains("gunicorn") {
-            let (v, src) = match p.args.keep_alive_s {
-                Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
-                None => (2.0, "gunicorn default".into()),
-            };
-            rows.push(row("gunicorn --keep-alive", v, src));
-        } else if p.cmdline.contains("uvicorn") {
-            let (v, src) = match p.args.timeout_keep_alive_s {
-                Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
-                None => (5.0, "uvicorn default".into()),
-            };
-            rows.push(row("uvicorn --timeout-keep-alive", v, src));
+        match p.args.kind {
+            Some(AppKind::Node) => {
+                rows.push(row(
+                    "Node server.keepAliveTimeout",
+                    5.0,
+                    "Node default".into(),
+                ));
+                rows.push(row(
+                    "Node server.headersTimeout",
+                    60.0,
+                    "Node default".into(),
+                ));
+            }
+            Some(AppKind::Gunicorn) => {
+                let (v, src) = match p.args.keep_alive_s {
+                    Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
+                    None => (2.0, "gunicorn default".into()),
+                };
+                rows.push(row("gunicorn --keep-alive", v, src));
+            }
+            Some(AppKind::Uvicorn) => {
+                let (v, src) = match p.args.timeout_keep_alive_s {
+                    Some(v) => (v, format!("/proc/{}/cmdline", p.pid)),
+                    None => (5.0, "uvicorn default".into()),
+                };
+                rows.push(row("uvicorn --timeout-keep-alive", v, src));
+            }
+            None => {}
         }
     }
     rows
@@ -518,7 +523,7 @@ mod tests {
             age_secs: Some(100),
             env_ports: vec![],
             listen_inodes: vec![1],
-            args: crate::parse::app_args::app_args(cmdline),
+            args: crate::parse::app_args::app_args("gunicorn", cmdline),
         }]);
         f
     }

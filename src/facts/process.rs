@@ -46,6 +46,19 @@ pub struct AppArgs {
     /// WebSocket heartbeat settings (`--pingInterval=25000`, `--heartbeat 30`), as named.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heartbeats: Vec<Heartbeat>,
+    /// Which app server this is, when badgw recognises it (from the executable name and
+    /// command line, decided at gather time so checks never match process names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AppKind>,
+}
+
+/// App servers whose documented defaults badgw knows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AppKind {
+    Node,
+    Gunicorn,
+    Uvicorn,
 }
 
 impl AppArgs {

@@ -53,13 +53,13 @@ pub fn read(
     Some(ProcInfo {
         pid,
         ppid: Some(parsed.ppid),
-        comm: parsed.comm,
         user,
         age_secs,
         env_ports,
         listen_inodes,
-        args: crate::parse::app_args::app_args(&cmdline),
+        args: crate::parse::app_args::app_args(&parsed.comm, &cmdline),
         cmdline,
+        comm: parsed.comm,
     })
 }
 

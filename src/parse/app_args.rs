@@ -2,11 +2,13 @@
 //! keep-alive, uvicorn's keep-alive, WebSocket heartbeat intervals. Parsed once at gather
 //! time into [`AppArgs`]; the checks read the typed values.
 
-use crate::facts::{AppArgs, Facts, Heartbeat};
+use crate::facts::{AppArgs, AppKind, Facts, Heartbeat};
 
-/// The settings `cmdline` (arguments joined by spaces) gives.
-pub fn app_args(cmdline: &str) -> AppArgs {
+/// The settings `cmdline` (arguments joined by spaces) gives, and the app server that
+/// `comm` (the executable name) and `cmdline` name.
+pub fn app_args(comm: &str, cmdline: &str) -> AppArgs {
     AppArgs {
+        kind: app_kind(comm, cmdline),
         timeout_s: flag(cmdline, "--timeout", Some("-t")),
         keep_alive_s: flag(cmdline, "--keep-alive", None),
         timeout_keep_alive_s: flag(cmdline, "--timeout-keep-alive", None),
@@ -17,11 +19,26 @@ pub fn app_args(cmdline: &str) -> AppArgs {
     }
 }
 
-/// Fills `args` of every process of a snapshot recorded before they were gathered.
+/// Node (by executable name or a `node …` command line), else gunicorn or uvicorn when the
+/// command line names them (they run under python, so comm alone does not tell).
+fn app_kind(comm: &str, cmdline: &str) -> Option<AppKind> {
+    if comm == "node" || cmdline.starts_with("node ") {
+        Some(AppKind::Node)
+    } else if cmdline.contains("gunicorn") {
+        Some(AppKind::Gunicorn)
+    } else if cmdline.contains("uvicorn") {
+        Some(AppKind::Uvicorn)
+    } else {
+        None
+    }
+}
+
+/// Fills `args` of every process of a snapshot recorded before they (or the app kind)
+/// were gathered; re-deriving from the recorded cmdline gives what gather would have.
 pub fn fill_missing(facts: &mut Facts) {
     if let crate::facts::Fact::Collected { value } = &mut facts.processes {
-        for p in value.iter_mut().filter(|p| p.args.is_empty()) {
-            p.args = app_args(&p.cmdline);
+        for p in value.iter_mut().filter(|p| p.args.kind.is_none()) {
+            p.args = app_args(&p.comm, &p.cmdline);
         }
     }
 }
@@ -126,10 +143,14 @@ mod tests {
 
     #[test]
     fn gunicorn_and_uvicorn_flags() {
-        let a = app_args("gunicorn app:app -t 20 --keep-alive=7");
+        let a = app_args("python3", "gunicorn app:app -t 20 --keep-alive=7");
+        assert_eq!(a.kind, Some(AppKind::Gunicorn));
         assert_eq!(a.timeout_s, Some(20.0));
         assert_eq!(a.keep_alive_s, Some(7.0));
-        let u = app_args("uvicorn main:app --timeout-keep-alive 4");
+        let u = app_args("uvicorn", "uvicorn main:app --timeout-keep-alive 4");
+        assert_eq!(u.kind, Some(AppKind::Uvicorn));
+        assert_eq!(app_args("node", "server.js").kind, Some(AppKind::Node));
+        assert_eq!(app_args("python3", "python3 app.py").kind, None);
         assert_eq!(u.timeout_keep_alive_s, Some(4.0));
         assert_eq!(u.timeout_s, None);
     }
