@@ -652,3 +652,50 @@ fn pure_layers_do_not_touch_the_host() {
         "host access in a pure layer (move it to src/gather/): {found:?}"
     );
 }
+
+/// Issue 10: checks read typed facts; they never parse text or match process names.
+/// The listed (file, pattern) pairs are the offenders still left (zoneless log times and
+/// OOM-kill comm names); the list may only shrink.
+#[test]
+fn checks_do_not_parse_text() {
+    const PATTERNS: &[&str] = &[
+        "wall_time",
+        ".parse::<",
+        "split_whitespace",
+        ".contains(\"gunicorn\"",
+        ".contains(\"uvicorn\"",
+        "comm == \"node\"",
+    ];
+    const STILL_LEFT: &[(&str, &str)] = &[
+        ("oom_killed.rs", "wall_time"),
+        ("oom_killed.rs", "comm == \"node\""),
+        ("stale_resolution.rs", "wall_time"),
+        ("crash_loop.rs", "wall_time"),
+    ];
+    let mut bad = Vec::new();
+    for entry in std::fs::read_dir("src/checks").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let body = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (i, line) in body.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for p in PATTERNS {
+                if line.contains(p) && !STILL_LEFT.contains(&(name.as_str(), *p)) {
+                    bad.push(format!(
+                        "src/checks/{name}:{}: `{p}` in {}",
+                        i + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "checks parse text; type it at gather time:\n{}",
+        bad.join("\n")
+    );
+}
