@@ -78,7 +78,7 @@ fn main() {
                 prefix: Some(dir.path().to_path_buf()),
                 dump: None,
             },
-            badgw::gather::files::read_config,
+            badgw::gather::files::CONFIG,
         )
         .unwrap();
         let r = nginx::route(&c, &req, &no_dns).unwrap();
@@ -105,7 +105,7 @@ fn main() {
                 prefix: Some(dir.path().to_path_buf()),
                 dump: None,
             },
-            badgw::gather::files::read_config,
+            badgw::gather::files::CONFIG,
         )
         .unwrap();
         let r = nginx::route_with(&c, &root_req, &no_dns, &files).unwrap();
@@ -118,7 +118,7 @@ fn main() {
                 prefix: Some(dir.path().to_path_buf()),
                 dump: None,
             },
-            badgw::gather::files::read_config,
+            badgw::gather::files::CONFIG,
         )
         .unwrap();
         let r = nginx::route_with(&c, &root_req, &no_dns, &files).unwrap();

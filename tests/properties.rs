@@ -152,7 +152,7 @@ proptest! {
             conf_path: "/p/nginx.conf".into(),
             prefix: None,
             dump: Some(format!("# configuration file /p/nginx.conf:\n{text}")),
-        }, badgw::gather::files::read_config);
+        }, badgw::gather::files::CONFIG);
         if let Ok(config) = config {
             let req = RequestSpec { site: "x.test".into(), path: "/api/".into(), ..Default::default() };
             let _ = badgw::nginx::route(&config, &req, &|_, _| Vec::new());

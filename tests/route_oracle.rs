@@ -200,7 +200,7 @@ fn badgw_routes_like_nginx() {
                 prefix: Some(nginx.prefix.clone()),
                 dump: None,
             },
-            badgw::gather::files::read_config,
+            badgw::gather::files::CONFIG,
         )
         .unwrap();
         assert!(config.issues().is_empty(), "{:?}", config.issues());
@@ -564,7 +564,7 @@ fn redirect_cases(mutate: Option<&dyn Fn(&str) -> String>) -> (Vec<String>, usiz
             prefix: Some(nginx.prefix.clone()),
             dump: None,
         },
-        badgw::gather::files::read_config,
+        badgw::gather::files::CONFIG,
     )
     .unwrap();
     assert!(config.issues().is_empty(), "{:?}", config.issues());
@@ -800,7 +800,7 @@ fn published_app_configs_route_like_nginx() {
                 prefix: Some(nginx.prefix.clone()),
                 dump: None,
             },
-            badgw::gather::files::read_config,
+            badgw::gather::files::CONFIG,
         )
         .unwrap();
         assert!(config.issues().is_empty(), "{:?}", config.issues());

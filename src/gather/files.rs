@@ -230,6 +230,39 @@ pub fn read_config_in(root: &Path, path: &Path) -> Result<Vec<u8>, String> {
     }
 }
 
+/// How `nginx::load` reaches configuration files on this host's disk.
+pub const CONFIG: crate::nginx::tree::FileAccess = crate::nginx::tree::FileAccess {
+    read: read_config,
+    glob: config_glob,
+};
+
+/// How `nginx::load_in` reaches an nginx's files under its `/proc/PID/root`.
+pub const CONFIG_IN: crate::nginx::tree::RootedAccess = crate::nginx::tree::RootedAccess {
+    read: read_config_in,
+    glob: config_glob_in,
+};
+
+/// The files an `include` pattern names, directories left out, sorted (nginx sorts its
+/// glob results the same way, by name).
+fn config_glob(pattern: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = glob::glob(pattern)
+        .map(|paths| paths.flatten().filter(|p| !p.is_dir()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// [`config_glob`] of nginx's `pattern` under `root`, giving back nginx's own paths.
+fn config_glob_in(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let under = root.join(pattern.trim_start_matches('/'));
+    let mut v: Vec<PathBuf> = config_glob(&under.to_string_lossy())
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(root).ok().map(|r| Path::new("/").join(r)))
+        .collect();
+    v.sort();
+    v
+}
+
 /// Reads a whole regular file of at most `cap` bytes (a configuration file, a
 /// `systemctl show` dump). A larger file is refused, not cut.
 pub fn read_all(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {

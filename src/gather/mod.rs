@@ -846,8 +846,8 @@ fn nginx_facts(
         // nginx in a mount namespace of its own: its files by its paths, under its root.
         let root = ns::mount_root(&opts.proc_root, inst.master.as_ref().map(|m| m.pid));
         let first = match &root {
-            Some(r) => nginx::load_in(&load, r, files::read_config_in),
-            None => nginx::load(&load, files::read_config),
+            Some(r) => nginx::load_in(&load, r, files::CONFIG_IN),
+            None => nginx::load(&load, files::CONFIG),
         };
         let loaded = first.or_else(|e| {
             let text = format!("{e:#}");
@@ -861,7 +861,7 @@ fn nginx_facts(
                         dump: Some(dump),
                         ..load.clone()
                     },
-                    files::read_config,
+                    files::CONFIG,
                 )
                 .map_err(|e2| anyhow!("{e:#}; `nginx -T` did not help either: {e2:#}")),
                 None => Err(e),

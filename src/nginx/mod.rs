@@ -94,14 +94,18 @@ impl Config {
 
 /// Reads and parses the configuration; an unreadable main file is an error, anything
 /// else (syntax errors, missing includes) is recorded in `Config::issues`.
-pub fn load(opts: &LoadOptions, read: tree::ReadFile) -> anyhow::Result<Config> {
-    load_from(opts, Source::Disk(read))
+pub fn load(opts: &LoadOptions, files: tree::FileAccess) -> anyhow::Result<Config> {
+    load_from(opts, Source::Disk(files))
 }
 
 /// [`load`] for an nginx in another mount namespace: its files by its own paths, read
 /// under `root` (its `/proc/PID/root`).
-pub fn load_in(opts: &LoadOptions, root: &Path, read: tree::ReadRooted) -> anyhow::Result<Config> {
-    load_from(opts, Source::Rooted(read, root.to_path_buf()))
+pub fn load_in(
+    opts: &LoadOptions,
+    root: &Path,
+    files: tree::RootedAccess,
+) -> anyhow::Result<Config> {
+    load_from(opts, Source::Rooted(files, root.to_path_buf()))
 }
 
 fn load_from(opts: &LoadOptions, disk: Source) -> anyhow::Result<Config> {
@@ -763,7 +767,7 @@ mod tests {
                 prefix: Some(dir.path().to_path_buf()),
                 dump: None,
             },
-            crate::gather::files::read_config,
+            crate::gather::files::CONFIG,
         )
         .unwrap();
         (dir, c)

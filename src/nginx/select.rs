@@ -409,7 +409,7 @@ mod tests {
         std::fs::write(&p, src).unwrap();
         let t: Tree = crate::nginx::tree::load(
             &p,
-            &crate::nginx::tree::Source::Disk(crate::gather::files::read_config),
+            &crate::nginx::tree::Source::Disk(crate::gather::files::CONFIG),
         )
         .unwrap();
         assert!(t.issues.is_empty(), "{:?}", t.issues);

@@ -34,22 +34,32 @@ impl Directive {
     }
 }
 
-/// Reads one configuration file from disk; the reader is gather's
-/// (`gather::files::read_config`: regular files only, bounded), so that this module parses
-/// and never touches the host itself.
-pub type ReadFile = fn(&Path) -> Result<Vec<u8>, String>;
+/// How configuration files on disk are reached: gather's bounded reader
+/// (`gather::files::CONFIG`: regular files only) and its include-glob expansion, so that
+/// this module parses and never touches the host itself.
+#[derive(Clone, Copy)]
+pub struct FileAccess {
+    pub read: fn(&Path) -> Result<Vec<u8>, String>,
+    /// Files matching an include pattern (directories left out), sorted as nginx's glob is.
+    pub glob: fn(&str) -> Vec<PathBuf>,
+}
 
-/// Reads one configuration file by nginx's own path under another root (the master's
-/// `/proc/PID/root` when it has a mount namespace of its own): `(root, path)`.
-pub type ReadRooted = fn(&Path, &Path) -> Result<Vec<u8>, String>;
+/// [`FileAccess`] for an nginx in another mount namespace: nginx's own paths, reached under
+/// a root (the master's `/proc/PID/root`): each function takes `(root, path or pattern)`
+/// and the glob gives back nginx's paths, not the rooted ones.
+#[derive(Clone, Copy)]
+pub struct RootedAccess {
+    pub read: fn(&Path, &Path) -> Result<Vec<u8>, String>,
+    pub glob: fn(&Path, &str) -> Vec<PathBuf>,
+}
 
 /// Where file contents come from.
 pub enum Source {
-    /// Files on disk, read with the given reader.
-    Disk(ReadFile),
+    /// Files on disk.
+    Disk(FileAccess),
     /// Files as another mount namespace sees them, under its root; paths stay nginx's own
     /// (what evidence shows), only the reads and include globs go through the root.
-    Rooted(ReadRooted, PathBuf),
+    Rooted(RootedAccess, PathBuf),
     /// `nginx -T` output: path → content.
     Dump(BTreeMap<String, Vec<u8>>),
 }
@@ -57,8 +67,8 @@ pub enum Source {
 impl Source {
     fn read(&self, path: &Path) -> Result<Vec<u8>, String> {
         match self {
-            Source::Disk(read) => read(path),
-            Source::Rooted(read, root) => read(root, path),
+            Source::Disk(files) => (files.read)(path),
+            Source::Rooted(files, root) => (files.read)(root, path),
             Source::Dump(files) => files
                 .get(path.to_str().unwrap_or(""))
                 .cloned()
@@ -69,29 +79,8 @@ impl Source {
     /// Paths matching an include pattern, sorted as nginx's glob does.
     fn glob(&self, pattern: &str) -> Vec<PathBuf> {
         match self {
-            Source::Disk(_) => glob::glob(pattern)
-                .map(|paths| {
-                    let mut v: Vec<PathBuf> = paths.flatten().filter(|p| !p.is_dir()).collect();
-                    v.sort();
-                    v
-                })
-                .unwrap_or_default(),
-            Source::Rooted(_, root) => {
-                let under = root.join(pattern.trim_start_matches('/'));
-                glob::glob(&under.to_string_lossy())
-                    .map(|paths| {
-                        let mut v: Vec<PathBuf> = paths
-                            .flatten()
-                            .filter(|p| !p.is_dir())
-                            .filter_map(|p| {
-                                p.strip_prefix(root).ok().map(|r| Path::new("/").join(r))
-                            })
-                            .collect();
-                        v.sort();
-                        v
-                    })
-                    .unwrap_or_default()
-            }
+            Source::Disk(files) => (files.glob)(pattern),
+            Source::Rooted(files, root) => (files.glob)(root, pattern),
             Source::Dump(files) => match glob::Pattern::new(pattern) {
                 Ok(p) => files
                     .keys()
@@ -573,7 +562,7 @@ mod tests {
         .unwrap();
         let t = load(
             &d.join("nginx.conf"),
-            &Source::Disk(crate::gather::files::read_config),
+            &Source::Disk(crate::gather::files::CONFIG),
         )
         .unwrap();
         let http = &t.root[0];

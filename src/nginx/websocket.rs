@@ -319,7 +319,7 @@ mod tests {
                 prefix: Some(dir.path().into()),
                 dump: None,
             },
-            crate::gather::files::read_config,
+            crate::gather::files::CONFIG,
         )
         .unwrap();
         let req = RequestSpec {
@@ -382,7 +382,7 @@ mod tests {
                 prefix: None,
                 dump: None,
             },
-            crate::gather::files::read_config,
+            crate::gather::files::CONFIG,
         )
         .unwrap();
         let m = upgrade_maps(&c);
