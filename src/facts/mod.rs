@@ -43,6 +43,7 @@ pub use probe::*;
 pub use process::*;
 pub use queries::*;
 pub use supervisord::*;
+pub use time::WallTime;
 pub use websocket::*;
 
 /// Version of the snapshot format; bumped only on incompatible changes.

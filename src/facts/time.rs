@@ -25,3 +25,330 @@ pub mod rfc3339_opt {
             .transpose()
     }
 }
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A time as a log or a tool printed it: the wall-clock reading, the zone offset when the
+/// text carried one, and the text itself. Parsed once, where the fact is made (or when a
+/// snapshot is read); checks compare [`WallTime::at`], never the text. The text is kept so
+/// a snapshot writes back exactly what it recorded and evidence quotes the log's own form.
+///
+/// Forms read: RFC 3339 (`2026-11-22T03:12:01+00:00`, fractions allowed), journalctl's
+/// short-iso (`2026-11-22T03:12:01+0000`), nginx's error log (`2026/11/22 03:12:01`), ISO
+/// without a zone (`2026-11-22T03:12:01`, `2026-11-22 03:12:01`) and journalctl's / BSD
+/// syslog's short form without a year (`Nov 22 03:12:01`, `Nov  2 03:12:01.123456`). A
+/// short-form time has no [`at`](WallTime::at) until [`settle_year`](WallTime::settle_year)
+/// gives it the year of the collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WallTime {
+    text: String,
+    clock: Clock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    Dated {
+        at: NaiveDateTime,
+        offset: Option<FixedOffset>,
+    },
+    /// Month, day and time of day; the year is decided against the collection time.
+    Yearless {
+        month: u32,
+        day: u32,
+        time: NaiveTime,
+    },
+}
+
+/// Text that is none of the forms [`WallTime`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeError(String);
+
+impl fmt::Display for TimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unrecognised time {:?} (expected RFC 3339, 2026-11-22T03:12:01, 2026/11/22 03:12:01 or Nov 22 03:12:01)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TimeError {}
+
+/// The `YYYY-MM-DDTHH:MM:SS` form badgw writes for zoneless times it normalised itself.
+const ISO: &str = "%Y-%m-%dT%H:%M:%S";
+
+impl WallTime {
+    /// Reads `text` in any of the recorded forms; the text is kept as given.
+    pub fn parse(text: &str) -> Result<WallTime, TimeError> {
+        let clock = clock_of(text.trim()).ok_or_else(|| TimeError(text.to_string()))?;
+        Ok(WallTime {
+            text: text.to_string(),
+            clock,
+        })
+    }
+
+    /// A zoneless wall-clock time badgw normalised itself, written `YYYY-MM-DDTHH:MM:SS`.
+    pub fn naive(at: NaiveDateTime) -> WallTime {
+        WallTime {
+            text: at.format(ISO).to_string(),
+            clock: Clock::Dated { at, offset: None },
+        }
+    }
+
+    /// The wall-clock reading as printed (in the zone the writer ran in); None for a
+    /// short-form time whose year is not settled yet.
+    pub fn at(&self) -> Option<NaiveDateTime> {
+        match self.clock {
+            Clock::Dated { at, .. } => Some(at),
+            Clock::Yearless { .. } => None,
+        }
+    }
+
+    /// The zone offset the text carried, if any (RFC 3339, short-iso).
+    pub fn offset(&self) -> Option<FixedOffset> {
+        match self.clock {
+            Clock::Dated { offset, .. } => offset,
+            Clock::Yearless { .. } => None,
+        }
+    }
+
+    /// The instant, when the text carried its zone.
+    pub fn zoned(&self) -> Option<DateTime<FixedOffset>> {
+        let at = self.at()?;
+        at.and_local_timezone(self.offset()?).single()
+    }
+
+    /// The text as recorded.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Gives a short-form time (no year) the year that puts it at or before `reference`
+    /// (the collection time, in the same zone), allowing a day of clock skew: a journal
+    /// line of "Dec 31 23:59:58" read on Jan 1 is last year's. Times with a year are
+    /// left as they are; a date that exists in neither year (Feb 29) stays unsettled.
+    pub fn settle_year(&mut self, reference: NaiveDateTime) {
+        let Clock::Yearless { month, day, time } = self.clock else {
+            return;
+        };
+        let latest = reference + Duration::days(1);
+        let year = reference.year();
+        let at = [year, year - 1]
+            .into_iter()
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
+            .map(|d| d.and_time(time))
+            .find(|t| *t <= latest);
+        if let Some(at) = at {
+            self.clock = Clock::Dated { at, offset: None };
+        }
+    }
+}
+
+/// The clock reading of `s`, in the first form that reads it whole.
+fn clock_of(s: &str) -> Option<Clock> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(dated_with_zone(t));
+    }
+    // journalctl -o short-iso: "+0000" without a colon.
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(dated_with_zone(t));
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
+        if let Ok(at) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(Clock::Dated { at, offset: None });
+        }
+    }
+    yearless(s)
+}
+
+fn dated_with_zone(t: DateTime<FixedOffset>) -> Clock {
+    Clock::Dated {
+        at: t.naive_local(),
+        offset: Some(*t.offset()),
+    }
+}
+
+/// "Nov 22 03:12:01", "Nov  2 03:12:01.123456" (day space-padded, as syslog writes it).
+fn yearless(s: &str) -> Option<Clock> {
+    let mut words = s.split_whitespace();
+    let month = crate::parse::month_number(words.next()?)?;
+    let day: u32 = words.next()?.parse().ok()?;
+    let time = NaiveTime::parse_from_str(words.next()?, "%H:%M:%S%.f").ok()?;
+    if words.next().is_some() {
+        return None;
+    }
+    // A leap year, so that Feb 29 is a date here; the year is chosen on settling.
+    NaiveDate::from_ymd_opt(2000, month, day)?;
+    Some(Clock::Yearless { month, day, time })
+}
+
+impl std::str::FromStr for WallTime {
+    type Err = TimeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WallTime::parse(s)
+    }
+}
+
+impl fmt::Display for WallTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for WallTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for WallTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        WallTime::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, ISO).unwrap()
+    }
+
+    /// Every recorded form reads to the same clock and writes back byte for byte.
+    #[test]
+    fn every_recorded_form_round_trips() {
+        let cases = [
+            ("2026-11-22T03:12:01", "2026-11-22T03:12:01", None),
+            ("2026/11/22 03:12:01", "2026-11-22T03:12:01", None),
+            ("2026-11-22 03:12:01", "2026-11-22T03:12:01", None),
+            ("2026-11-22T03:12:01.250", "2026-11-22T03:12:01", None),
+            ("2026-11-22T03:12:01+00:00", "2026-11-22T03:12:01", Some(0)),
+            (
+                "2026-11-22T03:12:01-05:00",
+                "2026-11-22T03:12:01",
+                Some(-5 * 3600),
+            ),
+            (
+                "2026-11-22T23:57:06.778039+00:00",
+                "2026-11-22T23:57:06",
+                Some(0),
+            ),
+            ("2026-11-22T03:12:01Z", "2026-11-22T03:12:01", Some(0)),
+            ("2026-11-22T03:10:02+0000", "2026-11-22T03:10:02", Some(0)),
+            (
+                "2026-11-22T03:10:02+0530",
+                "2026-11-22T03:10:02",
+                Some(19800),
+            ),
+        ];
+        for (text, wall, offset) in cases {
+            let t = WallTime::parse(text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                t.at().map(|a| a.format(ISO).to_string()).as_deref(),
+                Some(wall),
+                "{text}"
+            );
+            assert_eq!(t.offset().map(|o| o.local_minus_utc()), offset, "{text}");
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, serde_json::to_string(text).unwrap());
+            let back: WallTime = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, t);
+            assert_eq!(back.to_string(), text);
+        }
+        // Fractions compare: the clock keeps them.
+        assert!(
+            WallTime::parse("2026-11-22T03:12:01.250").unwrap().at()
+                > WallTime::parse("2026-11-22T03:12:01").unwrap().at()
+        );
+    }
+
+    #[test]
+    fn normalised_times_write_iso() {
+        let t = WallTime::naive(at("2026-11-23T00:22:17"));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2026-11-23T00:22:17\""
+        );
+        assert_eq!(WallTime::parse("2026-11-23T00:22:17").unwrap(), t);
+    }
+
+    #[test]
+    fn short_form_takes_the_collection_year() {
+        for text in [
+            "Nov 22 03:11:58",
+            "Nov  2 03:11:58",
+            "Nov 22 03:11:58.123456",
+        ] {
+            let mut t = WallTime::parse(text).unwrap();
+            assert_eq!(t.at(), None, "no year yet: {text}");
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("{text:?}"));
+            t.settle_year(at("2026-11-30T23:35:00"));
+            assert_eq!(t.at().unwrap().year(), 2026, "{text}");
+            assert_eq!(t.to_string(), text, "settling keeps the text");
+        }
+        let mut t = WallTime::parse("Nov 22 03:11:58").unwrap();
+        t.settle_year(at("2026-11-30T00:00:00"));
+        assert_eq!(t.at(), Some(at("2026-11-22T03:11:58")));
+    }
+
+    #[test]
+    fn short_form_across_new_year_is_last_years() {
+        let mut t = WallTime::parse("Dec 31 23:59:58").unwrap();
+        t.settle_year(at("2027-01-01T00:00:03"));
+        assert_eq!(t.at(), Some(at("2026-12-31T23:59:58")));
+        // A clock a little ahead of the collector's (under a day) stays this year.
+        let mut t = WallTime::parse("Jan  1 00:00:05").unwrap();
+        t.settle_year(at("2027-01-01T00:00:03"));
+        assert_eq!(t.at(), Some(at("2027-01-01T00:00:05")));
+        // Feb 29 read in a year that has none is the last leap year's only if that is
+        // the year before; otherwise it stays unsettled rather than guessed.
+        let mut t = WallTime::parse("Feb 29 12:00:00").unwrap();
+        t.settle_year(at("2030-03-01T00:00:00"));
+        assert_eq!(t.at(), None);
+        t.settle_year(at("2029-03-01T00:00:00"));
+        assert_eq!(t.at(), Some(at("2028-02-29T12:00:00")));
+        // Settling a dated time changes nothing.
+        let mut t = WallTime::parse("2025-12-31T23:59:58").unwrap();
+        t.settle_year(at("2027-01-01T00:00:00"));
+        assert_eq!(t.at(), Some(at("2025-12-31T23:59:58")));
+    }
+
+    #[test]
+    fn garbage_is_an_error_naming_the_text_never_a_panic() {
+        for text in [
+            "",
+            " ",
+            "garbage",
+            "Nov",
+            "Nov 22",
+            "Foo 22 03:11:58",
+            "Nov 31 03:11:58",
+            "Nov 22 25:00:00",
+            "Nov 22 03:11:58 extra",
+            "2026-13-01T00:00:00",
+            "2026/11/22",
+            "2026-11-22T03:12",
+            "\u{0}\u{7f}\u{1b}[31m",
+            "９９９９-11-22T03:12:01",
+        ] {
+            let e = WallTime::parse(text).unwrap_err();
+            assert!(e.to_string().contains(&format!("{text:?}")), "{e}");
+        }
+        let e = serde_json::from_str::<WallTime>("\"yesterday\"").unwrap_err();
+        assert!(
+            e.to_string().contains("unrecognised time \"yesterday\""),
+            "{e}"
+        );
+        assert!(serde_json::from_str::<WallTime>("17").is_err());
+    }
+}
