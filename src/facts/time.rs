@@ -179,7 +179,7 @@ fn dated_with_zone(t: DateTime<FixedOffset>) -> Clock {
 /// "Nov 22 03:12:01", "Nov  2 03:12:01.123456" (day space-padded, as syslog writes it).
 fn yearless(s: &str) -> Option<Clock> {
     let mut words = s.split_whitespace();
-    let month = crate::parse::month_number(words.next()?)?;
+    let month = month_number(words.next()?)?;
     let day: u32 = words.next()?.parse().ok()?;
     let time = NaiveTime::parse_from_str(words.next()?, "%H:%M:%S%.f").ok()?;
     if words.next().is_some() {
@@ -188,6 +188,14 @@ fn yearless(s: &str) -> Option<Clock> {
     // A leap year, so that Feb 29 is a date here; the year is chosen on settling.
     NaiveDate::from_ymd_opt(2000, month, day)?;
     Some(Clock::Yearless { month, day, time })
+}
+
+/// Month abbreviation to number (syslog, dmesg -T, journal short).
+pub(crate) fn month_number(m: &str) -> Option<u32> {
+    const M: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    M.iter().position(|x| *x == m).map(|i| i as u32 + 1)
 }
 
 impl std::str::FromStr for WallTime {

@@ -41,13 +41,9 @@ pub(crate) fn parse_kb(s: &str) -> Option<u64> {
     s.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-/// Month abbreviation to number (syslog, dmesg -T, journal short).
-pub(crate) fn month_number(m: &str) -> Option<u32> {
-    const M: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    M.iter().position(|x| *x == m).map(|i| i as u32 + 1)
-}
+/// Month abbreviation to number (syslog, dmesg -T, journal short); it lives with the
+/// typed times, which read the same abbreviations.
+pub(crate) use crate::facts::time::month_number;
 
 /// A time as the host's wall clock showed it, from the forms facts carry: RFC 3339,
 /// nginx's "2026/11/22 03:12:01", "2026-11-22T03:12:01", "2026-11-22 03:12:01".
