@@ -151,10 +151,7 @@ impl Facts {
 
     /// TCP ports of the selected route's upstreams.
     pub fn upstream_ports(&self) -> Vec<u16> {
-        self.route_upstreams()
-            .iter()
-            .filter_map(|u| u.address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
-            .collect()
+        ports_of(&self.route_upstreams())
     }
 
     /// The error-log count of one design §3 category, when the window has it.
@@ -168,25 +165,10 @@ impl Facts {
 
     /// Processes (pid, comm) that own a listener at one of the route's upstream addresses.
     pub fn upstream_listener_owners(&self) -> Vec<(u32, String)> {
-        let Some(listeners) = self.listeners.value() else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for u in self.route_upstreams() {
-            for l in listeners {
-                let hit = match u.address.strip_prefix("unix:") {
-                    Some(path) => l.address == path,
-                    None => u.socket_addr().is_some_and(|a| l.accepts(&a)),
-                };
-                if let (true, Some(pid)) = (hit, l.pid) {
-                    let comm = l.process.clone().unwrap_or_default();
-                    if !out.iter().any(|(p, _)| *p == pid) {
-                        out.push((pid, comm));
-                    }
-                }
-            }
+        match self.listeners.value() {
+            Some(listeners) => listener_owners(&self.route_upstreams(), listeners),
+            None => Vec::new(),
         }
-        out
     }
 
     /// Whether a PORT-like assignment (`PORT=3000`, `BIND=127.0.0.1:3000`) names one of the
@@ -201,4 +183,32 @@ impl Facts {
                 .iter()
                 .any(|u| u.address.strip_prefix("unix:") == Some(value))
     }
+}
+
+/// The TCP ports of `upstreams`.
+pub fn ports_of(upstreams: &[&UpstreamAddr]) -> Vec<u16> {
+    upstreams
+        .iter()
+        .filter_map(|u| u.address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+        .collect()
+}
+
+/// Processes (pid, comm) that own one of `listeners` at one of `upstreams`' addresses.
+pub fn listener_owners(upstreams: &[&UpstreamAddr], listeners: &[Listener]) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for u in upstreams {
+        for l in listeners {
+            let hit = match u.address.strip_prefix("unix:") {
+                Some(path) => l.address == path,
+                None => u.socket_addr().is_some_and(|a| l.accepts(&a)),
+            };
+            if let (true, Some(pid)) = (hit, l.pid) {
+                let comm = l.process.clone().unwrap_or_default();
+                if !out.iter().any(|(p, _)| *p == pid) {
+                    out.push((pid, comm));
+                }
+            }
+        }
+    }
+    out
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::runner::Context;
 use super::websocket::{read_tail, request_path};
 use super::{ns, probe, GatherOptions};
 use crate::facts::{BalancerFacts, Fact, HealthChecker, HealthProbe, RequestSpec, Route};
@@ -23,6 +24,17 @@ pub const HEALTH_CHECKERS: &[(&str, &str)] = &[
     ("Azure Traffic Manager Endpoint Monitor", "azure"),
     ("Cloudflare-Traffic-Manager/", "cloudflare"),
 ];
+
+/// The collector: what the access log and the configuration say of a balancer in front.
+pub fn collect(ctx: &Context) -> Fact<BalancerFacts> {
+    let t = &ctx.target;
+    gather(
+        &ctx.opts,
+        t.route.as_ref(),
+        t.config.as_ref(),
+        t.master_pid(),
+    )
+}
 
 pub fn gather(
     opts: &GatherOptions,

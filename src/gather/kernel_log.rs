@@ -61,6 +61,11 @@ pub fn read_kmsg() -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The collector: the kernel log of `--kernel-log`, else of this host.
+pub fn collect(ctx: &Context) -> Fact<KernelLog> {
+    gather_kernel_log(ctx, ctx.opts.kernel_log.as_deref())
+}
+
 /// Gathers the kernel log. `file` is --kernel-log; `timeout` bounds each command.
 pub fn gather_kernel_log(gctx: &Context, file: Option<&Path>) -> Fact<KernelLog> {
     let timeout = gctx.timeout;
@@ -124,10 +129,7 @@ mod tests {
     #[test]
     fn file_source_is_parsed_and_missing_file_is_unavailable() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/host/kernel/kmsg.txt");
-        let ctx = Context {
-            proc_root: "/proc".into(),
-            timeout: Duration::from_secs(2),
-        };
+        let ctx = Context::at("/proc", Duration::from_secs(2));
         let f = gather_kernel_log(&ctx, Some(&p));
         assert_eq!(f.value().map(|k| k.oom_kills.len()), Some(1));
         let missing = gather_kernel_log(&ctx, Some(Path::new("/nonexistent/kern.log")));

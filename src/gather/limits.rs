@@ -6,6 +6,11 @@ use super::systemd::unit_of_pid;
 use crate::facts::{Fact, ProcLimits, ProcRole};
 use crate::parse;
 
+/// The collector: limits of nginx's master and workers and of the upstreams' processes.
+pub fn collect(ctx: &Context) -> Fact<Vec<ProcLimits>> {
+    gather_process_limits(ctx, &ctx.upstreams.roles)
+}
+
 /// Open-file limits and descriptor counts of the given processes.
 pub fn gather_process_limits(ctx: &Context, procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>> {
     let mut out = Vec::new();

@@ -1,11 +1,15 @@
 //! The process behind each upstream address, looked at repeatedly a short interval apart:
 //! a restart loop shows as a pid that changes or a listener that comes and goes.
 
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use super::listeners;
 use super::runner::Context;
 use super::systemd::unit_of_pid;
-use crate::facts::{Fact, ProcLook, UpstreamLiveness};
+use crate::facts::{Fact, ProcLook, SocketKind, UpstreamLiveness};
 use crate::parse;
 
 /// Supervisor recognized from a parent's comm.
@@ -70,6 +74,48 @@ pub fn look_at(ctx: &Context, pid: u32) -> Option<ProcLook> {
     })
 }
 
+/// The collector: the process behind each of the run's upstream addresses, looked at for
+/// 150 ms.
+pub fn collect(ctx: &Context) -> Fact<Vec<UpstreamLiveness>> {
+    let owner = owner_finder(ctx);
+    gather_liveness(
+        ctx,
+        &ctx.upstreams.addresses,
+        &owner,
+        Duration::from_millis(150),
+    )
+}
+
+/// The pid listening at an address now. Each look reads the listening sockets only
+/// (sock_diag); the owner of a socket seen before is remembered by inode, and /proc/*/fd
+/// is walked only for a new one.
+fn owner_finder(ctx: &Context) -> impl Fn(&str) -> Option<u32> + '_ {
+    let known: Mutex<HashMap<u64, u32>> = Mutex::new(ctx.upstreams.socket_owners.clone());
+    move |address: &str| -> Option<u32> {
+        let net_dir = &ctx.target.placement.net_dir;
+        let (ls, _) = listeners::tables(ctx.proc_root(), net_dir, ctx.target.diag()).ok()?;
+        let l = match address.strip_prefix("unix:") {
+            Some(path) => ls
+                .iter()
+                .find(|l| l.kind == SocketKind::Unix && l.address == path)?,
+            None => {
+                let a: SocketAddr = address.parse().ok()?;
+                ls.iter()
+                    .find(|l| l.kind != SocketKind::Unix && l.accepts(&a))?
+            }
+        };
+        if let Some(&pid) = known.lock().ok()?.get(&l.inode) {
+            return Some(pid);
+        }
+        let wanted = HashSet::from([l.inode]);
+        let pid = *listeners::socket_owners(ctx.proc_root(), &wanted)
+            .0
+            .get(&l.inode)?;
+        known.lock().ok()?.insert(l.inode, pid);
+        Some(pid)
+    }
+}
+
 /// Looks at the process behind each address repeatedly for `interval` (at least twice):
 /// a restart loop shows as a pid that changes or a listener that comes and goes, and a
 /// loop whose lives are shorter than the interval would slip between two looks only.
@@ -128,10 +174,7 @@ mod tests {
     #[test]
     fn look_at_self_and_liveness() {
         let me = std::process::id();
-        let ctx = Context {
-            proc_root: "/proc".into(),
-            timeout: Duration::from_secs(1),
-        };
+        let ctx = Context::at("/proc", Duration::from_secs(1));
         let l = look_at(&ctx, me).expect("own /proc readable");
         assert_eq!(l.pid, me);
         assert!(l.age_secs.is_some());

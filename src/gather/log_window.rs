@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use super::files::{self, human_bytes, FileError, Tail};
+use super::runner::Context;
 use super::{ns, GatherOptions};
 use crate::facts::{AccessLogWindow, ContainerInfo, ErrorLogWindow, Fact, Route};
 use crate::logs::{self, TailRef, WindowFilter};
@@ -228,6 +229,19 @@ pub fn error_log_input(
 
 /// The name an error log read from standard input carries in evidence (`stdin:LINE`).
 pub const STDIN_NAME: &str = "stdin";
+
+/// The collector "error log": the window that serves the route (and, site-wide, every
+/// site upstream), read as nginx's files are reached.
+pub fn error_log(ctx: &Context) -> (Fact<ErrorLogWindow>, Vec<String>) {
+    let target = &ctx.target;
+    error_log_window(&ctx.opts, target.all_upstreams.as_ref(), &target.nginx_fs())
+}
+
+/// The collector "access log": the selected server's window.
+pub fn access_log(ctx: &Context) -> (Fact<AccessLogWindow>, Vec<String>) {
+    let target = &ctx.target;
+    access_log_window(&ctx.opts, target.route.as_ref(), &target.nginx_fs())
+}
 
 /// The recent error-log window that serves the route, with notes.
 pub fn error_log_window(

@@ -8,6 +8,11 @@ use super::systemd::{systemd_is_init, unit_of_pid};
 use crate::facts::{Fact, FpmChildMemory, PhpFpmFacts};
 use crate::parse;
 
+/// The collector: the PHP-FPM masters running here and their configuration.
+pub fn collect(ctx: &Context) -> Fact<PhpFpmFacts> {
+    gather_php_fpm(ctx, None)
+}
+
 /// Gathers PHP-FPM configuration, log and children's memory. `conf` overrides discovery.
 pub fn gather_php_fpm(ctx: &Context, conf: Option<&Path>) -> Fact<PhpFpmFacts> {
     let mut mains: Vec<PathBuf> = conf.map(|c| vec![c.to_path_buf()]).unwrap_or_default();

@@ -41,7 +41,7 @@ fn pm2_daemons(ctx: &Context) -> Vec<(String, Option<String>)> {
 }
 
 /// Gathers `pm2 jlist` from every running PM2 daemon (never starts one).
-pub fn gather_pm2(ctx: &Context) -> Fact<Vec<Pm2App>> {
+pub fn collect(ctx: &Context) -> Fact<Vec<Pm2App>> {
     let daemons = pm2_daemons(ctx);
     if daemons.is_empty() {
         return Fact::unavailable("pm2", "no PM2 daemon is running");

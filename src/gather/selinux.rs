@@ -6,7 +6,7 @@ use super::runner::Context;
 use crate::facts::{Fact, SelinuxState};
 
 /// SELinux mode from /sys/fs/selinux (or `getenforce`), and httpd_can_network_connect.
-pub fn gather_selinux(ctx: &Context) -> Fact<SelinuxState> {
+pub fn collect(ctx: &Context) -> Fact<SelinuxState> {
     let boolean = std::fs::read_to_string("/sys/fs/selinux/booleans/httpd_can_network_connect")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(|v| v == "1"));

@@ -4,6 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::runner::Context;
 use crate::facts::{Fact, PathStat, SocketAccess, UserIdent};
 
 /// The identity (uid, gid, groups) of a user name, as initgroups(3) would set it.
@@ -70,6 +71,11 @@ pub fn socket_access(socket: &str, user: UserIdent) -> SocketAccess {
         }
     }
     acc
+}
+
+/// The collector: access to the run's unix sockets for nginx's worker user.
+pub fn collect(ctx: &Context) -> Fact<Vec<SocketAccess>> {
+    gather_socket_access(&ctx.upstreams.sockets, &ctx.upstreams.worker_user)
 }
 
 /// Socket access for every targeted socket path, for the nginx worker user.

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::runner::Context;
 use crate::facts::{Fact, Supervisord, SupervisordFacts};
 use crate::parse::supervisord as parse;
 
@@ -119,6 +120,17 @@ fn read_config(main: &Path, problems: &mut Vec<String>) -> Vec<parse::IniSection
         }
     }
     sections
+}
+
+/// The collector: every supervisord, and which of its programs serves the run's upstreams.
+pub fn collect(ctx: &Context) -> Fact<SupervisordFacts> {
+    let ups = &ctx.upstreams;
+    let inputs = SupervisordInputs {
+        upstream_pids: ups.pids(),
+        ports: ups.ports.clone(),
+        sockets: ups.sockets.clone(),
+    };
+    gather(ctx.proc_root(), &inputs)
 }
 
 /// Every running supervisord with its programs; collected (maybe empty) unless /proc

@@ -54,6 +54,20 @@ fn names_target(text: &str, inputs: &SystemdInputs) -> bool {
     }) || inputs.sockets.iter().any(|s| text.contains(s.as_str()))
 }
 
+/// The collector: the units that may run the run's upstreams (or `--unit-status` and
+/// `--journal`).
+pub fn collect(ctx: &Context) -> Fact<Vec<UnitFacts>> {
+    let ups = &ctx.upstreams;
+    let inputs = SystemdInputs {
+        upstream_pids: ups.pids(),
+        ports: ups.ports.clone(),
+        sockets: ups.sockets.clone(),
+        unit_status_file: ctx.opts.unit_status.clone(),
+        journal_file: ctx.opts.journal.clone(),
+    };
+    gather_systemd(ctx, &inputs)
+}
+
 /// Gathers the units that may run the upstream, with their status and journal.
 pub fn gather_systemd(ctx: &Context, inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
     if let Some(file) = &inputs.unit_status_file {
@@ -242,10 +256,7 @@ mod tests {
     #[test]
     fn unit_status_file_is_parsed() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/host/systemd");
-        let ctx = Context {
-            proc_root: "/proc".into(),
-            timeout: Duration::from_secs(1),
-        };
+        let ctx = Context::at("/proc", Duration::from_secs(1));
         let f = gather_systemd(
             &ctx,
             &SystemdInputs {

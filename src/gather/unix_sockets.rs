@@ -4,7 +4,28 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use crate::facts::UnixSocketFile;
+use super::ns;
+use super::runner::Context;
+use crate::facts::{Fact, SocketKind, UnixSocketFile};
+
+/// The unix sockets among the run's upstreams, stat'ed as nginx reaches them (under its
+/// root when it has a mount namespace of its own).
+pub fn of_target(ctx: &Context) -> Fact<Vec<UnixSocketFile>> {
+    let Some(r) = &ctx.target.all_upstreams else {
+        return Fact::unavailable("nginx route", "no route was selected");
+    };
+    let root = ctx.target.placement.root.as_deref();
+    let socks = r
+        .upstreams
+        .iter()
+        .filter(|u| u.kind == SocketKind::Unix)
+        .map(|u| {
+            let path = u.address.strip_prefix("unix:").unwrap_or(&u.address);
+            stat_at(path, &ns::under_root(root, path))
+        })
+        .collect();
+    Fact::collected(socks)
+}
 
 pub fn stat(path: &str) -> UnixSocketFile {
     stat_at(path, Path::new(path))

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::runner::Context;
 use super::{ns, probe, GatherOptions};
 use crate::facts::{Fact, Route, SourceRef, WebSocketFacts, WsAccess, WsErrorLines, WsLocation};
 use crate::logs::access::{parse_line, LogFormat};
@@ -19,6 +20,17 @@ use crate::nginx;
 const TAIL: usize = 16 << 20;
 /// Distinct request paths located per access log (beyond this, paths are not followed).
 const MAX_PATHS: usize = 20_000;
+
+/// The collector: the WebSocket locations of the selected route's server.
+pub fn collect(ctx: &Context) -> Fact<WebSocketFacts> {
+    let t = &ctx.target;
+    gather(
+        &ctx.opts,
+        t.route.as_ref(),
+        t.config.as_ref(),
+        t.master_pid(),
+    )
+}
 
 pub fn gather(
     opts: &GatherOptions,
