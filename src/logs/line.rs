@@ -465,7 +465,16 @@ pub fn parse_at(line: &[u8], time: Option<LogTime>) -> Record<'_> {
 
 /// Completes the record `r` read by [`head`]: message, errno, action and context from
 /// `rest`, what followed the head.
-pub fn parse_body<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
+pub fn parse_body<'a>(r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
+    let mut r = parse_fields(r, rest);
+    parse_message_parts(&mut r);
+    r
+}
+
+/// [`parse_body`] without what is read from inside the message (errno, its text and the
+/// action): the scanner looks a record's class up by its message first and parses those
+/// with [`parse_message_parts`] only when it has to classify.
+pub fn parse_fields<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
     // Context fields; the message ends where `, client: ` starts.
     let (message, ctx) = match find(rest, needle!(b", client: ")) {
         Some(p) => (&rest[..p], &rest[p + 2..]),
@@ -476,12 +485,17 @@ pub fn parse_body<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
     };
     r.message = message;
     parse_context(ctx, &mut r);
+    r
+}
+
+/// Reads the errno, its text and the action (`while …`) of `r`'s message.
+pub fn parse_message_parts(r: &mut Record<'_>) {
+    let message = r.message;
     if let Some((n, text)) = parse_errno(message) {
         r.errno = Some(n);
         r.errno_text = Some(text);
     }
     r.action = rfind(message, needle!(b" while ")).map(|p| &message[p + 7..]);
-    r
 }
 
 fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
@@ -711,8 +725,14 @@ pub fn errno_kind(r: &Record<'_>) -> Option<Errno> {
 
 /// Whether the upstream of the record is a unix-domain socket.
 fn is_unix(r: &Record<'_>) -> bool {
-    r.upstream.is_some_and(|u| contains(u, needle!(b"unix:")))
-        || contains(r.message, needle!(b"connect() to unix:"))
+    r.upstream.is_some_and(names_unix) || contains(r.message, needle!(b"connect() to unix:"))
+}
+
+/// Whether an upstream field contains `unix:`. Searched from its colons: the field ends
+/// with the request's URI and query, which a client chooses (a query of `x`s made the
+/// rarest-letter search stop at every byte).
+fn names_unix(u: &[u8]) -> bool {
+    memchr::memchr_iter(b':', u).any(|p| p >= 4 && &u[p - 4..p] == b"unix")
 }
 
 /// The side effect of max_fails tripping: `upstream server temporarily disabled`. It
@@ -733,6 +753,26 @@ pub struct Class {
     /// The message was cut before nginx's phase (`while …`) and context: classified from
     /// what remains (the call and its errno), at lower confidence.
     pub truncated: bool,
+}
+
+/// Everything [`classify_full`] reads of a record besides its level and its message
+/// (and what [`parse_message_parts`] reads from the message): which context fields are
+/// present, whether the upstream field names a unix socket, and what `PID#TID` says of
+/// the platform ([`platform`]). Records with the same level, message and flags get the
+/// same class, which lets the scanner remember classes by message
+/// (`class_flags_hold_everything_classification_reads` checks it). Keep this in step
+/// with the classifier: a new input of the classifier must become a flag here.
+pub fn class_flags(r: &Record<'_>) -> u8 {
+    let platform = match (r.pid, r.tid) {
+        (Some(p), Some(t)) if p == t => 1,
+        (Some(_), Some(t)) if t != 0 => 2,
+        _ => 0,
+    };
+    u8::from(r.client.is_some())
+        | u8::from(r.server.is_some()) << 1
+        | u8::from(r.upstream.is_some()) << 2
+        | u8::from(r.upstream.is_some_and(names_unix)) << 3
+        | platform << 4
 }
 
 /// Classifies a parsed record, also one cut short; see [`Class`].
@@ -1155,6 +1195,97 @@ mod tests {
         );
         let r = parse(b"2026/11/22 10:00:05 [error] 1#1: *2 no resolver defined to resolve backend.local, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", host: \"a\"");
         assert_eq!(upstream_key(&r), Some(&b"backend.local"[..]));
+    }
+
+    /// A record rebuilt from nothing but its level, its message and its
+    /// [`class_flags`] must be classified like the record itself: otherwise the scanner's
+    /// memo (classes remembered by level, message and flags) would answer wrongly. Every
+    /// fixture line, recorded and built, plus each with its context cut.
+    #[test]
+    fn class_flags_hold_everything_classification_reads() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/logs");
+        let mut lines: Vec<String> = Vec::new();
+        for sub in ["", "/lab", "/containers"] {
+            for e in std::fs::read_dir(format!("{dir}{sub}")).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "log") {
+                    lines.extend(
+                        std::fs::read_to_string(p)
+                            .unwrap()
+                            .lines()
+                            .map(String::from),
+                    );
+                }
+            }
+        }
+        for f in ["platforms.tsv", "fragments.tsv"] {
+            let t = std::fs::read_to_string(format!("{dir}/classify/{f}")).unwrap();
+            lines.extend(
+                t.lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .filter_map(|l| l.split_once('\t'))
+                    .map(|(_, l)| l.to_string()),
+            );
+        }
+        assert!(lines.len() > 200, "fixtures found: {}", lines.len());
+        // Context that only decides a cut record: a timeout without its phase is cut
+        // unless a client is named; a connect() with only `server:` after it is not.
+        lines.push("2026/11/22 10:00:00 [error] 7#7: *1 upstream timed out (110: Connection timed out), client: 1.2.3.4".into());
+        lines.push("2026/11/22 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused), server: a".into());
+        // A unix upstream that only the upstream field shows (nginx names the socket in
+        // the message only for connect()).
+        for errno in ["2: No such file or directory", "13: Permission denied"] {
+            lines.push(format!("2026/11/22 10:00:00 [error] 7#7: *1 connect() failed ({errno}) while connecting to upstream, client: 1.2.3.4, server: a, request: \"GET / HTTP/1.1\", upstream: \"fastcgi://unix:/run/php.sock:\", host: \"a\""));
+        }
+        let cut: Vec<String> = lines
+            .iter()
+            .filter_map(|l| l.split_once(", client: ").map(|(m, _)| m.to_string()))
+            .collect();
+        let mut classified = 0;
+        for l in lines.iter().chain(&cut) {
+            let r = parse(l.as_bytes());
+            let f = class_flags(&r);
+            let mut rebuilt = Record {
+                level: r.level,
+                message: r.message,
+                client: (f & 1 != 0).then_some(&b"c"[..]),
+                server: (f & 2 != 0).then_some(&b"s"[..]),
+                upstream: match f & 12 {
+                    12 => Some(&b"unix:/s"[..]),
+                    4 => Some(&b"http://u"[..]),
+                    _ => None,
+                },
+                pid: Some(5),
+                tid: match f >> 4 {
+                    1 => Some(5),
+                    2 => Some(6),
+                    _ => Some(0),
+                },
+                ..Default::default()
+            };
+            parse_message_parts(&mut rebuilt);
+            assert_eq!(classify_full(&rebuilt), classify_full(&r), "{l}");
+            classified += usize::from(classify_full(&r).is_some());
+        }
+        assert!(classified > 100, "{classified}");
+    }
+
+    #[test]
+    fn unix_upstreams_are_found_from_their_colons() {
+        for u in [
+            "unix:/s",
+            "http://unix:/run/a.sock:/x?q=unix",
+            "fastcgi://unix:",
+            "http://10.0.0.5:8080/x?q=xxxxunix",
+            "unix",
+            ":unix",
+            "http://a:1/?unix:",
+            "",
+            "uni:x:",
+        ] {
+            let u = u.as_bytes();
+            assert_eq!(names_unix(u), contains(u, needle!(b"unix:")), "{u:?}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! escapes it for a terminal (clients choose request lines, hosts, referrers).
 
 pub mod access;
+mod class_memo;
 pub mod explain;
 pub mod lb;
 pub mod line;

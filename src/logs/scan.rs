@@ -12,6 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use memchr::memmem::Finder;
 
+use super::class_memo::ClassMemo;
 use super::line::{self, Category, LogTime, Record};
 use super::prefix;
 
@@ -375,6 +376,8 @@ pub struct Scanner {
     /// Per category: pending counts of its upstreams and servers, added to `stats` at the
     /// end of every `feed` (callers read `stats` right after feeding).
     key_caches: Vec<[KeyCache; 2]>,
+    /// Classes remembered by message (a failure log repeats a few messages).
+    classes: ClassMemo,
 }
 
 /// See [`Scanner::pend`].
@@ -489,6 +492,7 @@ impl Scanner {
             stamp: [0; 19],
             stamp_time: None,
             key_caches: Category::ALL.iter().map(|_| Default::default()).collect(),
+            classes: ClassMemo::default(),
         }
     }
 
@@ -836,7 +840,7 @@ impl Scanner {
         }
         let mut r = match head {
             _ if fragment => line::parse(rec),
-            Some((h, rest)) => line::parse_body(h, rest),
+            Some((h, rest)) => line::parse_fields(h, rest),
             None => line::parse_at(rec, time),
         };
         if !fragment && r.time.is_none() {
@@ -849,10 +853,12 @@ impl Scanner {
             }
             r.time = time;
         }
+        // (A record read by `parse_fields` gets its errno and action only if the memo
+        // has to classify it; nothing below reads them.)
         let class = if r.level == b"warn" {
             None
         } else {
-            line::classify_full(&r)
+            self.classes.classify(&mut r)
         };
         let Some(class) = class else {
             if line::is_upstream_disabled(&r) {
