@@ -291,12 +291,12 @@ pub fn error_log_with(
         categories: vec![LogCategoryCount {
             category: category.into(),
             count,
-            first_seen: Some(first_seen.into()),
-            last_seen: Some(first_seen.into()),
+            first_seen: Some(first_seen.parse().unwrap()),
+            last_seen: Some(first_seen.parse().unwrap()),
             samples: vec![LogEvidence {
                 line: 1832,
                 category: category.into(),
-                time: Some(first_seen.into()),
+                time: Some(first_seen.parse().unwrap()),
                 upstream: None,
                 server: None,
                 host: None,

@@ -17,7 +17,7 @@
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDateTime};
 use serde::Serialize;
 
-use crate::facts::{Facts, FpmEventKind, JournalEventKind};
+use crate::facts::{Facts, FpmEventKind, JournalEventKind, WallTime};
 
 /// One dated event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,6 +117,11 @@ pub fn build(facts: &Facts) -> Timeline {
         Ok(d) => Some(in_log_zone(d)),
         Err(_) => parse_time(s, year),
     };
+    // A typed fact time: converted when it carries its zone, nginx's local time otherwise.
+    let wall = |w: &WallTime| match w.zoned() {
+        Some(d) => Some(in_log_zone(d)),
+        None => w.at(),
+    };
     // A zone-less time printed in badgw's zone (journalctl's short form).
     let shift = match (badgw_zone, log_zone) {
         (Some(b), Some(l)) => {
@@ -200,7 +205,7 @@ pub fn build(facts: &Facts) -> Timeline {
     // The error log's failures: each category from its first to its last line.
     if let Some(w) = facts.error_log.value() {
         for c in &w.categories {
-            let first = c.first_seen.as_deref().and_then(t);
+            let first = c.first_seen.as_ref().and_then(wall);
             let line = c.samples.first().map(|s| s.line);
             push(
                 first,
@@ -208,8 +213,8 @@ pub fn build(facts: &Facts) -> Timeline {
                     count: Some(c.count),
                     last: c
                         .last_seen
-                        .as_deref()
-                        .and_then(t)
+                        .as_ref()
+                        .and_then(wall)
                         .filter(|l| Some(*l) != first)
                         .map(fmt),
                     ..ev(
@@ -251,7 +256,7 @@ pub fn build(facts: &Facts) -> Timeline {
                 _ => continue,
             };
             push(
-                n.time.as_deref().and_then(t),
+                n.time.as_ref().and_then(wall),
                 ev(kind, text.into(), format!("{}:{}", w.file, n.line)),
             );
         }
@@ -495,8 +500,8 @@ mod tests {
             categories: vec![LogCategoryCount {
                 category: "upstream-refused".into(),
                 count: 40,
-                first_seen: Some("2026-11-22T03:12:07".into()),
-                last_seen: Some("2026-11-22T03:19:58".into()),
+                first_seen: Some("2026-11-22T03:12:07".parse().unwrap()),
+                last_seen: Some("2026-11-22T03:19:58".parse().unwrap()),
                 samples: vec![],
             }],
             ..Default::default()
@@ -568,8 +573,8 @@ mod tests {
             categories: vec![LogCategoryCount {
                 category: "upstream-refused".into(),
                 count: 40,
-                first_seen: Some("2026-11-22T03:12:07".into()),
-                last_seen: Some("2026-11-22T03:19:58".into()),
+                first_seen: Some("2026-11-22T03:12:07".parse().unwrap()),
+                last_seen: Some("2026-11-22T03:19:58".parse().unwrap()),
                 samples: vec![],
             }],
             ..Default::default()

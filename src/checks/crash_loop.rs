@@ -20,7 +20,7 @@
 
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, JournalEventKind, Pm2App, UnitFacts, UpstreamLiveness};
+use crate::facts::{Facts, JournalEventKind, Pm2App, UnitFacts, UpstreamLiveness, WallTime};
 
 pub struct CrashLoop;
 
@@ -290,7 +290,7 @@ fn alternating_log_finding(facts: &Facts) -> Option<Finding> {
     let cut = facts
         .error_category("premature-close")
         .or_else(|| facts.error_category("connection-reset"))?;
-    let t = |s: &Option<String>| s.as_deref().and_then(crate::parse::wall_time);
+    let t = |s: &Option<WallTime>| s.as_ref().and_then(WallTime::at);
     let (rf, rl, cf, cl) = (
         t(&refused.first_seen)?,
         t(&refused.last_seen)?,
@@ -661,12 +661,12 @@ mod tests {
                 "connect() failed (111: Connection refused) while connecting to upstream",
             );
             if let Fact::Collected { value } = &mut w {
-                value.categories[0].last_seen = Some("2026/11/22 03:12:40".into());
+                value.categories[0].last_seen = Some("2026/11/22 03:12:40".parse().unwrap());
                 value.categories.push(LogCategoryCount {
                     category: "premature-close".into(),
                     count: 3,
-                    first_seen: Some(cut_first.into()),
-                    last_seen: Some(cut_last.into()),
+                    first_seen: Some(cut_first.parse().unwrap()),
+                    last_seen: Some(cut_last.parse().unwrap()),
                     samples: vec![],
                 });
             }

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 
 use crate::cause::Cause;
 use crate::checks::{Check, Finding, Severity, Strength, Verdict};
-use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount, Route};
+use crate::facts::{ErrorLogWindow, Facts, LogCategoryCount, Route, WallTime};
 use crate::logs::line::Category;
 
 pub struct ErrorLogCauses;
@@ -113,7 +113,7 @@ fn finding(
         cause,
         severity,
         strength,
-        title(cause, count, w.since.as_deref()),
+        title(cause, count, w.since.as_ref().map(WallTime::as_str)),
     );
     for s in samples.iter().take(3) {
         f = f.evidence(format!("{}:{}", w.file, s.line), s.text.clone());
@@ -141,7 +141,7 @@ fn trace_back(mut f: Finding, w: &ErrorLogWindow, r: &Route) -> Finding {
                 "nginx marked {} failed {} time(s) (\"upstream server temporarily disabled\"), first at {}",
                 d.upstream,
                 d.count,
-                d.first_seen.as_deref().unwrap_or("?")
+                d.first_seen.as_ref().map_or("?", WallTime::as_str)
             ),
         );
     }
@@ -237,12 +237,12 @@ mod tests {
         LogCategoryCount {
             category: category.into(),
             count,
-            first_seen: Some("2026-11-22T10:00:01".into()),
-            last_seen: Some("2026-11-22T10:04:00".into()),
+            first_seen: Some("2026-11-22T10:00:01".parse().unwrap()),
+            last_seen: Some("2026-11-22T10:04:00".parse().unwrap()),
             samples: vec![LogEvidence {
                 line,
                 category: category.into(),
-                time: Some("2026-11-22T10:00:01".into()),
+                time: Some("2026-11-22T10:00:01".parse().unwrap()),
                 upstream: Some(upstream.into()),
                 server: Some("shop.example.com".into()),
                 host: Some("shop.example.com".into()),
@@ -259,7 +259,7 @@ mod tests {
         });
         f.error_log = Fact::collected(ErrorLogWindow {
             file: "/var/log/nginx/error.log".into(),
-            since: Some("2026-11-22T09:50:00".into()),
+            since: Some("2026-11-22T09:50:00".parse().unwrap()),
             lines_read: 100,
             categories: cats,
             other_sites_events: 4,

@@ -22,8 +22,7 @@
 
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, OomKill, Pm2App, UnitFacts};
-use crate::parse::wall_time;
+use crate::facts::{Facts, OomKill, Pm2App, UnitFacts, WallTime};
 
 pub struct OomKilled;
 
@@ -196,7 +195,7 @@ fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
     }
     let at = kill.time?.naive_local();
     let window = facts.error_log.value()?;
-    if let Some(since) = window.since.as_deref().and_then(wall_time) {
+    if let Some(since) = window.since.as_ref().and_then(WallTime::at) {
         if since > at {
             return None;
         }
@@ -205,7 +204,7 @@ fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
         .categories
         .iter()
         .filter(|c| c.count > 0 && GONE_CATEGORIES.contains(&c.category.as_str()))
-        .filter_map(|c| c.first_seen.as_deref().and_then(wall_time))
+        .filter_map(|c| c.first_seen.as_ref().and_then(WallTime::at))
         .min()?;
     // Both clocks print whole seconds: a request cut by the kill may log in the same
     // second, or the one before when the kill's stamp was rounded up.
@@ -320,8 +319,8 @@ fn first_error_relation(facts: &Facts, kill: chrono::NaiveDateTime) -> Option<St
     let first = window
         .categories
         .iter()
-        .filter_map(|c| c.first_seen.as_deref())
-        .filter_map(|s| wall_time(s).map(|t| (t, s)))
+        .filter_map(|c| c.first_seen.as_ref())
+        .filter_map(|s| s.at().map(|t| (t, s)))
         .min_by_key(|(t, _)| *t)?;
     let secs = (first.0 - kill).num_seconds();
     let rel = if secs >= 0 {
@@ -676,7 +675,7 @@ mod tests {
 
         f.error_log = refused("2026/11/22 03:12:04");
         if let Fact::Collected { value } = &mut f.error_log {
-            value.since = Some("2026/11/22 03:12:03".into());
+            value.since = Some("2026/11/22 03:12:03".parse().unwrap());
         }
         let Verdict::Found(found) = OomKilled.run(&f) else {
             panic!("expected a finding");

@@ -26,8 +26,9 @@ use std::net::SocketAddr;
 use super::evidence::{self, describe_probe};
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, LogEvidence, NameResolution, UpstreamAddr, UpstreamConnection};
-use crate::parse::wall_time;
+use crate::facts::{
+    Facts, LogEvidence, NameResolution, UpstreamAddr, UpstreamConnection, WallTime,
+};
 
 pub struct StaleResolution;
 
@@ -93,7 +94,7 @@ impl Check for StaleResolution {
                     // A failure before the last (re)load says nothing about the addresses
                     // nginx resolved at that load.
                     if let (Some(t), Some(load)) =
-                        (s.time.as_deref().and_then(wall_time), loaded_at)
+                        (s.time.as_ref().and_then(WallTime::at), loaded_at)
                     {
                         if t < load {
                             continue;
@@ -249,7 +250,7 @@ fn finding(
         .map(|w| w.file.clone())
         .unwrap_or_default();
     if let Some((cat, s)) = x.samples.last() {
-        let when = s.time.as_deref().unwrap_or("?");
+        let when = s.time.as_ref().map_or("?", WallTime::as_str);
         f = f.evidence(
             format!("{log}:{}", s.line),
             format!(
@@ -349,17 +350,17 @@ mod tests {
     fn with_log(mut facts: Facts, upstream: &str, time: &str) -> Facts {
         facts.error_log = Fact::collected(ErrorLogWindow {
             file: "/var/log/nginx/error.log".into(),
-            since: Some("2026/11/30 15:00:00".into()),
+            since: Some("2026/11/30 15:00:00".parse().unwrap()),
             lines_read: 10,
             categories: vec![LogCategoryCount {
                 category: "upstream-unreachable".into(),
                 count: 7,
-                first_seen: Some(time.into()),
-                last_seen: Some(time.into()),
+                first_seen: Some(time.parse().unwrap()),
+                last_seen: Some(time.parse().unwrap()),
                 samples: vec![LogEvidence {
                     line: 42,
                     category: "upstream-unreachable".into(),
-                    time: Some(time.into()),
+                    time: Some(time.parse().unwrap()),
                     upstream: Some(upstream.into()),
                     server: Some("shop.example.test".into()),
                     host: None,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::WallTime;
+
 /// One classified upstream failure from the error log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LogEvidence {
@@ -10,7 +12,7 @@ pub struct LogEvidence {
     /// Category id from the explain-log vocabulary (design §3), e.g. "upstream-refused".
     pub category: String,
     #[serde(default)]
-    pub time: Option<String>,
+    pub time: Option<WallTime>,
     #[serde(default)]
     pub upstream: Option<String>,
     #[serde(default)]
@@ -27,9 +29,9 @@ pub struct LogCategoryCount {
     pub category: String,
     pub count: u64,
     #[serde(default)]
-    pub first_seen: Option<String>,
+    pub first_seen: Option<WallTime>,
     #[serde(default)]
-    pub last_seen: Option<String>,
+    pub last_seen: Option<WallTime>,
     /// The first and the last matching lines (at most a few), for evidence.
     pub samples: Vec<LogEvidence>,
 }
@@ -37,9 +39,9 @@ pub struct LogCategoryCount {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ErrorLogWindow {
     pub file: String,
-    /// Start of the window (RFC 3339 or the log's own timestamp form).
+    /// Start of the window, in the log's local time (`YYYY-MM-DDTHH:MM:SS`).
     #[serde(default)]
-    pub since: Option<String>,
+    pub since: Option<WallTime>,
     pub lines_read: u64,
     /// Events that concern the selected site or its upstream addresses.
     pub categories: Vec<LogCategoryCount>,
@@ -74,7 +76,7 @@ pub struct ErrorMinute {
 pub struct NginxLogEvent {
     pub line: u64,
     #[serde(default)]
-    pub time: Option<String>,
+    pub time: Option<WallTime>,
     pub kind: String,
 }
 
@@ -87,7 +89,7 @@ pub struct DisabledServer {
     /// 1-based line of the first note.
     pub first_line: u64,
     #[serde(default)]
-    pub first_seen: Option<String>,
+    pub first_seen: Option<WallTime>,
     #[serde(default)]
-    pub last_seen: Option<String>,
+    pub last_seen: Option<WallTime>,
 }

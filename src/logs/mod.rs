@@ -160,6 +160,12 @@ pub fn window_from_tail(
     window_from_stats(tail.name, stats, since_t, filter)
 }
 
+/// A scanner time as the typed fact time (written `YYYY-MM-DDTHH:MM:SS`, as always): the
+/// window is where the scanner's seconds become facts, so they are converted once, here.
+fn wall_time(t: LogTime) -> Option<crate::facts::WallTime> {
+    chrono::DateTime::from_timestamp(t, 0).map(|d| crate::facts::WallTime::naive(d.naive_utc()))
+}
+
 fn window_from_stats(
     file: &str,
     stats: Stats,
@@ -206,7 +212,7 @@ fn window_from_stats(
             .map(|e| LogEvidence {
                 line: e.line,
                 category: cat.id().to_string(),
-                time: e.time.map(format_time),
+                time: e.time.and_then(wall_time),
                 upstream: e.upstream,
                 server: e.server,
                 host: e.host,
@@ -216,8 +222,8 @@ fn window_from_stats(
         categories.push(LogCategoryCount {
             category: cat.id().to_string(),
             count: n,
-            first_seen: first.map(format_time),
-            last_seen: last.map(format_time),
+            first_seen: first.and_then(wall_time),
+            last_seen: last.and_then(wall_time),
             samples,
         });
     }
@@ -225,7 +231,7 @@ fn window_from_stats(
     let mut disabled: Vec<DisabledServer> = Vec::new();
     for n in stats.disabled_notes.iter().filter(|n| filter.matches(n)) {
         let up = n.upstream.clone().unwrap_or_default();
-        let time = n.time.map(format_time);
+        let time = n.time.and_then(wall_time);
         match disabled.iter_mut().find(|d| d.upstream == up) {
             Some(d) => {
                 d.count += 1;
@@ -253,7 +259,7 @@ fn window_from_stats(
         .iter()
         .map(|&(line, t, k)| NginxLogEvent {
             line,
-            time: t.map(format_time),
+            time: t.and_then(wall_time),
             kind: k.id().to_string(),
         })
         .collect();
@@ -262,7 +268,7 @@ fn window_from_stats(
         nginx_events,
         disabled,
         file: file.to_string(),
-        since: Some(format_time(since)),
+        since: wall_time(since),
         lines_read: stats.lines_total,
         categories,
         other_sites_events: other,
