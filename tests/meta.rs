@@ -698,3 +698,100 @@ fn checks_do_not_parse_text() {
         bad.join("\n")
     );
 }
+
+/// The code of a source file before its unit tests, without `//` comment lines.
+fn code_before_tests(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .take_while(|(_, l)| !l.trim_start().starts_with("#[cfg(test)]"))
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .map(|(i, l)| (i + 1, l))
+        .collect()
+}
+
+/// Functions (at the top level or in an impl) longer than `max` lines: (name, lines).
+fn long_functions(text: &str, max: usize) -> Vec<(String, usize)> {
+    let lines = code_before_tests(text);
+    let mut out = Vec::new();
+    for (k, (_, l)) in lines.iter().enumerate() {
+        let indent = l.len() - l.trim_start().len();
+        let t = l.trim_start();
+        let Some(rest) = t
+            .strip_prefix("pub fn ")
+            .or_else(|| t.strip_prefix("pub(crate) fn "))
+            .or_else(|| t.strip_prefix("fn "))
+        else {
+            continue;
+        };
+        let close = format!("{}}}", " ".repeat(indent));
+        if let Some(end) = lines[k..].iter().position(|(_, x)| *x == close) {
+            if end + 1 > max {
+                let name = rest.split(['(', '<']).next().unwrap_or(rest).to_string();
+                out.push((name, end + 1));
+            }
+        }
+    }
+    out
+}
+
+/// Gathering stays a list of named collectors (issue 10): gather/mod.rs holds the stages
+/// only, the orchestration is made of short functions, and no collector reads a hard-coded
+/// /proc instead of the Context's root (`--proc-root`).
+#[test]
+fn gather_is_stages_of_named_collectors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gather");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let mod_lines = read("mod.rs").lines().count();
+    assert!(
+        mod_lines < 300,
+        "src/gather/mod.rs has {mod_lines} lines: it holds the stages only; put a source's \
+         collector in the file of its source and list it in gather/stages.rs"
+    );
+    let mut long = Vec::new();
+    for f in [
+        "mod.rs",
+        "stages.rs",
+        "runner.rs",
+        "target.rs",
+        "nginx_config.rs",
+        "view.rs",
+        "site_upstreams.rs",
+    ] {
+        for (name, n) in long_functions(&read(f), 80) {
+            long.push(format!("src/gather/{f}: fn {name} has {n} lines"));
+        }
+    }
+    assert!(long.is_empty(), "split these:\n{}", long.join("\n"));
+    let mut hard = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, l) in code_before_tests(&text) {
+            for pat in [
+                "Path::new(\"/proc\")",
+                "PathBuf::from(\"/proc\")",
+                "\"/proc\".into()",
+                "\"/proc/{",
+                "Path::new(\"/proc/",
+            ] {
+                if l.contains(pat) {
+                    hard.push(format!("{}:{n}: {}", path.display(), l.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        hard.is_empty(),
+        "read /proc through the Context (ctx.proc_file, ctx.proc_root):\n{}",
+        hard.join("\n")
+    );
+}
+
+#[test]
+fn long_functions_are_found() {
+    let body = "    x();\n".repeat(5);
+    let text =
+        format!("fn short() {{\n}}\n\nimpl A {{\n    pub fn long(&self) {{\n{body}    }}\n}}\n");
+    assert_eq!(long_functions(&text, 5), vec![("long".to_string(), 7)]);
+    assert!(long_functions(&text, 7).is_empty());
+}

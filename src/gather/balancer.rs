@@ -6,7 +6,7 @@
 //! window, the probe timeout.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use super::runner::Context;
 use super::websocket::{read_tail, request_path};
@@ -33,6 +33,7 @@ pub fn collect(ctx: &Context) -> Fact<BalancerFacts> {
         t.route.as_ref(),
         t.config.as_ref(),
         t.master_pid(),
+        t.placement.root.as_deref(),
     )
 }
 
@@ -41,6 +42,7 @@ pub fn gather(
     route: Option<&Route>,
     config: Option<&nginx::Config>,
     master: Option<u32>,
+    root: Option<&Path>,
 ) -> Fact<BalancerFacts> {
     let (Some(route), Some(config)) = (route, config) else {
         return Fact::unavailable("nginx configuration", "no route was selected");
@@ -56,7 +58,7 @@ pub fn gather(
     let path = opts
         .access_log
         .clone()
-        .or_else(|| route.access_log.as_ref().map(PathBuf::from));
+        .or_else(|| route.access_log.as_deref().map(|p| ns::nginx_file(root, p)));
     match path {
         Some(path) => match read_tail(&path) {
             Ok((data, first_line)) => {

@@ -58,6 +58,16 @@ pub fn under_root(root: Option<&Path>, path: &str) -> PathBuf {
     }
 }
 
+/// Where badgw reads nginx's file `path` (a log named in its configuration): inside nginx's
+/// `root` when it has one, links followed there; a standard stream stays as written (its
+/// read then says what it is).
+pub fn nginx_file(root: Option<&Path>, path: &str) -> PathBuf {
+    match resolve_in_root(root, path) {
+        Resolved::File(f) => f,
+        Resolved::Stream(_) => PathBuf::from(path),
+    }
+}
+
 /// A path of nginx's, as reachable from badgw.
 #[derive(Debug, PartialEq)]
 pub enum Resolved {
@@ -354,7 +364,12 @@ pub fn peers(
     // Named namespaces (`ip netns add`) with no process in them: only their bind-mounted
     // file under /run/netns holds them.
     let known: Vec<u64> = by_inode.keys().copied().chain(skip).collect();
-    found.extend(named_peers(Path::new(NAMED_NETNS), &known, targets));
+    found.extend(named_peers(
+        proc_root,
+        Path::new(NAMED_NETNS),
+        &known,
+        targets,
+    ));
     let note = (hidden > 0 && found.is_empty()).then(|| {
         format!(
             "the network namespaces of {hidden} process(es) could not be read (run as root): \
@@ -369,8 +384,13 @@ pub const NAMED_NETNS: &str = "/run/netns";
 
 /// The named namespaces under `dir` that no process is in (`known`: inodes already seen,
 /// and nginx's) in which one of `targets` is local, read from a thread that joins each
-/// (root): /proc/thread-self/net is then that namespace's.
-fn named_peers(dir: &Path, known: &[u64], targets: &[IpAddr]) -> Vec<PeerNamespace> {
+/// (root): `thread-self/net` under `proc_root` is then that namespace's.
+fn named_peers(
+    proc_root: &Path,
+    dir: &Path,
+    known: &[u64],
+    targets: &[IpAddr],
+) -> Vec<PeerNamespace> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -386,14 +406,15 @@ fn named_peers(dir: &Path, known: &[u64], targets: &[IpAddr]) -> Vec<PeerNamespa
         }
         let name = e.file_name().to_string_lossy().into_owned();
         let targets = targets.to_vec();
+        let proc_root = proc_root.to_path_buf();
         let read = std::thread::spawn(move || -> Option<PeerNamespace> {
             let f = fs::File::open(&path).ok()?;
             // SAFETY: setns on an open namespace file; only this dedicated thread moves.
             if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                 return None;
             }
-            let dir = Path::new("/proc/thread-self/net");
-            let local = local_addresses(dir).ok()?;
+            let dir = proc_root.join("thread-self/net");
+            let local = local_addresses(&dir).ok()?;
             let owned: Vec<String> = targets
                 .iter()
                 .filter(|ip| !ip.is_loopback() && local.iter().any(|n| n.contains(**ip)))
@@ -402,7 +423,7 @@ fn named_peers(dir: &Path, known: &[u64], targets: &[IpAddr]) -> Vec<PeerNamespa
             if owned.is_empty() {
                 return None;
             }
-            let listeners = listeners::scan_net(Path::new("/proc"), dir)
+            let listeners = listeners::scan_net(&proc_root, &dir)
                 .map(|s| s.listeners)
                 .unwrap_or_default();
             Some(PeerNamespace {

@@ -181,14 +181,15 @@ impl Batch {
     }
 }
 
-/// A collector started on its own thread.
-pub struct Pending<T> {
+/// A collector started on its own thread (only through [`start`] and [`Clock::run_one`]:
+/// every thread of a stage is a named collector with its `gather[]` record).
+struct Pending<T> {
     name: String,
     rx: mpsc::Receiver<(T, Duration)>,
 }
 
 /// Starts `f` on a detached thread named after the collector.
-pub fn spawn<T: Send + 'static>(
+fn spawn<T: Send + 'static>(
     name: impl Into<String>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Pending<T> {
@@ -211,7 +212,7 @@ pub fn spawn<T: Send + 'static>(
 impl<T> Pending<T> {
     /// The collector's result, or None when it did not finish before `deadline` (or its
     /// thread died); either way the outcome is appended to `log`.
-    pub fn wait(self, deadline: Instant, log: &mut Vec<GatherStage>) -> Option<T> {
+    fn wait(self, deadline: Instant, log: &mut Vec<GatherStage>) -> Option<T> {
         let left = deadline.saturating_duration_since(Instant::now());
         let (status, took, value) = match self.rx.recv_timeout(left) {
             Ok((v, took)) => (GatherStatus::Done, Some(took), Some(v)),

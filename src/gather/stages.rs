@@ -119,3 +119,64 @@ pub fn why_gone() -> Vec<Collector> {
         "socket permissions" => socket_access::collect => socket_access, "socket permissions";
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn names(list: Vec<Collector>) -> Vec<String> {
+        list.iter().map(|c| c.name().to_string()).collect()
+    }
+
+    /// `gather[].name` is part of the JSON: the tables keep the names it always had.
+    #[test]
+    fn tables_keep_the_gather_names() {
+        let ctx = Context::at("/proc", Duration::from_secs(1));
+        assert_eq!(names(listeners()), ["listeners"]);
+        assert_eq!(
+            names(reads(&ctx)),
+            ["error log", "access log", "websocket", "load balancer"]
+        );
+        assert_eq!(names(super::names(&ctx)), ["upstream names"]);
+        assert!(site_slices(&ctx).is_empty());
+        assert_eq!(
+            names(why_gone()),
+            [
+                "kernel log",
+                "systemd",
+                "pm2",
+                "php-fpm",
+                "supervisord",
+                "selinux",
+                "liveness",
+                "process limits",
+                "socket permissions"
+            ]
+        );
+    }
+
+    /// A late collector leaves its fact unavailable with the deadline's reason, under the
+    /// source the table names.
+    #[test]
+    fn late_collectors_are_recorded_with_their_source() {
+        let mut facts = Facts::new(Default::default());
+        let mut clock = super::super::runner::Clock::new(Duration::ZERO);
+        let slow = |_: &Context| -> Fact<crate::facts::SelinuxState> {
+            std::thread::sleep(Duration::from_secs(5));
+            Fact::unavailable("x", "never")
+        };
+        let table = collectors! { "selinux" => slow => selinux, "selinux"; };
+        let ctx = Context::at("/proc", Duration::from_secs(1));
+        super::super::runner::start(&ctx, table).finish(&mut clock, &mut facts);
+        match &facts.selinux {
+            Fact::Unavailable { source, reason } => {
+                assert_eq!(source, "selinux");
+                assert!(reason.starts_with("deadline"), "{reason}");
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+        assert_eq!(clock.log[0].name, "selinux");
+        assert_eq!(clock.log[0].status, crate::facts::GatherStatus::Deadline);
+    }
+}

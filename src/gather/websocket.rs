@@ -29,6 +29,7 @@ pub fn collect(ctx: &Context) -> Fact<WebSocketFacts> {
         t.route.as_ref(),
         t.config.as_ref(),
         t.master_pid(),
+        t.placement.root.as_deref(),
     )
 }
 
@@ -37,6 +38,7 @@ pub fn gather(
     route: Option<&Route>,
     config: Option<&nginx::Config>,
     master: Option<u32>,
+    root: Option<&Path>,
 ) -> Fact<WebSocketFacts> {
     let (Some(route), Some(config)) = (route, config) else {
         return Fact::unavailable("nginx configuration", "no route was selected");
@@ -64,7 +66,7 @@ pub fn gather(
             v
         };
     let mut cache = HashMap::new();
-    match access_path(opts, route) {
+    match access_path(opts, route, root) {
         Some(path) => match read_tail(&path) {
             Ok((data, first_line)) => {
                 scan_access(
@@ -89,7 +91,7 @@ pub fn gather(
     if locs.is_empty() {
         return Fact::collected(facts);
     }
-    match error_path(opts, route) {
+    match error_path(opts, route, root) {
         Some(path) => match read_tail(&path) {
             Ok((data, first_line)) => {
                 scan_errors(route, &path, &data, first_line, &mut locs, &mut |p| {
@@ -157,16 +159,18 @@ pub fn gather(
     Fact::collected(facts)
 }
 
-fn access_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
+/// `--access-log`, else nginx's access log of the route (inside nginx's `root`).
+fn access_path(opts: &GatherOptions, route: &Route, root: Option<&Path>) -> Option<PathBuf> {
     opts.access_log
         .clone()
-        .or_else(|| route.access_log.as_ref().map(PathBuf::from))
+        .or_else(|| route.access_log.as_deref().map(|p| ns::nginx_file(root, p)))
 }
 
-fn error_path(opts: &GatherOptions, route: &Route) -> Option<PathBuf> {
+/// `--error-log`, else nginx's error log of the route (inside nginx's `root`).
+fn error_path(opts: &GatherOptions, route: &Route, root: Option<&Path>) -> Option<PathBuf> {
     opts.error_log
         .clone()
-        .or_else(|| route.error_log.as_ref().map(PathBuf::from))
+        .or_else(|| route.error_log.as_deref().map(|p| ns::nginx_file(root, p)))
 }
 
 /// The last [`TAIL`] bytes of a log, from a line start, and the 1-based number of its
