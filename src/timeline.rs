@@ -129,9 +129,9 @@ pub fn build(facts: &Facts) -> Timeline {
         }
         _ => Duration::zero(),
     };
-    let t_badgw = |s: &str| match DateTime::parse_from_rfc3339(s.trim()) {
-        Ok(d) => Some(in_log_zone(d)),
-        Err(_) => parse_time(s, year).map(|n| n + shift),
+    let t_badgw = |w: &WallTime| match w.zoned() {
+        Some(d) => Some(in_log_zone(d)),
+        None => w.at().map(|n| n + shift),
     };
     let mut events: Vec<(NaiveDateTime, TimelineEvent)> = Vec::new();
     let mut push = |time: Option<NaiveDateTime>, ev: TimelineEvent| {
@@ -394,7 +394,7 @@ pub fn build(facts: &Facts) -> Timeline {
                 }
             };
             push(
-                e.time.as_deref().and_then(t),
+                e.time.as_ref().and_then(wall),
                 ev(
                     "php-fpm",
                     format!("pool [{}] {what}", e.pool),
@@ -585,7 +585,7 @@ mod tests {
                 ..Default::default()
             },
             journal: vec![JournalEntry {
-                time: "Nov 21 22:12:04".into(),
+                time: "Nov 21 22:12:04".parse().unwrap(),
                 host: None,
                 process: "systemd".into(),
                 pid: Some(1),
@@ -596,6 +596,7 @@ mod tests {
             }],
             ..Default::default()
         }]);
+        f.settle_years();
         let tl = build(&f);
         let at = |kind: &str| {
             tl.events

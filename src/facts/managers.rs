@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::WallTime;
+
 /// Where a fact came from: a file and 1-based line, a command, or a /proc path.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct Origin {
@@ -123,8 +125,9 @@ pub enum JournalEventKind {
 /// One line of `journalctl -u UNIT`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JournalEntry {
-    /// Time as printed (short: "Nov 22 03:12:01"; short-iso: RFC 3339).
-    pub time: String,
+    /// Time as printed (short: "Nov 22 03:12:01", whose year is settled against
+    /// `collected_at`; short-iso: "2026-11-22T03:12:01+0000").
+    pub time: WallTime,
     #[serde(default)]
     pub host: Option<String>,
     /// "systemd", "node", …
@@ -266,8 +269,9 @@ pub enum FpmEventKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FpmLogEvent {
+    /// `YYYY-MM-DDTHH:MM:SS`, the pool log's local time (from "[22-Nov-2026 03:12:01]").
     #[serde(default)]
-    pub time: Option<String>,
+    pub time: Option<WallTime>,
     pub pool: String,
     pub kind: FpmEventKind,
     /// The max_children value, the signal number, the exit code, or the timeout seconds.

@@ -190,6 +190,23 @@ fn yearless(s: &str) -> Option<Clock> {
     Some(Clock::Yearless { month, day, time })
 }
 
+impl super::Facts {
+    /// Gives every year-less time (journalctl's short form, read with `--journal` or
+    /// from an older snapshot) the year of `collected_at`, in badgw's zone, where
+    /// journalctl printed it. Called where facts are made: at the end of gathering and
+    /// when a snapshot is read. Without `collected_at` they stay without a time.
+    pub fn settle_years(&mut self) {
+        let Some(now) = self.collected_at.map(|c| c.naive_local()) else {
+            return;
+        };
+        if let super::Fact::Collected { value } = &mut self.systemd {
+            for e in value.iter_mut().flat_map(|u| u.journal.iter_mut()) {
+                e.time.settle_year(now);
+            }
+        }
+    }
+}
+
 /// Month abbreviation to number (syslog, dmesg -T, journal short).
 pub(crate) fn month_number(m: &str) -> Option<u32> {
     const M: [&str; 12] = [
@@ -329,6 +346,44 @@ mod tests {
         let mut t = WallTime::parse("2025-12-31T23:59:58").unwrap();
         t.settle_year(at("2027-01-01T00:00:00"));
         assert_eq!(t.at(), Some(at("2025-12-31T23:59:58")));
+    }
+
+    /// A snapshot's journal in the short form, read on New Year's morning: the entries
+    /// get last year's date once settled, and the snapshot writes back the same text.
+    #[test]
+    fn snapshot_journal_times_settle_against_collected_at() {
+        let entry = |time: &str| {
+            serde_json::json!({"time": time, "process": "systemd", "message": "m",
+                "kind": "other", "line": 1})
+        };
+        let unit = serde_json::json!({"status": {"id": "app.service"}, "why": "w",
+            "journal": [entry("Dec 31 23:59:58"), entry("2026-12-31T23:59:59+0000")]});
+        let mut facts = crate::facts::Facts {
+            collected_at: DateTime::parse_from_rfc3339("2027-01-01T00:00:03+00:00").ok(),
+            ..Default::default()
+        };
+        facts.systemd = crate::facts::Fact::collected(vec![
+            serde_json::from_value(unit.clone()).expect("a unit with its journal")
+        ]);
+        facts.settle_years();
+        let units = facts.systemd.value().expect("collected");
+        let times: Vec<_> = units[0].journal.iter().map(|e| e.time.at()).collect();
+        assert_eq!(
+            times,
+            [
+                Some(at("2026-12-31T23:59:58")),
+                Some(at("2026-12-31T23:59:59"))
+            ]
+        );
+        let back = serde_json::to_value(&units[0]).unwrap();
+        for (b, u) in back["journal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(unit["journal"].as_array().unwrap())
+        {
+            assert_eq!(b["time"], u["time"]);
+        }
     }
 
     #[test]

@@ -182,6 +182,8 @@ pub fn collect(opts: &GatherOptions) -> anyhow::Result<Facts> {
     why_gone.finish(&mut clock, &mut facts);
     slices.finish(&mut clock, &mut facts);
     site_upstreams::attach_failing(&ctx, &mut facts);
+    // A `--journal` file in journalctl's short form has no year: the collection's.
+    facts.settle_years();
     facts.gather = clock.log;
     Ok(facts)
 }

@@ -4,7 +4,7 @@
 //! Pure: text in, typed out. Include globs are returned, not followed: `gather` expands them.
 
 use super::lines;
-use crate::facts::{FpmEventKind, FpmLogEvent, FpmPool, FpmSetting};
+use crate::facts::{FpmEventKind, FpmLogEvent, FpmPool, FpmSetting, WallTime};
 
 /// One parsed configuration file.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,20 +111,23 @@ pub fn parse_fpm_conf(file: &str, input: &[u8]) -> FpmConfFile {
     out
 }
 
-/// "[22-Nov-2026 03:12:01]" or "[22-Nov-2026 03:12:01.123456]" → "2026-11-22T03:12:01".
-fn fpm_time(s: &str) -> Option<String> {
+/// "[22-Nov-2026 03:12:01]" or "[22-Nov-2026 03:12:01.123456]" → 2026-11-22T03:12:01
+/// (whole seconds, as snapshots have always written it).
+fn fpm_time(s: &str) -> Option<WallTime> {
     let inner = s.strip_prefix('[')?.split(']').next()?;
     let (date, time) = inner.split_once(' ')?;
     let mut d = date.split('-');
     let (day, mon, year) = (d.next()?, d.next()?, d.next()?);
     let m = super::month_number(mon)?;
     let day: u32 = day.parse().ok()?;
-    let year: u32 = year.parse().ok()?;
+    let year: i32 = year.parse().ok()?;
     let hms = time.split('.').next()?;
     if hms.len() != 8 {
         return None;
     }
-    Some(format!("{year:04}-{m:02}-{day:02}T{hms}"))
+    let date = chrono::NaiveDate::from_ymd_opt(year, m, day)?;
+    let time = chrono::NaiveTime::parse_from_str(hms, "%H:%M:%S").ok()?;
+    Some(WallTime::naive(date.and_time(time)))
 }
 
 /// Parses a PHP-FPM log (its own file, or syslog/journal lines of php-fpm).
@@ -297,7 +300,10 @@ mod tests {
             .find(|e| e.kind == MaxChildrenReached)
             .expect("one");
         assert_eq!((reached.line, reached.value.as_deref()), (4, Some("2")));
-        assert_eq!(reached.time.as_deref(), Some("2026-11-22T23:57:41"));
+        assert_eq!(
+            reached.time.as_ref().map(|t| t.as_str()),
+            Some("2026-11-22T23:57:41")
+        );
         let kill9 = ev.iter().rfind(|e| e.kind == ChildKilled).expect("one");
         assert_eq!(
             (kill9.child_pid, kill9.value.as_deref()),
@@ -330,7 +336,14 @@ mod tests {
         );
         assert_eq!(ev[1].value.as_deref(), Some("5"));
         assert_eq!(ev[1].pool, "www");
-        assert_eq!(ev[1].time.as_deref(), Some("2026-11-22T03:12:01"));
+        assert_eq!(
+            ev[1]
+                .time
+                .as_ref()
+                .and_then(|t| t.at())
+                .map(|t| t.to_string()),
+            Some("2026-11-22 03:12:01".to_string())
+        );
         assert_eq!(ev[2].script.as_deref(), Some("/var/www/shop/export.php"));
         assert_eq!(ev[2].value.as_deref(), Some("31.203015"));
         assert_eq!(ev[2].child_pid, Some(23107));

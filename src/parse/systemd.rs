@@ -4,7 +4,7 @@
 //! Pure: text in, typed values out; unknown keys and lines are ignored, never an error.
 
 use super::lines;
-use crate::facts::{JournalEntry, JournalEventKind, UnitStatus};
+use crate::facts::{JournalEntry, JournalEventKind, UnitStatus, WallTime};
 
 /// The evidence source of a unit's properties: the command they are read from.
 pub fn show_source(unit: &str) -> String {
@@ -174,9 +174,13 @@ pub fn parse_journal(input: &[u8]) -> Vec<JournalEntry> {
             Some((p, pid)) => (p.to_string(), pid.trim_end_matches(']').parse().ok()),
             None => (ident.to_string(), None),
         };
+        // A time split_time took but no form reads (a day 31 of November) is not a line.
+        let Ok(time) = WallTime::parse(time) else {
+            continue;
+        };
         let (kind, detail) = classify_journal(&process, message);
         out.push(JournalEntry {
-            time: time.to_string(),
+            time,
             host: Some(host.to_string()),
             process,
             pid,
@@ -326,13 +330,19 @@ mod tests {
         assert_eq!(oom.as_deref(), Some("oom-kill"));
         let app = j.iter().find(|e| e.process == "node").expect("app line");
         assert_eq!(app.pid, Some(48213));
-        assert_eq!(app.time, "Nov 22 03:11:58");
+        assert_eq!(app.time.as_str(), "Nov 22 03:11:58");
+        // The short form has no year: it has a time once the collection's is known.
+        assert_eq!(app.time.at(), None);
         assert_eq!(app.line, 2);
 
         let iso = parse_journal(include_bytes!(
             "../../fixtures/host/systemd/journal-billing-short-iso.txt"
         ));
-        assert_eq!(iso[0].time, "2026-11-22T03:10:02+0000");
+        assert_eq!(iso[0].time.as_str(), "2026-11-22T03:10:02+0000");
+        assert_eq!(
+            iso[0].time.zoned(),
+            chrono::DateTime::parse_from_rfc3339("2026-11-22T03:10:02+00:00").ok()
+        );
         assert_eq!(iso.iter().filter(|e| e.kind == StartLimitHit).count(), 1);
         assert_eq!(
             iso.iter().filter(|e| e.kind == MainProcessExited).count(),
