@@ -37,7 +37,7 @@ pub fn collect(ctx: &Context) -> Fact<BalancerFacts> {
     )
 }
 
-pub fn gather(
+fn gather(
     opts: &GatherOptions,
     route: Option<&Route>,
     config: Option<&nginx::Config>,

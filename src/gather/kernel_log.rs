@@ -67,7 +67,7 @@ pub fn collect(ctx: &Context) -> Fact<KernelLog> {
 }
 
 /// Gathers the kernel log. `file` is --kernel-log; `timeout` bounds each command.
-pub fn gather_kernel_log(gctx: &Context, file: Option<&Path>) -> Fact<KernelLog> {
+fn gather_kernel_log(gctx: &Context, file: Option<&Path>) -> Fact<KernelLog> {
     let timeout = gctx.timeout;
     let ctx = host_time_context(gctx);
     if let Some(path) = file {

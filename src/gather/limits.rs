@@ -12,7 +12,7 @@ pub fn collect(ctx: &Context) -> Fact<Vec<ProcLimits>> {
 }
 
 /// Open-file limits and descriptor counts of the given processes.
-pub fn gather_process_limits(ctx: &Context, procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>> {
+fn gather_process_limits(ctx: &Context, procs: &[(u32, ProcRole)]) -> Fact<Vec<ProcLimits>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for &(pid, role) in procs {

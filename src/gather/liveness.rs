@@ -120,7 +120,7 @@ fn owner_finder(ctx: &Context) -> impl Fn(&str) -> Option<u32> + '_ {
 /// a restart loop shows as a pid that changes or a listener that comes and goes, and a
 /// loop whose lives are shorter than the interval would slip between two looks only.
 /// `owner` finds the pid listening at an address now (a fresh listener scan).
-pub fn gather_liveness(
+fn gather_liveness(
     ctx: &Context,
     addresses: &[String],
     owner: &dyn Fn(&str) -> Option<u32>,

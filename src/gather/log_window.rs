@@ -298,7 +298,7 @@ pub fn error_log_window(
 
 /// The recent access-log window of the selected server, read with its own log_format
 /// (`combined` when none is named, or when --access-log overrides the file).
-pub fn access_log_window(
+fn access_log_window(
     opts: &GatherOptions,
     route: Option<&Route>,
     nginx_fs: &NginxFs,

@@ -14,7 +14,7 @@ pub fn collect(ctx: &Context) -> Fact<PhpFpmFacts> {
 }
 
 /// Gathers PHP-FPM configuration, log and children's memory. `conf` overrides discovery.
-pub fn gather_php_fpm(ctx: &Context, conf: Option<&Path>) -> Fact<PhpFpmFacts> {
+fn gather_php_fpm(ctx: &Context, conf: Option<&Path>) -> Fact<PhpFpmFacts> {
     let mut mains: Vec<PathBuf> = conf.map(|c| vec![c.to_path_buf()]).unwrap_or_default();
     let mut masters = Vec::new();
     let mut children = Vec::new();

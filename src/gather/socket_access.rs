@@ -79,7 +79,7 @@ pub fn collect(ctx: &Context) -> Fact<Vec<SocketAccess>> {
 }
 
 /// Socket access for every targeted socket path, for the nginx worker user.
-pub fn gather_socket_access(sockets: &[String], worker_user: &str) -> Fact<Vec<SocketAccess>> {
+fn gather_socket_access(sockets: &[String], worker_user: &str) -> Fact<Vec<SocketAccess>> {
     let Some(user) = user_ident(worker_user) else {
         return Fact::unavailable("/etc/passwd", format!("user {worker_user} not found"));
     };

@@ -135,7 +135,7 @@ pub fn collect(ctx: &Context) -> Fact<SupervisordFacts> {
 
 /// Every running supervisord with its programs; collected (maybe empty) unless /proc
 /// cannot be read.
-pub fn gather(proc_root: &Path, inputs: &SupervisordInputs) -> Fact<SupervisordFacts> {
+fn gather(proc_root: &Path, inputs: &SupervisordInputs) -> Fact<SupervisordFacts> {
     let procs = processes(proc_root);
     if procs.is_empty() {
         return Fact::unavailable(proc_root.display().to_string(), "no process readable");

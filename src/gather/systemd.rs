@@ -69,7 +69,7 @@ pub fn collect(ctx: &Context) -> Fact<Vec<UnitFacts>> {
 }
 
 /// Gathers the units that may run the upstream, with their status and journal.
-pub fn gather_systemd(ctx: &Context, inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
+fn gather_systemd(ctx: &Context, inputs: &SystemdInputs) -> Fact<Vec<UnitFacts>> {
     if let Some(file) = &inputs.unit_status_file {
         let bytes = match super::files::read_all(file, 16 << 20) {
             Ok(b) => b,

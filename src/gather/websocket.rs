@@ -33,7 +33,7 @@ pub fn collect(ctx: &Context) -> Fact<WebSocketFacts> {
     )
 }
 
-pub fn gather(
+fn gather(
     opts: &GatherOptions,
     route: Option<&Route>,
     config: Option<&nginx::Config>,
