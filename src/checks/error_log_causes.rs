@@ -13,7 +13,8 @@
 //!
 //! **Evidence used**: `facts.error_log` (the window `logs::read_window` filled, already
 //! restricted to this site's server names and upstream addresses), its sample lines as
-//! `file:line`, and `route.settings.keepalive` to tell a keep-alive race from a crash.
+//! `file:line`, and `route.settings.keepalive` to tell a keep-alive race from a crash;
+//! for upstream-tls-verify also `facts.upstream_tls` (the certificate's names and dates).
 //!
 //! **False positives avoided**: client-side events (499, client closed/timed out, body too
 //! large, static `open()` failures) never become events; lines of other sites are counted
@@ -117,6 +118,11 @@ fn finding(
     );
     for s in samples.iter().take(3) {
         f = f.evidence(format!("{}:{}", w.file, s.line), s.text.clone());
+    }
+    // The certificate nginx rejected, as a direct connection read it: its names and dates.
+    if cause == Cause::UpstreamTlsVerify {
+        f.evidence
+            .extend(super::upstream_tls_certificate::certificate_evidence(facts));
     }
     let up = samples
         .iter()

@@ -35,6 +35,7 @@ mod socket_exists;
 mod stale_resolution;
 mod timeout_alignment;
 mod upstream_response;
+pub mod upstream_tls_certificate;
 mod websocket_upgrade;
 
 pub mod evidence;
@@ -53,6 +54,7 @@ pub use socket_exists::SocketExists;
 pub use stale_resolution::StaleResolution;
 pub use timeout_alignment::{timeout_table, TimeoutAlignment, TimeoutRow};
 pub use upstream_response::UpstreamResponse;
+pub use upstream_tls_certificate::UpstreamTlsCertificate;
 pub use websocket_upgrade::WebsocketUpgrade;
 
 use serde::Serialize;

@@ -11,6 +11,7 @@ pub const CHECKS: &[&dyn Check] = &[
     &AddressFamily,
     &ListenerMatchesConfig,
     &Protocol,
+    &UpstreamTlsCertificate,
     &UpstreamResponse,
     &ConnectTimeout,
     &KeepaliveAlignment,

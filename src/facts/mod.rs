@@ -23,6 +23,7 @@ pub mod process;
 pub mod queries;
 pub mod supervisord;
 pub mod time;
+pub mod tls;
 pub mod websocket;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,7 @@ pub use process::*;
 pub use queries::*;
 pub use supervisord::*;
 pub use time::WallTime;
+pub use tls::*;
 pub use websocket::*;
 
 /// Version of the snapshot format; bumped only on incompatible changes.
@@ -187,6 +189,10 @@ pub struct Facts {
     /// forwarded requests seen in the access log, nginx's real_ip settings.
     #[serde(default)]
     pub balancer: Fact<BalancerFacts>,
+    /// The certificate of each `https://`/`grpcs://` upstream of the route, read over a
+    /// direct TLS connection with the SNI nginx sends.
+    #[serde(default)]
+    pub upstream_tls: Fact<Vec<UpstreamCertificate>>,
     /// Each collector's outcome and duration, in the order they were awaited; a status
     /// `deadline` means the global deadline cut it off (its fact says `deadline: …`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -138,6 +138,10 @@ pub struct RouteSettings {
     /// Where each timeout above was set, by directive name (absent: nginx's default).
     #[serde(default)]
     pub set_at: Vec<(String, SourceRef)>,
+    /// How nginx checks the upstream's certificate (`proxy_ssl_*`), for an `https://` or
+    /// `grpcs://` target only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_tls: Option<super::UpstreamTlsSettings>,
 }
 
 /// The answer to "where does nginx send this request?".

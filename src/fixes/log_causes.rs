@@ -68,12 +68,32 @@ pub fn fixes(facts: &Facts, cause: Cause, upstream: &str) -> Vec<Fix> {
             Fix::safe("resolve the name as the host does", resolve(up)),
             Fix::review("with variables in proxy_pass, add a resolver (e.g. resolver 127.0.0.53 valid=30s;)", reload.clone()),
         ],
+        Cause::UpstreamTlsVerify if !certificate_fixes(facts).is_empty() => certificate_fixes(facts),
         Cause::UpstreamTlsVerify => vec![
             Fix::safe("see the names and expiry on the upstream's certificate", certificate(up)),
             Fix::review("verify against the certificate's name and CA: proxy_ssl_name <name>; proxy_ssl_server_name on; proxy_ssl_trusted_certificate <ca.pem>;", reload.clone()),
         ],
         _ => Vec::new(),
     }
+}
+
+/// The exact fixes for the route's upstream certificates that nginx rejects, as read over
+/// a direct connection (`facts.upstream_tls`), when one was.
+fn certificate_fixes(facts: &Facts) -> Vec<Fix> {
+    let ups = facts.route_upstreams();
+    let Some(certs) = facts.upstream_tls.value() else {
+        return Vec::new();
+    };
+    certs
+        .iter()
+        .filter(|c| ups.is_empty() || ups.iter().any(|u| u.address == c.address))
+        .flat_map(|c| super::upstream_tls::fixes(facts, c))
+        .fold(Vec::new(), |mut all, f| {
+            if !all.contains(&f) {
+                all.push(f);
+            }
+            all
+        })
 }
 
 /// The host part of `host:port` (`[v6]:port` too).

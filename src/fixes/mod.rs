@@ -26,6 +26,7 @@ pub mod selinux;
 pub mod sizing;
 pub mod socket;
 pub mod systemd;
+pub mod upstream_tls;
 
 use serde::Serialize;
 

@@ -41,6 +41,7 @@ pub mod stages;
 pub mod supervisord;
 pub mod systemd;
 pub mod target;
+pub mod tls_cert;
 pub mod unix_sockets;
 pub mod upstream_names;
 pub mod verify;

@@ -7,8 +7,8 @@
 use super::runner::{Collector, Context};
 use super::{
     balancer, kernel_log, limits, liveness, log_window, php_fpm, pm2, probe_targets, proc_scan,
-    selinux, site_upstreams, socket_access, supervisord, systemd, upstream_names, websocket,
-    worker_connections,
+    selinux, site_upstreams, socket_access, supervisord, systemd, tls_cert, upstream_names,
+    websocket, worker_connections,
 };
 use crate::facts::{Fact, Facts};
 
@@ -70,6 +70,7 @@ pub fn reads(ctx: &Context) -> Vec<Collector> {
         "access log" => log_window::access_log => access_log + notes, "access log";
         "websocket" => websocket::collect => websocket, "websocket locations";
         "load balancer" => balancer::collect => balancer, "load balancer";
+        "upstream certificates" => tls_cert::collect => upstream_tls, "upstream certificates";
     });
     v
 }

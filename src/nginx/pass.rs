@@ -6,7 +6,7 @@
 use super::tree::Directive;
 use super::upstream::{self, default_port, parse_target, Target};
 use super::{nearest, nearest_list, values, Config, Resolver};
-use crate::facts::{RequestSpec, Route, RouteSettings, SourceRef};
+use crate::facts::{RequestSpec, Route, RouteSettings, SourceRef, UpstreamTlsSettings};
 
 /// Where one `*_pass` is resolved: the configuration, the blocks around it (outermost
 /// first), the request and how host names are resolved.
@@ -131,6 +131,9 @@ pub(super) fn resolve_pass(
     let mut settings = module_settings(cx, module);
     if module.prefix == "proxy" {
         proxy_headers(cx, &target, route, &mut settings);
+    }
+    if matches!(target.scheme.as_str(), "https" | "grpcs") {
+        settings.upstream_tls = Some(tls_settings(cx, module.prefix, &mut settings.set_at));
     }
     for name in [
         "client_max_body_size",
@@ -278,6 +281,40 @@ fn module_settings(cx: &PassContext, module: &ModuleDefaults) -> RouteSettings {
     };
     settings.set_at = set_at;
     settings
+}
+
+/// How nginx checks an https/grpcs upstream's certificate here: the nearest
+/// `proxy_ssl_verify`, `_server_name`, `_name`, `_trusted_certificate` and `_verify_depth`
+/// (or `grpc_ssl_*`), each recorded in `set_at`, else nginx's defaults (verify off, no SNI,
+/// name `$proxy_host`, no trusted CA, depth 1).
+fn tls_settings(
+    cx: &PassContext,
+    prefix: &str,
+    set_at: &mut Vec<(String, SourceRef)>,
+) -> UpstreamTlsSettings {
+    let mut get = |suffix: &str| -> Option<String> {
+        let name = format!("{prefix}_{suffix}");
+        let d = nearest(cx.config, cx.chain, &name)?;
+        set_at.push((
+            name,
+            SourceRef {
+                file: cx.config.tree.file(d.file).to_string(),
+                line: d.line,
+            },
+        ));
+        Some(d.args.join(" "))
+    };
+    let on = |v: Option<String>| v.is_some_and(|v| v.eq_ignore_ascii_case("on"));
+    UpstreamTlsSettings {
+        prefix: prefix.to_string(),
+        verify: on(get("ssl_verify")),
+        server_name: on(get("ssl_server_name")),
+        name: get("ssl_name"),
+        trusted_certificate: get("ssl_trusted_certificate"),
+        verify_depth: get("ssl_verify_depth")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
+    }
 }
 
 /// What the proxy module sends: its HTTP version, the Host header as nginx computes it
