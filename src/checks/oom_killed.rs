@@ -22,7 +22,7 @@
 
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{Facts, OomKill, Pm2App, UnitFacts, WallTime};
+use crate::facts::{AppKind, Facts, OomKill, Pm2App, UnitFacts, WallTime};
 
 pub struct OomKilled;
 
@@ -140,7 +140,7 @@ fn match_kill<'a>(facts: &'a Facts, kill: &OomKill) -> Option<Match<'a>> {
         // PM2 restarted the app under a new pid: match by the app's port and program.
         if let Some(a) = apps.iter().find(|a| {
             a.env_ports.iter().any(|p| facts.names_upstream(p))
-                && (kill.comm == "node" || kill.comm.starts_with("node") || kill.comm == a.name)
+                && (kill.kind == Some(AppKind::Node) || kill.comm == a.name)
         }) {
             return Some(Match::Pm2(a));
         }
@@ -361,7 +361,7 @@ fn unit_fixes(mut f: Finding, kill: &OomKill, u: &UnitFacts, memcg: bool) -> Fin
                 ),
                 crate::fixes::systemd::memory_max_restart(id, new),
             ));
-        if is_node(&kill.comm, s.exec_start.as_deref()) {
+        if kill.kind == Some(AppKind::Node) || s.exec_kind == Some(AppKind::Node) {
             let heap = (max / (1024 * 1024)) * 3 / 4;
             f = f.fix(Fix::review(
                 format!("cap node's heap below the limit so V8 collects garbage before the kernel kills it (add to ExecStart in {})", s.fragment_path.as_deref().unwrap_or(id)),
@@ -385,10 +385,6 @@ fn unit_fixes(mut f: Finding, kill: &OomKill, u: &UnitFacts, memcg: bool) -> Fin
         ));
     }
     f
-}
-
-fn is_node(comm: &str, exec: Option<&str>) -> bool {
-    comm == "node" || comm.starts_with("node ") || exec.is_some_and(|e| e.contains("node"))
 }
 
 fn pm2_fixes(mut f: Finding, kill: &OomKill, a: &Pm2App) -> Finding {

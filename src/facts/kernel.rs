@@ -18,6 +18,10 @@ pub struct OomKill {
     pub pid: u32,
     /// The victim's comm, e.g. "node".
     pub comm: String,
+    /// The app server the victim was, read from its comm when the OOM record is parsed
+    /// (the kernel prints no command line), so checks never match process names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<super::AppKind>,
     #[serde(default)]
     pub uid: Option<u32>,
     /// CONSTRAINT_NONE (system-wide), CONSTRAINT_MEMCG (a cgroup limit such as systemd's

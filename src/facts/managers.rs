@@ -89,6 +89,9 @@ pub struct UnitStatus {
     /// The command line from `ExecStart={ path=… ; argv[]=… ; … }`.
     #[serde(default)]
     pub exec_start: Option<String>,
+    /// The app server `exec_start` runs, decided when it is parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_kind: Option<super::AppKind>,
     /// `FragmentPath=`, the unit file.
     #[serde(default)]
     pub fragment_path: Option<String>,

@@ -33,12 +33,48 @@ fn app_kind(comm: &str, cmdline: &str) -> Option<AppKind> {
     }
 }
 
+/// The app server a process is from its comm alone, as the kernel's OOM report gives it
+/// (at most 15 bytes, and whatever title the process set: "node", "nodejs", "node
+/// /srv/app/ser", "gunicorn: worke"). Python servers without a title run as "python3".
+pub fn kind_of_comm(comm: &str) -> Option<AppKind> {
+    if comm.starts_with("node") {
+        Some(AppKind::Node)
+    } else if comm.starts_with("gunicorn") {
+        Some(AppKind::Gunicorn)
+    } else if comm.starts_with("uvicorn") {
+        Some(AppKind::Uvicorn)
+    } else {
+        None
+    }
+}
+
+/// The app server a command line (a unit's `ExecStart` argv) runs: by its program's name
+/// and arguments as for a process, and node wherever the line names it (a version
+/// manager's `~/.nvm/versions/node/v20/bin/npm start`).
+pub fn kind_of_command(argv: &str) -> Option<AppKind> {
+    let program = argv.split(' ').next().unwrap_or("");
+    let comm = program.rsplit('/').next().unwrap_or(program);
+    app_kind(comm, argv).or_else(|| argv.contains("node").then_some(AppKind::Node))
+}
+
 /// Fills `args` of every process of a snapshot recorded before they (or the app kind)
-/// were gathered; re-deriving from the recorded cmdline gives what gather would have.
+/// were gathered, and the app kind of its OOM kills and systemd units; re-deriving from the recorded cmdline gives what gather would have.
 pub fn fill_missing(facts: &mut Facts) {
     if let crate::facts::Fact::Collected { value } = &mut facts.processes {
         for p in value.iter_mut().filter(|p| p.args.kind.is_none()) {
             p.args = app_args(&p.comm, &p.cmdline);
+        }
+    }
+    if let crate::facts::Fact::Collected { value } = &mut facts.systemd {
+        for s in value.iter_mut().map(|u| &mut u.status) {
+            if s.exec_kind.is_none() {
+                s.exec_kind = s.exec_start.as_deref().and_then(kind_of_command);
+            }
+        }
+    }
+    if let crate::facts::Fact::Collected { value } = &mut facts.kernel_log {
+        for k in value.oom_kills.iter_mut().filter(|k| k.kind.is_none()) {
+            k.kind = kind_of_comm(&k.comm);
         }
     }
 }
@@ -153,5 +189,63 @@ mod tests {
         assert_eq!(app_args("python3", "python3 app.py").kind, None);
         assert_eq!(u.timeout_keep_alive_s, Some(4.0));
         assert_eq!(u.timeout_s, None);
+    }
+
+    /// The kernel's OOM report gives only the comm, truncated to 15 bytes or retitled.
+    #[test]
+    fn oom_comm_kinds() {
+        for comm in ["node", "nodejs", "node /srv/app/s"] {
+            assert_eq!(kind_of_comm(comm), Some(AppKind::Node), "{comm}");
+        }
+        assert_eq!(kind_of_comm("gunicorn: worke"), Some(AppKind::Gunicorn));
+        assert_eq!(kind_of_comm("uvicorn"), Some(AppKind::Uvicorn));
+        for comm in ["python3", "php-fpm8.2", "nginx", "", "java-worker"] {
+            assert_eq!(kind_of_comm(comm), None, "{comm}");
+        }
+    }
+
+    #[test]
+    fn exec_start_kinds() {
+        let k = kind_of_command;
+        assert_eq!(k("/usr/bin/node /srv/app/server.js"), Some(AppKind::Node));
+        assert_eq!(
+            k("/home/u/.nvm/versions/node/v20/bin/npm start"),
+            Some(AppKind::Node)
+        );
+        assert_eq!(
+            k("/srv/venv/bin/gunicorn app:app -b 127.0.0.1:8000"),
+            Some(AppKind::Gunicorn)
+        );
+        assert_eq!(
+            k("/usr/bin/python3 -m uvicorn main:app"),
+            Some(AppKind::Uvicorn)
+        );
+        assert_eq!(k("/usr/bin/python3 /srv/app.py"), None);
+        assert_eq!(k(""), None);
+    }
+
+    /// A snapshot recorded before OOM kills and units had a kind gets one when read.
+    #[test]
+    fn old_snapshots_get_oom_and_unit_kinds() {
+        let mut facts = Facts::default();
+        facts.kernel_log = crate::facts::Fact::collected(crate::facts::KernelLog {
+            oom_kills: vec![crate::facts::OomKill {
+                comm: "node".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        facts.systemd = crate::facts::Fact::collected(vec![crate::facts::UnitFacts {
+            status: crate::facts::UnitStatus {
+                exec_start: Some("/usr/bin/node server.js".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }]);
+        fill_missing(&mut facts);
+        let kill = &facts.kernel_log.value().unwrap().oom_kills[0];
+        assert_eq!(kill.kind, Some(AppKind::Node));
+        let unit = &facts.systemd.value().unwrap()[0];
+        assert_eq!(unit.status.exec_kind, Some(AppKind::Node));
     }
 }

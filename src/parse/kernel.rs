@@ -342,8 +342,10 @@ pub fn parse_kernel_log(source: &str, input: &[u8], ctx: &TimeContext) -> Kernel
         }
     }
     // The unit is read off the cgroup paths once, here, so facts hold it typed and
-    // nothing downstream parses a cgroup path again.
+    // nothing downstream parses a cgroup path again; the app kind off the final comm (a
+    // "Killed process" line may name another victim than the first line did).
     for kill in &mut out.oom_kills {
+        kill.kind = super::app_args::kind_of_comm(&kill.comm);
         kill.unit = [&kill.task_memcg, &kill.oom_memcg]
             .into_iter()
             .flatten()
@@ -439,6 +441,7 @@ mod tests {
         let k = &log.oom_kills[0];
         assert_eq!(k.pid, 48213);
         assert_eq!(k.comm, "node");
+        assert_eq!(k.kind, Some(crate::facts::AppKind::Node));
         assert_eq!(k.uid, Some(998));
         assert_eq!(k.constraint.as_deref(), Some("CONSTRAINT_MEMCG"));
         assert_eq!(
@@ -509,6 +512,7 @@ mod tests {
         assert_eq!(k.oom_kills.len(), 1);
         assert_eq!(k.oom_kills[0].uptime_secs, Some(5678.901234));
         assert_eq!(k.oom_kills[0].comm, "gunicorn");
+        assert_eq!(k.oom_kills[0].kind, Some(crate::facts::AppKind::Gunicorn));
 
         let j = parse_kernel_log(
             "journalctl -k",

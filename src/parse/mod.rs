@@ -44,28 +44,3 @@ pub(crate) fn parse_kb(s: &str) -> Option<u64> {
 /// Month abbreviation to number (syslog, dmesg -T, journal short); it lives with the
 /// typed times, which read the same abbreviations.
 pub(crate) use crate::facts::time::month_number;
-
-/// A time as the host's wall clock showed it, from the forms facts carry: RFC 3339,
-/// nginx's "2026/11/22 03:12:01", "2026-11-22T03:12:01", "2026-11-22 03:12:01".
-/// Used to compare an OOM kill with the first 502 in the error log (both local time).
-pub fn wall_time(s: &str) -> Option<chrono::NaiveDateTime> {
-    use chrono::{DateTime, NaiveDateTime};
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.naive_local());
-    }
-    for f in [
-        "%Y/%m/%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S%z",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
-            return Some(t);
-        }
-        if let Ok(t) = DateTime::parse_from_str(s, f) {
-            return Some(t.naive_local());
-        }
-    }
-    None
-}

@@ -55,7 +55,13 @@ pub fn parse_systemctl_show(input: &[u8]) -> Vec<UnitStatus> {
             "MemoryPeak" => cur.memory_peak = num(v).filter(|b| *b != u64::MAX),
             "LimitNOFILESoft" => cur.limit_nofile = num(v),
             "LimitNOFILE" if cur.limit_nofile.is_none() => cur.limit_nofile = num(v),
-            "ExecStart" => cur.exec_start = exec_argv(v),
+            "ExecStart" => {
+                cur.exec_start = exec_argv(v);
+                cur.exec_kind = cur
+                    .exec_start
+                    .as_deref()
+                    .and_then(super::app_args::kind_of_command);
+            }
             "FragmentPath" => cur.fragment_path = opt(v),
             "User" => cur.user = opt(v),
             "ControlGroup" => cur.control_group = opt(v),
