@@ -376,21 +376,21 @@ fn diagnose(site: &str, port: u16, conf: &Path) -> (i32, Value) {
 /// `badgw diagnose --json` as nobody (no capability: no namespace can be entered, no other
 /// user's /proc entries read); it must still complete with a JSON report.
 fn diagnose_as_nobody(net: &NetLab, site: &str, port: u16, conf: &Path) -> (i32, Value) {
-    let bin = net.dir.path().join("badgw");
-    if !bin.exists() {
-        std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(&bin)
-        .args(["diagnose", "--json", "--site", site, "--port"])
-        .arg(port.to_string())
-        .arg("--nginx-conf")
-        .arg(conf)
-        .env("HOME", "/nonexistent")
-        .current_dir("/");
-    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+    let port = port.to_string();
+    let args = [
+        "diagnose",
+        "--json",
+        "--site",
+        site,
+        "--port",
+        &port,
+        "--nginx-conf",
+    ];
+    let out = lab::run_as_nobody(
+        net.dir.path(),
+        args.iter().map(|a| a.as_ref()).chain([conf.as_os_str()]),
+        Duration::from_secs(20),
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "no JSON as nobody ({e}): {}",

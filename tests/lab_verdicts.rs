@@ -142,15 +142,10 @@ fn unreadable_instance_serving_the_site_is_incomplete_never_another_instances_an
     ));
     let _ = &other;
     std::fs::set_permissions(&serving.conf_path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    // nobody may not reach the build directory: run a copy from the world-readable prefix.
-    let bin = lab.path("badgw");
-    std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let port = front.to_string();
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(&bin)
-        .args([
+    let out = lab::run_as_nobody(
+        &lab.dir,
+        [
             "diagnose",
             "--site",
             &site,
@@ -158,12 +153,11 @@ fn unreadable_instance_serving_the_site_is_incomplete_never_another_instances_an
             &port,
             "--timeout",
             "1s",
-        ])
-        .args(["--color", "never"])
-        .env_remove("PM2_HOME")
-        .env("HOME", "/nonexistent")
-        .current_dir("/");
-    let out = lab::run_with_timeout(cmd, Duration::from_secs(20));
+            "--color",
+            "never",
+        ],
+        Duration::from_secs(20),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(

@@ -15,7 +15,6 @@ mod lab;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -336,28 +335,22 @@ fn unprivileged_diagnose_completes_and_says_what_needs_root() {
     let outage = lab.killed_app("unpriv.test");
     let (front, site) = (outage.front, outage.site.clone());
     let nginx = outage.nginx;
-    // nobody may not reach the build directory: run a copy from the world-readable prefix.
-    let bin = lab.path("badgw");
-    std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(&bin)
-        .args([
-            "diagnose",
-            "--json",
-            "--site",
-            &site,
-            "--port",
-            &front.to_string(),
-        ])
-        .arg("--nginx-conf")
-        .arg(&nginx.conf_path)
-        .env_remove("PM2_HOME")
-        .env("HOME", "/nonexistent")
-        .current_dir("/");
+    let port = front.to_string();
     let started = Instant::now();
-    let out = lab::run_with_timeout(cmd, Duration::from_secs(10));
+    let out = lab::run_as_nobody(
+        &lab.dir,
+        [
+            "diagnose".as_ref(),
+            "--json".as_ref(),
+            "--site".as_ref(),
+            site.as_ref(),
+            "--port".as_ref(),
+            port.as_ref(),
+            "--nginx-conf".as_ref(),
+            nginx.conf_path.as_os_str(),
+        ] as [&std::ffi::OsStr; 8],
+        Duration::from_secs(10),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("no JSON report as nobody ({e}): {stderr}"));

@@ -906,6 +906,44 @@ pub fn badgw() -> Command {
     Command::new(env!("CARGO_BIN_EXE_badgw"))
 }
 
+/// Runs `badgw ARGS` as user nobody (no capability, no other user's /proc entries), from a
+/// copy of the binary in `dir` (nobody may not reach cargo's build directory), with HOME
+/// and PM2_HOME out of the way, killed after `limit`.
+///
+/// The copy is written by this process while other tests fork: a child forked in that
+/// window holds the copy's write descriptor until it execs, and exec of the copy then
+/// fails with ETXTBSY ("Text file busy"). That is retried, never reported as badgw's.
+pub fn run_as_nobody<I, S>(dir: &Path, args: I, limit: Duration) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let bin = dir.join("badgw");
+    if !bin.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_badgw"), &bin).expect("copy badgw for nobody");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))
+            .expect("make the copy executable");
+    }
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    let mut attempt = 0;
+    loop {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(&bin)
+            .args(&args)
+            .env_remove("PM2_HOME")
+            .env("HOME", "/nonexistent")
+            .current_dir("/");
+        let out = run_with_timeout(cmd, limit);
+        let busy = String::from_utf8_lossy(&out.stderr).contains("Text file busy");
+        attempt += 1;
+        if !busy || attempt == 20 {
+            return out;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs `cmd` with a deadline, capturing its output; kills it and panics when it overruns.
 pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
     cmd.stdin(Stdio::null())
