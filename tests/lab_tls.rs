@@ -359,3 +359,175 @@ fn certificate_names_expiry_and_trust_in_the_diagnosis() {
         "{row:#}"
     );
 }
+
+/// root → i1 → i2 → deep.internal, the upstream sending the leaf with both intermediates.
+fn make_deep_chain(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=badgw lab root",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+        ],
+    );
+    std::fs::write(
+        dir.join("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    for (name, issuer) in [("i1", "root"), ("i2", "i1")] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN=badgw lab {name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{issuer}.pem"),
+                "-CAkey",
+                &format!("{issuer}.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "ca.ext",
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+    request(dir, "deep.internal");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "deep.internal.csr",
+            "-CA",
+            "i2.pem",
+            "-CAkey",
+            "i2.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "deep.internal.ext",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+    let chain: String = ["leaf.pem", "i2.pem", "i1.pem"]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+        .collect();
+    std::fs::write(dir.join("deep.internal.pem"), chain).unwrap();
+}
+
+/// Two intermediates under nginx's default `proxy_ssl_verify_depth 1`, and a trusted file
+/// that holds an intermediate but not the root: both are rejected by nginx's OpenSSL
+/// though every signature is fine (the first with "unable to get local issuer
+/// certificate", as if the CA were missing); the diagnosis must say which, and the depth
+/// fix must work when `diagnose --fix` carries it out.
+#[test]
+fn chain_depth_and_a_rootless_trusted_file() {
+    let lab = Lab::new("tlsdepth");
+    let dir = lab.path("");
+    make_deep_chain(&dir);
+    let (deep, rootless) = (free_port(), free_port());
+    let tls = [free_port(), free_port()];
+    let d = dir.display();
+    let body = [
+        tls_server(&dir, "deep.internal", &tls),
+        lab::proxy_server(
+            deep,
+            &site(deep),
+            &format!("https://127.0.0.1:{}", tls[0]),
+            &format!(
+                "proxy_ssl_verify on; proxy_ssl_trusted_certificate {d}/root.pem; proxy_ssl_name deep.internal;"
+            ),
+        ),
+        lab::proxy_server(
+            rootless,
+            &site(rootless),
+            &format!("https://127.0.0.1:{}", tls[1]),
+            &format!(
+                "proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_trusted_certificate {d}/i1.pem; proxy_ssl_name deep.internal;"
+            ),
+        ),
+    ]
+    .concat();
+    let nginx = lab.nginx(&body);
+    assert_eq!(lab.get(deep, &site(deep), "/").0, 502);
+    // What nginx 1.22's OpenSSL logs when the depth stops the chain short of the root: the
+    // same words as a missing CA, which is why the diagnosis has to count the chain.
+    nginx.wait_log("(20:unable to get local issuer certificate)");
+    assert_eq!(lab.get(rootless, &site(rootless), "/").0, 502);
+    nginx.wait_log("unable to get issuer certificate");
+
+    let (_, report) = diagnose(deep);
+    let f = &report["findings"][0];
+    assert_eq!(f["cause"], "upstream-tls-verify", "{report:#}");
+    assert!(
+        texts(&f["evidence"])
+            .iter()
+            .any(|e| e.contains("its chain has 2 CA certificate(s)")),
+        "{f:#}"
+    );
+    assert!(
+        f["fixes"].to_string().contains("proxy_ssl_verify_depth 2;"),
+        "{f:#}"
+    );
+
+    let (_, report) = diagnose(rootless);
+    let f = &report["findings"][0];
+    assert_eq!(f["cause"], "upstream-tls-verify", "{report:#}");
+    assert!(
+        texts(&f["evidence"])
+            .iter()
+            .any(|e| e.contains("not the root cn=badgw lab root")),
+        "{f:#}"
+    );
+
+    // The depth fix, carried out: the same request then succeeds.
+    let mut cmd = lab::badgw();
+    cmd.args(["diagnose", "--site", &site(deep), "--fix", "--yes"])
+        .env("NO_COLOR", "1")
+        .env("BADGW_BACKUP_DIR", lab.path("backups"));
+    let out = lab::run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut got = lab.get(deep, &site(deep), "/");
+    while got.0 != 200 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        got = lab.get(deep, &site(deep), "/");
+    }
+    assert_eq!(got, (200, "deep.internal ok\n".into()), "{text}");
+}

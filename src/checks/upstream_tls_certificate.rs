@@ -106,6 +106,12 @@ fn problem_text(c: &UpstreamCertificate, p: &TlsProblem) -> String {
                 from.format(DAY)
             )
         }
+        TlsProblem::ChainTooLong {
+            intermediates,
+            depth,
+        } => format!(
+            "its chain has {intermediates} CA certificate(s) between it and the trusted root; verify depth {depth} allows {depth} (\"certificate chain too long\")"
+        ),
         TlsProblem::Untrusted => {
             let why = info.and_then(|i| i.chain_note.clone()).unwrap_or_default();
             let what = if info.is_some_and(|i| i.self_signed) {
@@ -129,6 +135,9 @@ fn title(c: &UpstreamCertificate, problems: &[TlsProblem]) -> String {
             TlsProblem::Expired { .. } => "expired",
             TlsProblem::NotYetValid { .. } => "is not valid yet",
             TlsProblem::Untrusted => "does not chain to the trusted CAs",
+            TlsProblem::ChainTooLong { .. } => {
+                "has a longer chain than proxy_ssl_verify_depth allows"
+            }
         })
         .collect();
     format!(

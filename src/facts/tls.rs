@@ -55,6 +55,9 @@ pub struct UpstreamCertificate {
     pub verify_name_from: Option<String>,
     /// `proxy_ssl_verify on`: nginx rejects a certificate it cannot verify.
     pub verify: bool,
+    /// `proxy_ssl_verify_depth` (nginx's default 1: one intermediate CA at most).
+    #[serde(default)]
+    pub verify_depth: Option<u32>,
     /// `proxy_ssl_trusted_certificate` as nginx opens it (relative paths resolved).
     #[serde(default)]
     pub trusted_file: Option<String>,
@@ -103,6 +106,10 @@ pub struct CertificateInfo {
     /// Why `chains_to_trusted` is what it is, when there is more to say.
     #[serde(default)]
     pub chain_note: Option<String>,
+    /// CA certificates between the leaf and the self-signed root of the path to the
+    /// trusted file (OpenSSL's depth: `proxy_ssl_verify_depth` must be at least this).
+    #[serde(default)]
+    pub chain_intermediates: Option<usize>,
     /// A CA bundle on nginx's file system that the certificate does chain to, when the
     /// trusted file does not (the file to name in `proxy_ssl_trusted_certificate`).
     #[serde(default)]
@@ -120,6 +127,9 @@ pub enum TlsProblem {
     NotYetValid { from: DateTime<FixedOffset> },
     /// The chain does not lead to the trusted file (or there is none).
     Untrusted,
+    /// More intermediate CAs than `proxy_ssl_verify_depth` allows ("certificate chain too
+    /// long").
+    ChainTooLong { intermediates: usize, depth: u32 },
 }
 
 impl CertificateInfo {
@@ -171,6 +181,14 @@ impl UpstreamCertificate {
         }
         if c.chains_to_trusted == Some(false) {
             out.push(TlsProblem::Untrusted);
+        }
+        if let (Some(n), Some(depth)) = (c.chain_intermediates, self.verify_depth) {
+            if n > depth as usize {
+                out.push(TlsProblem::ChainTooLong {
+                    intermediates: n,
+                    depth,
+                });
+            }
         }
         out
     }

@@ -82,6 +82,14 @@ pub fn fixes(facts: &Facts, cert: &UpstreamCertificate) -> Vec<Fix> {
                 "timedatectl status",
             )),
             TlsProblem::Untrusted => out.push(trust(facts, route, cert, &directive("trusted_certificate"))),
+            TlsProblem::ChainTooLong { intermediates, .. } => out.push(edit(
+                facts,
+                route,
+                format!(
+                    "let nginx follow the chain's {intermediates} intermediate CA certificate(s)"
+                ),
+                &[(directive("verify_depth"), intermediates.to_string())],
+            )),
         }
     }
     out
@@ -185,6 +193,7 @@ fn set_in_location(route: &Route, name: &str, value: &str) -> Option<LineEdit> {
         Some("name") => tls.and_then(|t| t.name.clone()),
         Some("trusted_certificate") => tls.and_then(|t| t.trusted_certificate.clone()),
         Some("server_name") => tls.map(|t| if t.server_name { "on" } else { "off" }.to_string()),
+        Some("verify_depth") => tls.map(|t| t.verify_depth.to_string()),
         _ => None,
     };
     let at = route

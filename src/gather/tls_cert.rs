@@ -46,6 +46,8 @@ pub struct TlsTarget {
     pub verify: bool,
     /// The trusted file as nginx opens it (absolute).
     pub trusted_file: Option<String>,
+    /// `proxy_ssl_verify_depth`.
+    pub verify_depth: u32,
     /// `grpcs`: nginx offers ALPN h2.
     pub grpc: bool,
     /// Not contacted, and why (not an address of this host).
@@ -101,6 +103,7 @@ pub fn targets(
                 verify_name_from: name.as_ref().map(|_| from.clone()),
                 verify: tls.verify,
                 trusted_file: trusted.clone(),
+                verify_depth: tls.verify_depth,
                 grpc: r.scheme.as_deref() == Some("grpcs"),
                 skip: skip(addr.ip()),
             };
@@ -236,6 +239,7 @@ fn describe(
         verify_name_from: t.verify_name_from.clone(),
         verify: t.verify,
         trusted_file: t.trusted_file.clone(),
+        verify_depth: Some(t.verify_depth),
         error: None,
         certificate: None,
     };
@@ -468,16 +472,17 @@ fn judge_chain(
         Some(file) => match read_pem(&ns::under_root(root, file)) {
             Err(e) => info.chain_note = Some(format!("{file} cannot be read: {e}")),
             Ok(anchors) => {
-                let (ok, note) = chains_to(chain, &anchors, now, mid);
-                info.chains_to_trusted = ok;
-                info.chain_note = note.map(|n| format!("{file}: {n}"));
+                let v = chains_to(chain, &anchors, now, mid);
+                info.chains_to_trusted = v.chains;
+                info.chain_note = v.note;
+                info.chain_intermediates = v.intermediates;
             }
         },
     }
     if info.chains_to_trusted == Some(false) {
         info.chains_to_bundle = BUNDLES.iter().find_map(|b| {
             let anchors = read_pem(&ns::under_root(root, b)).ok()?;
-            (chains_to(chain, &anchors, now, mid).0 == Some(true)).then(|| b.to_string())
+            (chains_to(chain, &anchors, now, mid).chains == Some(true)).then(|| b.to_string())
         });
     }
 }
@@ -493,23 +498,47 @@ fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// Some(true) when `chain` leads to one of `anchors`; Some(false) when its issuer is not
-/// among them; None (with the reason) when webpki cannot tell (an algorithm or extension
-/// it does not accept, where OpenSSL might).
+/// How the chain fares against a trusted file.
+#[derive(Debug, PartialEq)]
+struct ChainVerdict {
+    /// Some(true): nginx's OpenSSL builds a path to a root of the file; Some(false): it
+    /// cannot; None: webpki cannot tell (an algorithm or extension it does not accept,
+    /// where OpenSSL might).
+    chains: Option<bool>,
+    note: Option<String>,
+    /// CA certificates between the leaf and the self-signed root of the path.
+    intermediates: Option<usize>,
+}
+
+fn verdict(chains: Option<bool>, note: Option<String>) -> ChainVerdict {
+    ChainVerdict {
+        chains,
+        note,
+        intermediates: None,
+    }
+}
+
+/// Signatures by webpki, then the path by names as nginx's OpenSSL builds it.
 fn chains_to(
     chain: &[CertificateDer<'static>],
     anchors: &[CertificateDer<'static>],
     now: DateTime<FixedOffset>,
     mid: DateTime<FixedOffset>,
-) -> (Option<bool>, Option<String>) {
-    // OpenSSL trusts a certificate that is itself in the trusted file.
+) -> ChainVerdict {
+    // A self-signed certificate that is itself in the trusted file is trusted as is.
     if anchors.iter().any(|a| a.as_ref() == chain[0].as_ref()) {
-        return (Some(true), None);
+        if let Ok(n) = openssl_path(chain, anchors) {
+            return ChainVerdict {
+                chains: Some(true),
+                note: None,
+                intermediates: Some(n),
+            };
+        }
     }
     let mut roots = rustls::RootCertStore::empty();
     let (_, unusable) = roots.add_parsable_certificates(anchors.iter().cloned());
     let Ok(leaf) = rustls::server::ParsedCertificate::try_from(&chain[0]) else {
-        return (
+        return verdict(
             None,
             Some("the certificate is not one webpki can check".into()),
         );
@@ -543,8 +572,15 @@ fn chains_to(
         r => r,
     };
     match result {
-        Ok(()) => (Some(true), None),
-        Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => (
+        Ok(()) => match openssl_path(chain, anchors) {
+            Ok(n) => ChainVerdict {
+                chains: Some(true),
+                note: None,
+                intermediates: Some(n),
+            },
+            Err(note) => verdict(Some(false), Some(note)),
+        },
+        Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => verdict(
             Some(false),
             Some(format!(
                 "no certificate in it issued the chain ({} certificate(s) read{})",
@@ -558,14 +594,74 @@ fn chains_to(
         ),
         // webpki refuses some certificates OpenSSL takes (a self-signed leaf marked as a
         // CA): then only the names tell, as OpenSSL's issuer lookup goes by name.
-        Err(e) if !issuer_named_in(chain, anchors) => (
+        Err(e) if !issuer_named_in(chain, anchors) => verdict(
             Some(false),
             Some(format!(
                 "no certificate in it is named like the chain's issuer ({e})"
             )),
         ),
-        Err(e) => (None, Some(format!("the chain could not be checked: {e}"))),
+        Err(e) => verdict(None, Some(format!("the chain could not be checked: {e}"))),
     }
+}
+
+/// Subject and issuer of a certificate, as lower-case text (how names are compared).
+fn names_of(d: &CertificateDer<'_>) -> Option<(String, String)> {
+    let (_, c) = x509_parser::parse_x509_certificate(d.as_ref()).ok()?;
+    Some((
+        c.subject().to_string().to_lowercase(),
+        c.issuer().to_string().to_lowercase(),
+    ))
+}
+
+/// The path nginx's OpenSSL builds by issuer names, trusted certificates first (its
+/// default), and how many CA certificates lie between the leaf and the root. It must end at
+/// a self-signed certificate of the trusted file: nginx sets no partial-chain flag, so an
+/// intermediate CA alone in the file is not enough ("unable to get issuer certificate").
+fn openssl_path(
+    chain: &[CertificateDer<'static>],
+    anchors: &[CertificateDer<'static>],
+) -> Result<usize, String> {
+    let sent: Vec<(String, String)> = chain.iter().filter_map(|c| names_of(c)).collect();
+    let trusted: Vec<(String, String)> = anchors.iter().filter_map(|c| names_of(c)).collect();
+    let Some((leaf_subject, leaf_issuer)) = sent.first() else {
+        return Err("the certificate cannot be read".into());
+    };
+    if leaf_subject == leaf_issuer {
+        return if anchors.iter().any(|a| a.as_ref() == chain[0].as_ref()) {
+            Ok(0)
+        } else {
+            Err("the self-signed certificate is not in it".into())
+        };
+    }
+    let mut wanted = leaf_issuer.clone();
+    let mut intermediates = 0;
+    for _ in 0..16 {
+        let found = trusted
+            .iter()
+            .map(|c| (c, true))
+            .chain(sent[1..].iter().map(|c| (c, false)))
+            .find(|((subject, _), _)| *subject == wanted);
+        match found {
+            Some(((subject, issuer), trusted)) if subject == issuer => {
+                return if trusted {
+                    Ok(intermediates)
+                } else {
+                    Err(format!("the chain ends at the root {subject}, which is not in it"))
+                };
+            }
+            Some(((_, issuer), _)) => {
+                intermediates += 1;
+                wanted = issuer.clone();
+            }
+            None if intermediates > 0 => {
+                return Err(format!(
+                    "it holds a CA below the root, but not the root {wanted}: nginx needs the chain to end at a self-signed root of the file"
+                ))
+            }
+            None => return Err(format!("no certificate in it is the issuer {wanted}")),
+        }
+    }
+    Err("the chain is too long to follow".into())
 }
 
 /// Whether some certificate of `anchors` has the subject that a certificate of `chain`
@@ -845,6 +941,7 @@ mod tests {
             verify_name_from: None,
             verify: true,
             trusted_file: None,
+            verify_depth: 1,
             grpc: false,
             skip: None,
         };
