@@ -415,3 +415,54 @@ mod tests {
         assert!(serde_json::from_str::<WallTime>("17").is_err());
     }
 }
+
+#[cfg(test)]
+mod snapshot_tests {
+    /// Every time in every shipped snapshot reads as a typed time and is written back as
+    /// the same text: `--from` of an older snapshot sees what was recorded.
+    #[test]
+    fn shipped_snapshots_keep_every_time_text() {
+        fn times(v: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        let p = format!("{path}.{k}");
+                        if let (true, Some(s)) = (
+                            matches!(
+                                k.as_str(),
+                                "time" | "first_seen" | "last_seen" | "since" | "collected_at"
+                            ),
+                            v.as_str(),
+                        ) {
+                            out.push((p.clone(), s.to_string()));
+                        }
+                        times(v, &p, out);
+                    }
+                }
+                serde_json::Value::Array(a) => {
+                    for (i, v) in a.iter().enumerate() {
+                        times(v, &format!("{path}[{i}]"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).expect("fixtures/snapshots") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let facts: crate::facts::Facts =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            times(&serde_json::from_str(&text).unwrap(), "", &mut before);
+            times(&serde_json::to_value(&facts).unwrap(), "", &mut after);
+            assert_eq!(after, before, "{}", path.display());
+            seen += before.len();
+        }
+        assert!(seen > 20, "only {seen} times in the shipped snapshots");
+    }
+}
