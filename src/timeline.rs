@@ -102,9 +102,7 @@ pub fn build(facts: &Facts) -> Timeline {
     let log_zone: Option<FixedOffset> = facts
         .access_log
         .value()
-        .and_then(|a| a.utc_offset.as_deref())
-        .and_then(|o| DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{o}")).ok())
-        .map(|d| *d.offset())
+        .and_then(|a| a.utc_offset)
         .or(badgw_zone);
     let in_log_zone = |d: DateTime<FixedOffset>| match log_zone {
         Some(z) => d.with_timezone(&z).naive_local(),
@@ -188,7 +186,7 @@ pub fn build(facts: &Facts) -> Timeline {
         if let Some(first) = a
             .samples
             .iter()
-            .filter_map(|s| s.time.as_deref().and_then(t).map(|tm| (tm, s)))
+            .filter_map(|s| s.time.as_ref().and_then(wall).map(|tm| (tm, s)))
             .min_by_key(|(tm, _)| *tm)
         {
             push(
@@ -565,7 +563,7 @@ mod tests {
         });
         f.access_log = Fact::collected(AccessLogWindow {
             file: "/var/log/nginx/access.log".into(),
-            utc_offset: Some("+00:00".into()),
+            utc_offset: chrono::FixedOffset::east_opt(0),
             ..Default::default()
         });
         f.error_log = Fact::collected(ErrorLogWindow {

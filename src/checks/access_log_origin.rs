@@ -53,7 +53,7 @@ impl Check for AccessLogOrigin {
                 "{} request(s) in {} since {}: {} 502 and {} 504 made by nginx, none passed through from the app{origin}",
                 w.requests,
                 w.file,
-                w.since.as_deref().unwrap_or("the start"),
+                w.since.as_ref().map_or("the start", |t| t.as_str()),
                 w.nginx_502,
                 w.nginx_504
             ));
@@ -70,7 +70,7 @@ impl Check for AccessLogOrigin {
             format!(
                 "the app itself answered 5xx {} time(s) since {} (of {} 502/504 answers; {} request(s) in all): nginx only passed them on",
                 w.upstream_5xx,
-                w.since.as_deref().unwrap_or("the start"),
+                w.since.as_ref().map_or("the start", |t| t.as_str()),
                 bad,
                 w.requests
             ),
@@ -122,7 +122,7 @@ impl Check for AccessLogOrigin {
 fn describe(s: &AccessSample) -> String {
     let mut parts = vec![format!("{}", s.status)];
     if let Some(t) = &s.time {
-        parts.push(t.clone());
+        parts.push(t.to_string());
     }
     if let Some(r) = &s.request {
         parts.push(format!("\"{r}\""));
@@ -176,7 +176,7 @@ mod tests {
         AccessLogWindow {
             file: "/var/log/nginx/shop.access.log".into(),
             format: "upstreamlog".into(),
-            since: Some("2026-11-22T03:00:00".into()),
+            since: Some("2026-11-22T03:00:00".parse().unwrap()),
             lines_read: 100,
             requests: 100,
             has_upstream_fields: true,
@@ -191,7 +191,7 @@ mod tests {
             }],
             samples: vec![AccessSample {
                 line: 57,
-                time: Some("2026-11-22T03:12:09".into()),
+                time: Some("2026-11-22T03:12:09".parse().unwrap()),
                 status: 502,
                 origin: AnswerOrigin::Upstream,
                 upstream_status: Some("502".into()),

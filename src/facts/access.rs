@@ -17,11 +17,15 @@ pub struct AccessLogWindow {
     pub format: String,
     /// Start of the window, `YYYY-MM-DDTHH:MM:SS` in the log's local time.
     #[serde(default)]
-    pub since: Option<String>,
+    pub since: Option<super::WallTime>,
     /// The zone nginx wrote its times in (`+00:00`, `-05:00`), from the first dated line
     /// that carries one: nginx's local zone, which its error log (no zone) shares.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utc_offset: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::offset_opt"
+    )]
+    pub utc_offset: Option<chrono::FixedOffset>,
     /// Lines in the window, and the ones that did not match the format.
     pub lines_read: u64,
     pub lines_unparsed: u64,
@@ -79,8 +83,9 @@ pub enum AnswerOrigin {
 pub struct AccessSample {
     /// 1-based line number in the file.
     pub line: u64,
+    /// `YYYY-MM-DDTHH:MM:SS`, the log's local time (whatever the log format wrote).
     #[serde(default)]
-    pub time: Option<String>,
+    pub time: Option<super::WallTime>,
     pub status: u16,
     pub origin: AnswerOrigin,
     /// The raw `$upstream_status`, e.g. `502, 502` or `-`.

@@ -26,6 +26,32 @@ pub mod rfc3339_opt {
     }
 }
 
+/// `#[serde(with = "crate::facts::time::offset_opt")]` for `Option<FixedOffset>`: written
+/// `+00:00` / `-05:00`, the text snapshots have always held.
+pub mod offset_opt {
+    use chrono::FixedOffset;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(o: &Option<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
+        match o {
+            Some(o) => s.serialize_some(&o.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FixedOffset>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| {
+                s.trim().parse::<FixedOffset>().map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "unrecognised UTC offset {s:?} (expected +00:00)"
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
@@ -348,6 +374,31 @@ mod tests {
         assert_eq!(t.at(), Some(at("2025-12-31T23:59:58")));
     }
 
+    #[test]
+    fn utc_offsets_keep_their_json_form() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct W {
+            #[serde(default, with = "super::offset_opt")]
+            o: Option<FixedOffset>,
+        }
+        for text in [
+            r#"{"o":"+00:00"}"#,
+            r#"{"o":"-05:00"}"#,
+            r#"{"o":"+05:30"}"#,
+            r#"{"o":null}"#,
+        ] {
+            let w: W = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_string(&w).unwrap(), text);
+        }
+        let w: W = serde_json::from_str(r#"{"o":"-05:00"}"#).unwrap();
+        assert_eq!(w.o.map(|o| o.local_minus_utc()), Some(-5 * 3600));
+        let e = serde_json::from_str::<W>(r#"{"o":"EST"}"#).err().unwrap();
+        assert!(
+            e.to_string().contains("unrecognised UTC offset \"EST\""),
+            "{e}"
+        );
+    }
+
     /// A snapshot's journal in the short form, read on New Year's morning: the entries
     /// get last year's date once settled, and the snapshot writes back the same text.
     #[test]
@@ -430,7 +481,12 @@ mod snapshot_tests {
                         if let (true, Some(s)) = (
                             matches!(
                                 k.as_str(),
-                                "time" | "first_seen" | "last_seen" | "since" | "collected_at"
+                                "time"
+                                    | "first_seen"
+                                    | "last_seen"
+                                    | "since"
+                                    | "collected_at"
+                                    | "utc_offset"
                             ),
                             v.as_str(),
                         ) {

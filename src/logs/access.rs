@@ -411,7 +411,8 @@ impl Summary<'_> {
         }
         self.w.requests += 1;
         if self.w.utc_offset.is_none() {
-            self.w.utc_offset = e.utc_offset.clone();
+            // Typed once, here, where the window is made from the scanned lines.
+            self.w.utc_offset = e.utc_offset.as_deref().and_then(|o| o.parse().ok());
         }
         let minute = e.time.map(|t| t.div_euclid(60));
         if let Some(m) = minute {
@@ -447,7 +448,7 @@ impl Summary<'_> {
         }
         let sample = AccessSample {
             line: line_no,
-            time: e.time.map(format_time),
+            time: e.time.and_then(super::wall_time),
             status,
             origin,
             upstream_status: e.upstream_status,
@@ -512,7 +513,7 @@ pub fn window_from_tail(
         w: AccessLogWindow {
             file: tail.name.to_string(),
             format: format_name.to_string(),
-            since: Some(format_time(since)),
+            since: super::wall_time(since),
             ..Default::default()
         },
         minutes: BTreeMap::new(),

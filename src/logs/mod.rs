@@ -162,7 +162,7 @@ pub fn window_from_tail(
 
 /// A scanner time as the typed fact time (written `YYYY-MM-DDTHH:MM:SS`, as always): the
 /// window is where the scanner's seconds become facts, so they are converted once, here.
-fn wall_time(t: LogTime) -> Option<crate::facts::WallTime> {
+pub(crate) fn wall_time(t: LogTime) -> Option<crate::facts::WallTime> {
     chrono::DateTime::from_timestamp(t, 0).map(|d| crate::facts::WallTime::naive(d.naive_utc()))
 }
 
