@@ -241,6 +241,25 @@ mod tests {
     }
 
     #[test]
+    fn more_intermediates_than_the_verify_depth() {
+        let mut c = cert();
+        c.certificate.as_mut().unwrap().chain_intermediates = Some(2);
+        let now = Some(t("2026-06-01T00:00:00+00:00"));
+        // Depth unknown (an older snapshot): not judged.
+        assert_eq!(c.problems(now), vec![]);
+        c.verify_depth = Some(1);
+        assert_eq!(
+            c.problems(now),
+            vec![TlsProblem::ChainTooLong {
+                intermediates: 2,
+                depth: 1
+            }]
+        );
+        c.verify_depth = Some(2);
+        assert_eq!(c.problems(now), vec![]);
+    }
+
+    #[test]
     fn names_and_mismatch() {
         let mut c = cert();
         let info = c.certificate.as_mut().unwrap();

@@ -148,19 +148,26 @@ fn sni_allowed(name: &str) -> bool {
 }
 
 /// The collector (stage 2): the certificate of every TLS upstream of the route and of the
-/// site upstreams, read from nginx's network namespace when badgw can join it. Addresses
-/// of a peer namespace are not known yet at this stage: only loopback and nginx's own
-/// addresses are contacted.
+/// site upstreams, read from nginx's network namespace when badgw can join it: loopback,
+/// nginx's own addresses and those of another network namespace of this host (a
+/// container), never another host's.
 pub fn collect(ctx: &runner::Context) -> Fact<Vec<UpstreamCertificate>> {
     let t = &ctx.target;
     let routes: Vec<&Route> = t
         .route
         .iter()
         .chain(t.site_upstreams.iter().map(|u| &u.route))
+        .filter(|r| r.settings.upstream_tls.is_some())
         .collect();
+    if routes.is_empty() {
+        return no_tls_upstream();
+    }
     let main = t.config.as_ref().and_then(|c| c.files().first().cloned());
     let conf_dir = main.as_deref().and_then(|m| Path::new(m).parent());
-    let view = &t.placement.view;
+    // The namespaces of this host that hold upstream addresses (the listener stage finds
+    // them too, but after this collector has started).
+    let mut view = t.placement.view.clone();
+    super::view::add_peers(ctx, &mut view);
     let enterable = view.net == Ns::Host || t.probe_netns().is_some();
     let skip = |ip: IpAddr| match (enterable, view.locality(ip)) {
         (false, _) => Some("nginx's network namespace cannot be joined: not contacted".into()),
@@ -910,6 +917,63 @@ mod tests {
         let mut plain = route("http://127.0.0.1:8443", tls(None, false));
         plain.settings.upstream_tls = None;
         assert!(targets(&[&plain], Some(dir), "shop.test", &all).is_empty());
+    }
+
+    fn pem(name: &str) -> Vec<CertificateDer<'static>> {
+        let path = format!("{}/fixtures/tls/{name}.pem", env!("CARGO_MANIFEST_DIR"));
+        read_pem(Path::new(&path)).unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn names_and_dates_of_a_recorded_certificate() {
+        let info = parse_leaf(&pem("leaf")[0]).unwrap();
+        assert_eq!(info.subject_cn.as_deref(), Some("api.internal"));
+        assert_eq!(info.dns_names, ["api.internal", "*.svc.internal"]);
+        assert_eq!(info.ip_names, ["127.0.0.1"]);
+        assert_eq!(info.issuer, "CN=badgw fixture intermediate");
+        assert_eq!(info.not_before, Some(at("2020-01-01T00:00:00+00:00")));
+        assert_eq!(info.not_after, Some(at("2120-01-01T00:00:00+00:00")));
+        assert!(!info.self_signed);
+        assert!(parse_leaf(&pem("self")[0]).unwrap().self_signed);
+        assert!(host_matches("db.svc.internal", &info.dns_names, None));
+        assert!(!host_matches("127.0.0.1", &info.dns_names, None));
+    }
+
+    #[test]
+    fn chains_as_nginx_openssl_builds_them() {
+        let now = at("2026-12-01T00:00:00+00:00");
+        let (leaf, inter, root, own) = (pem("leaf"), pem("inter"), pem("root"), pem("self"));
+        let sent: Vec<_> = leaf.iter().chain(&inter).cloned().collect();
+        // The upstream sends its intermediate; the file holds the root: one intermediate.
+        let v = chains_to(&sent, &root, now, now);
+        assert_eq!((v.chains, v.intermediates), (Some(true), Some(1)), "{v:?}");
+        // The same file with the intermediate too: trusted first, still one below the root.
+        let both: Vec<_> = inter.iter().chain(&root).cloned().collect();
+        assert_eq!(chains_to(&leaf, &both, now, now).intermediates, Some(1));
+        // The intermediate not sent and not in the file: its issuer is unknown.
+        assert_eq!(chains_to(&leaf, &root, now, now).chains, Some(false));
+        // Only the intermediate in the file: no self-signed root ends the path.
+        let v = chains_to(&sent, &inter, now, now);
+        assert_eq!(v.chains, Some(false), "{v:?}");
+        assert!(
+            v.note
+                .unwrap()
+                .contains("not the root cn=badgw fixture root"),
+            "nginx sets no partial-chain flag"
+        );
+        // A self-signed certificate: trusted only when the file holds exactly it.
+        assert_eq!(chains_to(&own, &root, now, now).chains, Some(false));
+        let v = chains_to(&own, &own, now, now);
+        assert_eq!((v.chains, v.intermediates), (Some(true), Some(0)));
+        // Past its dates the chain is judged at a time inside them: expiry is its own
+        // problem.
+        let later = at("2130-01-01T00:00:00+00:00");
+        let mid = at("2070-01-01T00:00:00+00:00");
+        assert_eq!(chains_to(&sent, &root, later, mid).chains, Some(true));
     }
 
     #[test]
