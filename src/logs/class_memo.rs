@@ -57,8 +57,8 @@ impl ClassMemo {
         let slot = &mut self.slots[(hash >> (64 - SLOTS.trailing_zeros())) as usize];
         if slot.hash == hash
             && slot.flags == flags
-            && slot.level == r.level
-            && slot.message == r.message
+            && line::same_bytes(&slot.level, r.level)
+            && line::same_bytes(&slot.message, r.message)
         {
             return slot.class;
         }

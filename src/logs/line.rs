@@ -219,6 +219,33 @@ fn starts(t: &[u8], n: &[u8]) -> bool {
     t.len() >= n.len() && t.iter().zip(n).all(|(a, b)| a == b)
 }
 
+/// Whether `a == b`, compared a word at a time inline: the keys and messages compared per
+/// failure (upstream and server keys, remembered messages) are 10–100 bytes long, where
+/// the libc `memcmp` call a slice compare becomes cost more than the compare.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+    };
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last word, overlapping the one before (n >= 8).
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// How often a byte occurs in nginx's messages, roughly (higher: more often).
 const fn commonness(b: u8) -> u8 {
     match b {
@@ -449,12 +476,16 @@ fn parse_head<'a>(line: &'a [u8], r: &mut Record<'a>) -> &'a [u8] {
 /// and its context: the scanner reads the message's first word before deciding to
 /// parse the rest with [`parse_body`].
 pub fn head(line: &[u8], time: Option<LogTime>) -> (Record<'_>, &[u8]) {
-    let mut r = Record {
-        time,
-        ..Default::default()
-    };
-    let rest = parse_head(line, &mut r);
+    let mut r = Record::default();
+    let rest = head_into(line, time, &mut r);
     (r, rest)
+}
+
+/// [`head`] into `r`, a `Record::default()`: the scanner completes it in place with
+/// [`fill_fields`] instead of moving it between calls.
+pub fn head_into<'a>(line: &'a [u8], time: Option<LogTime>, r: &mut Record<'a>) -> &'a [u8] {
+    r.time = time;
+    parse_head(line, r)
 }
 
 /// [`parse`] with the time of the line's timestamp already known (`None`: it has none).
@@ -475,6 +506,12 @@ pub fn parse_body<'a>(r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
 /// action): the scanner looks a record's class up by its message first and parses those
 /// with [`parse_message_parts`] only when it has to classify.
 pub fn parse_fields<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
+    fill_fields(&mut r, rest);
+    r
+}
+
+/// [`parse_fields`] in place.
+pub fn fill_fields<'a>(r: &mut Record<'a>, rest: &'a [u8]) {
     // Context fields; the message ends where `, client: ` starts.
     let (message, ctx) = match find(rest, needle!(b", client: ")) {
         Some(p) => (&rest[..p], &rest[p + 2..]),
@@ -484,8 +521,7 @@ pub fn parse_fields<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
         },
     };
     r.message = message;
-    parse_context(ctx, &mut r);
-    r
+    parse_context(ctx, r);
 }
 
 /// Reads the errno, its text and the action (`while …`) of `r`'s message.
@@ -1268,6 +1304,32 @@ mod tests {
             classified += usize::from(classify_full(&r).is_some());
         }
         assert!(classified > 100, "{classified}");
+    }
+
+    #[test]
+    fn word_compare_agrees_with_slice_equality() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let la = (rnd() % 40) as usize;
+            let a: Vec<u8> = (0..la).map(|_| (rnd() % 3) as u8).collect();
+            let mut b = a.clone();
+            match rnd() % 4 {
+                0 => {}
+                1 if !b.is_empty() => {
+                    let i = (rnd() as usize) % b.len();
+                    b[i] ^= 1 << (rnd() % 8);
+                }
+                2 => b.push(0),
+                _ => b = (0..(rnd() % 40)).map(|_| (rnd() % 3) as u8).collect(),
+            }
+            assert_eq!(same_bytes(&a, &b), a == b, "{a:?} {b:?}");
+        }
     }
 
     #[test]
