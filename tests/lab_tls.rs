@@ -52,7 +52,7 @@ fn request(dir: &Path, name: &str) {
     .unwrap();
 }
 
-/// ca.pem; web.local signed by it (valid); app.internal signed by it, valid 2020-01-01 to
+/// ca.pem; web.local and api.internal signed by it (valid); app.internal signed by it, valid 2020-01-01 to
 /// 2021-01-01 (expired); self.internal self-signed (valid, not in ca.pem).
 fn make_certs(dir: &Path) {
     openssl(
@@ -92,6 +92,28 @@ fn make_certs(dir: &Path) {
             "web.local.ext",
             "-out",
             "web.local.pem",
+        ],
+    );
+    // api.internal, valid, for the upstream that picks its certificate by SNI.
+    request(dir, "api.internal");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "api.internal.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "api.internal.ext",
+            "-out",
+            "api.internal.pem",
         ],
     );
     // `openssl ca` takes explicit dates: an already expired certificate of the same CA.
@@ -530,4 +552,72 @@ fn chain_depth_and_a_rootless_trusted_file() {
         got = lab.get(deep, &site(deep), "/");
     }
     assert_eq!(got, (200, "deep.internal ok\n".into()), "{text}");
+}
+
+/// An upstream that picks its certificate by SNI (two server blocks on one port): without
+/// `proxy_ssl_server_name on` nginx gets the default one, named otherwise. The fix is only
+/// to send the name — not to verify the default certificate's name instead.
+#[test]
+fn a_certificate_chosen_by_sni_needs_only_the_name_sent() {
+    let lab = Lab::new("tlssni");
+    let dir = lab.path("");
+    make_certs(&dir);
+    let (front, tls) = (free_port(), free_port());
+    let d = dir.display();
+    let body = [
+        tls_server(&dir, "web.local", &[tls]),
+        format!(
+            "    server {{\n\
+             \x20       listen 127.0.0.1:{tls} ssl;\n\
+             \x20       server_name api.internal;\n\
+             \x20       ssl_certificate {d}/api.internal.pem;\n\
+             \x20       ssl_certificate_key {d}/api.internal.key;\n\
+             \x20       return 200 \"api.internal ok\\n\";\n\
+             \x20   }}\n"
+        ),
+        lab::proxy_server(
+            front,
+            &site(front),
+            &format!("https://127.0.0.1:{tls}"),
+            &format!(
+                "proxy_ssl_verify on; proxy_ssl_trusted_certificate {d}/ca.pem; proxy_ssl_name api.internal;"
+            ),
+        ),
+    ]
+    .concat();
+    let nginx = lab.nginx(&body);
+    assert_eq!(lab.get(front, &site(front), "/").0, 502);
+    nginx.wait_log("upstream SSL certificate does not match \"api.internal\"");
+
+    let (_, report) = diagnose(front);
+    let f = &report["findings"][0];
+    assert_eq!(f["cause"], "upstream-tls-verify", "{report:#}");
+    assert!(
+        texts(&f["evidence"]).iter().any(|e| e
+            .contains("names web.local, nginx verifies api.internal")
+            && e.contains(
+                "asked for api.internal by SNI, the upstream presents a matching certificate"
+            )),
+        "{f:#}"
+    );
+    let fixes = f["fixes"].to_string();
+    assert!(fixes.contains("proxy_ssl_server_name on;"), "{fixes}");
+    assert!(!fixes.contains("proxy_ssl_name web.local"), "{fixes}");
+
+    let mut cmd = lab::badgw();
+    cmd.args(["diagnose", "--site", &site(front), "--fix", "--yes"])
+        .env("NO_COLOR", "1")
+        .env("BADGW_BACKUP_DIR", lab.path("backups"));
+    let out = lab::run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut got = lab.get(front, &site(front), "/");
+    while got.0 != 200 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        got = lab.get(front, &site(front), "/");
+    }
+    // The handshake now verifies (SNI picks the certificate; the Host header, the site,
+    // still picks the upstream's default server for the request itself).
+    assert_eq!(got.0, 200, "{got:?}\n{text}");
 }
