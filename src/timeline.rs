@@ -12,9 +12,11 @@
 //! RFC 3339, PM2's epoch milliseconds) are converted to it, so a badgw run under another
 //! `TZ` than nginx's places them right; without an access-log zone, badgw's own offset is
 //! taken as nginx's. A journal's short times ("Nov 22 03:12:01", printed in badgw's zone)
-//! are shifted the same way, and take the year of the collection.
+//! are shifted the same way; their year was settled when the facts were made
+//! (`Facts::settle_years`). Every time arrives typed (`WallTime`, `DateTime`), except
+//! the per-minute buckets' labels.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDateTime};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime};
 use serde::Serialize;
 
 use crate::facts::{Facts, FpmEventKind, JournalEventKind, WallTime};
@@ -70,24 +72,10 @@ pub struct Timeline {
 
 const FMT: &str = "%Y-%m-%dT%H:%M:%S";
 
-/// Reads the time forms badgw's facts carry.
-pub fn parse_time(s: &str, year: i32) -> Option<NaiveDateTime> {
-    let s = s.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.naive_local());
-    }
-    let head: String = s.chars().take(19).collect();
-    for f in [FMT, "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(&head, f) {
-            return Some(t);
-        }
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(&format!("{s}:00"), FMT) {
-        return Some(t); // a minute, "2026-11-23T00:22"
-    }
-    // journal short: "Nov 22 03:12:01"
-    let short: String = s.chars().take(15).collect();
-    NaiveDateTime::parse_from_str(&format!("{year} {short}"), "%Y %b %d %H:%M:%S").ok()
+/// The start of a per-minute count's minute, `YYYY-MM-DDTHH:MM` (the access and error
+/// logs' buckets, nginx's local time). Every other time of the facts is typed.
+pub fn minute_start(minute: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(&format!("{}:00", minute.trim()), FMT).ok()
 }
 
 fn fmt(t: NaiveDateTime) -> String {
@@ -109,12 +97,6 @@ pub fn build(facts: &Facts) -> Timeline {
         None => d.naive_local(),
     };
     let collected = collected_at.map(in_log_zone);
-    let year = collected.map_or(1970, |c| c.year());
-    // A time with its own offset is converted; one without is nginx's local time already.
-    let t = |s: &str| match DateTime::parse_from_rfc3339(s.trim()) {
-        Ok(d) => Some(in_log_zone(d)),
-        Err(_) => parse_time(s, year),
-    };
     // A typed fact time: converted when it carries its zone, nginx's local time otherwise.
     let wall = |w: &WallTime| match w.zoned() {
         Some(d) => Some(in_log_zone(d)),
@@ -172,7 +154,7 @@ pub fn build(facts: &Facts) -> Timeline {
                 String::new()
             };
             push(
-                t(&m.minute),
+                minute_start(&m.minute),
                 TimelineEvent {
                     count: Some(n),
                     ..ev(
@@ -228,7 +210,7 @@ pub fn build(facts: &Facts) -> Timeline {
     if let Some(w) = facts.error_log.value() {
         for m in &w.minutes {
             push(
-                t(&m.minute),
+                minute_start(&m.minute),
                 TimelineEvent {
                     count: Some(m.count),
                     ..ev(
@@ -514,23 +496,13 @@ mod tests {
     }
 
     #[test]
-    fn times_of_every_source_form() {
-        for s in [
-            "2026-11-22T03:12:07",
-            "2026/11/22 03:12:07",
-            "2026-11-22T03:12:07+00:00",
-            "Nov 22 03:12:07",
-        ] {
-            assert_eq!(
-                parse_time(s, 2026).map(fmt).as_deref(),
-                Some("2026-11-22T03:12:07"),
-                "{s}"
-            );
-        }
+    fn minutes_start_at_their_first_second() {
         assert_eq!(
-            parse_time("2026-11-22T03:12", 2026).map(fmt).as_deref(),
+            minute_start("2026-11-22T03:12").map(fmt).as_deref(),
             Some("2026-11-22T03:12:00")
         );
+        assert_eq!(minute_start("03:12"), None);
+        assert_eq!(minute_start(""), None);
     }
 
     /// badgw ran under TZ=America/New_York (its clock reads -05:00), nginx writes its logs
