@@ -62,6 +62,31 @@ fn a_missing_or_garbage_snapshot_is_a_usage_error_naming_the_file() {
         .stderr(predicate::str::contains("is not a badgw snapshot"));
 }
 
+/// Times are parsed when a snapshot is read: one that no form reads is a usage error that
+/// names the text and where it is, not a time silently missing from the diagnosis.
+#[test]
+fn a_snapshot_time_no_form_reads_is_a_usage_error_naming_it() {
+    let snap = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/snapshots/upstream-down.json"
+    ))
+    .unwrap();
+    let (key, rest) = snap
+        .split_once("\"since\": \"")
+        .expect("the snapshot has a since");
+    let (_, tail) = rest.split_once('"').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad-time.json");
+    std::fs::write(&p, format!("{key}\"since\": \"yesterday\"{tail}")).unwrap();
+    badgw()
+        .args(["diagnose", "--from", p.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad-time.json"))
+        .stderr(predicate::str::contains("unrecognised time \"yesterday\""))
+        .stderr(predicate::str::contains("at line "));
+}
+
 #[test]
 fn snapshots_in_fixtures_diagnose_with_pure_json_on_stdout() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/snapshots");
