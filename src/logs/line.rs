@@ -512,6 +512,14 @@ pub fn parse_fields<'a>(mut r: Record<'a>, rest: &'a [u8]) -> Record<'a> {
 
 /// [`parse_fields`] in place.
 pub fn fill_fields<'a>(r: &mut Record<'a>, rest: &'a [u8]) {
+    let host = fill_fields_to_host(r, rest);
+    parse_host(host, r);
+}
+
+/// [`fill_fields`] but the `host:` field: returns where it would start, for
+/// [`parse_host`]. Counting needs the host only for records without `server:` (the
+/// host stands in for it), and it is the last field, after the request's walk.
+pub fn fill_fields_to_host<'a>(r: &mut Record<'a>, rest: &'a [u8]) -> &'a [u8] {
     // Context fields; the message ends where `, client: ` starts.
     let (message, ctx) = match find(rest, needle!(b", client: ")) {
         Some(p) => (&rest[..p], &rest[p + 2..]),
@@ -521,7 +529,7 @@ pub fn fill_fields<'a>(r: &mut Record<'a>, rest: &'a [u8]) {
         },
     };
     r.message = message;
-    parse_context(ctx, r);
+    parse_context_to_host(ctx, r)
 }
 
 /// Reads the errno, its text and the action (`while …`) of `r`'s message.
@@ -534,7 +542,16 @@ pub fn parse_message_parts(r: &mut Record<'_>) {
     r.action = rfind(message, needle!(b" while ")).map(|p| &message[p + 7..]);
 }
 
-fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
+/// The keys that may follow the request's value, in nginx's order.
+const AFTER_REQ: &[&[u8]] = &[
+    b"\", subrequest: \"",
+    b"\", upstream: \"",
+    b"\", host: \"",
+    b"\", referrer: \"",
+];
+
+/// Reads the context fields up to `host:` and returns the rest, where it would start.
+fn parse_context_to_host<'a>(ctx: &'a [u8], r: &mut Record<'a>) -> &'a [u8] {
     let mut rest = ctx;
     if let Some(s) = rest.strip_prefix(b"client: ") {
         let end = find(s, needle!(b", ")).unwrap_or(s.len());
@@ -546,12 +563,6 @@ fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
         r.server = Some(&s[..end]);
         rest = s.get(end + 2..).unwrap_or(&[]);
     }
-    const AFTER_REQ: &[&[u8]] = &[
-        b"\", subrequest: \"",
-        b"\", upstream: \"",
-        b"\", host: \"",
-        b"\", referrer: \"",
-    ];
     if let Some(s) = rest.strip_prefix(b"request: \"") {
         let (v, after) = quoted(s, AFTER_REQ);
         r.request = Some(v);
@@ -566,6 +577,11 @@ fn parse_context<'a>(ctx: &'a [u8], r: &mut Record<'a>) {
         r.upstream = Some(v);
         rest = after.strip_prefix(b", ").unwrap_or(after);
     }
+    rest
+}
+
+/// Reads the `host:` field if `rest` (what [`fill_fields_to_host`] left) starts with it.
+pub fn parse_host<'a>(rest: &'a [u8], r: &mut Record<'a>) {
     if let Some(s) = rest.strip_prefix(b"host: \"") {
         let (v, _) = quoted(s, &AFTER_REQ[3..]);
         r.host = Some(v);

@@ -378,6 +378,9 @@ pub struct Scanner {
     key_caches: Vec<[KeyCache; 2]>,
     /// Classes remembered by message (a failure log repeats a few messages).
     classes: ClassMemo,
+    /// The minute failures were last counted in and how many, not yet in
+    /// `stats.timeline` (added there at the end of every `feed`).
+    minute: Option<(i64, u64)>,
 }
 
 /// See [`Scanner::pend`].
@@ -493,6 +496,7 @@ impl Scanner {
             stamp_time: None,
             key_caches: Category::ALL.iter().map(|_| Default::default()).collect(),
             classes: ClassMemo::default(),
+            minute: None,
         }
     }
 
@@ -584,8 +588,11 @@ impl Scanner {
         used
     }
 
-    /// Adds the key caches' pending counts to `stats`.
+    /// Adds the key caches' and the current minute's pending counts to `stats`.
     fn flush_key_caches(&mut self) {
+        if let Some((m, n)) = self.minute.take() {
+            *self.stats.timeline.entry(m).or_insert(0) += n;
+        }
         for (c, [ups, servers]) in self.stats.categories.iter_mut().zip(&mut self.key_caches) {
             ups.flush(&mut c.upstreams);
             servers.flush(&mut c.servers);
@@ -845,7 +852,12 @@ impl Scanner {
         let mut parsed;
         let r: &mut Record<'r> = match head {
             Some((h, rest)) if !fragment => {
-                line::fill_fields(h, rest);
+                // The host is only counted for records without `server:` (and kept
+                // with the events).
+                let host = line::fill_fields_to_host(h, rest);
+                if h.server.is_none() || self.opts.keep_events {
+                    line::parse_host(host, h);
+                }
                 h
             }
             _ => {
@@ -909,11 +921,17 @@ impl Scanner {
             servers.count(&mut c.servers, s);
         }
         if let Some(t) = r.time {
-            // Logs run forward, so the minute is nearly always the last one counted.
+            // Logs run forward, so the minute is nearly always the one counted last: it
+            // is counted here and added to the map when another minute comes (or at the
+            // end of `feed`) instead of walking the tree per failure.
             let m = t.div_euclid(60);
-            match st.timeline.last_entry() {
-                Some(mut last) if *last.key() == m => *last.get_mut() += 1,
-                _ => *st.timeline.entry(m).or_insert(0) += 1,
+            match &mut self.minute {
+                Some((last, n)) if *last == m => *n += 1,
+                cur => {
+                    if let Some((last, n)) = cur.replace((m, 1)) {
+                        *st.timeline.entry(last).or_insert(0) += n;
+                    }
+                }
             }
         }
         if self.opts.keep_events {
@@ -1069,12 +1087,14 @@ mod tests {
         sc.stats
     }
 
-    fn summary(s: &Stats) -> (u64, u64, u64, Vec<(u64, Category)>) {
+    #[allow(clippy::type_complexity)]
+    fn summary(s: &Stats) -> (u64, u64, u64, Vec<(u64, Category)>, Vec<(i64, u64)>) {
         (
             s.lines_total,
             s.lines_unparsed,
             s.failures,
             s.events.iter().map(|e| (e.line, e.category)).collect(),
+            s.timeline.iter().map(|(&m, &n)| (m, n)).collect(),
         )
     }
 
@@ -1162,6 +1182,7 @@ mod tests {
     fn any_block_size_gives_the_same_answer() {
         let whole = feed_in_blocks(SAMPLE.as_bytes(), usize::MAX);
         assert_eq!(whole.failures, 19);
+        assert!(whole.timeline.len() >= 3, "{:?}", whole.timeline);
         for block in [1, 2, 7, 64, 100, 333, 4096] {
             assert_eq!(
                 summary(&feed_in_blocks(SAMPLE.as_bytes(), block)),
