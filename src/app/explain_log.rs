@@ -71,6 +71,7 @@ pub fn analyze(
         until,
         keep_events,
         keep_text: false,
+        now: Some(clock::now_log_time()),
     };
     let mut files = Vec::with_capacity(inputs.len());
     let mut total = Stats::default();

@@ -133,6 +133,7 @@ pub fn window_from_tail(
         until: Some(now_t + 1),
         keep_events: true,
         keep_text: true,
+        now: Some(now_t),
     };
     let data = tail.data;
     let first = tail.first_record();

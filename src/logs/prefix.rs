@@ -80,13 +80,15 @@ pub struct Stripped<'a> {
 }
 
 /// Strips the collector prefix(es) of `line`; `None` when it has none (it starts with
-/// nginx's timestamp, or nothing recognisable is in front of its text).
-pub fn strip(line: &[u8]) -> Option<Stripped<'_>> {
+/// nginx's timestamp, or nothing recognisable is in front of its text). `now` is when the
+/// log is read (gather's clock): a year-less stamp (BSD syslog, journalctl's short form)
+/// is given the year that puts it at or before `now`; without `now` it has no time.
+pub fn strip(line: &[u8], now: Option<LogTime>) -> Option<Stripped<'_>> {
     if looks_timestamped(line) {
         return None;
     }
     if line.first() == Some(&b'{') {
-        return json(line);
+        return json(line, now);
     }
     let mut body = line;
     let mut time = None;
@@ -95,14 +97,14 @@ pub fn strip(line: &[u8]) -> Option<Stripped<'_>> {
         if looks_timestamped(body) {
             break;
         }
-        let Some((rest, t, f)) = strip_one(body) else {
+        let Some((rest, t, f)) = strip_one(body, now) else {
             break;
         };
         body = rest;
         time = time.or(t);
         format = format.or(Some(f));
         if body.first() == Some(&b'{') {
-            if let Some(mut inner) = json(body) {
+            if let Some(mut inner) = json(body, now) {
                 inner.time = time.or(inner.time);
                 inner.format = format.unwrap_or(inner.format);
                 return Some(inner);
@@ -123,13 +125,13 @@ pub fn strip(line: &[u8]) -> Option<Stripped<'_>> {
 }
 
 /// One prefix at the start of `b`: the rest, its time, its format.
-fn strip_one(b: &[u8]) -> Option<(&[u8], Option<LogTime>, Format)> {
+fn strip_one(b: &[u8], now: Option<LogTime>) -> Option<(&[u8], Option<LogTime>, Format)> {
     // <PRI>: RFC 3164 or 5424.
     if let Some(rest) = pri(b) {
         if let Some(r) = syslog5424(rest) {
             return Some(r);
         }
-        if let Some((rest, t)) = bsd_time(rest) {
+        if let Some((rest, t)) = bsd_time(rest, now) {
             let rest = host_tag(rest).or_else(|| tag(rest)).unwrap_or(rest);
             return Some((rest, t, Format::Syslog));
         }
@@ -173,7 +175,7 @@ fn strip_one(b: &[u8]) -> Option<(&[u8], Option<LogTime>, Format)> {
         }
         return Some((rest, Some(t), Format::Rfc3339));
     }
-    if let Some((rest, t)) = bsd_time(b) {
+    if let Some((rest, t)) = bsd_time(b, now) {
         let rest = host_tag(rest).or_else(|| tag(rest))?;
         return Some((rest, t, Format::Journal));
     }
@@ -306,15 +308,23 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
-/// The year a syslog/journal `Mmm dd` stamp (which has none) is read in: the current one.
-fn this_year() -> i64 {
+/// A year-less stamp (month, day, seconds into the day) in the year that puts it at or
+/// before `now`, allowing a day of clock skew between the log's writer and this reader: a
+/// "Dec 31 23:59:58" line read on Jan 1 is last year's, and a "Jan 1 00:00:03" line read
+/// on Dec 31 at 23:59:59 is next year's.
+fn in_year_before(now: LogTime, month: i64, day: i64, secs: i64) -> Option<LogTime> {
     use chrono::Datelike;
-    static YEAR: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *YEAR.get_or_init(|| i64::from(chrono::Local::now().year()))
+    let year = i64::from(chrono::DateTime::from_timestamp(now, 0)?.year());
+    let at = |y: i64| days_from_civil(y, month, day) * 86400 + secs;
+    // The latest of next, this and last year's that is not past `now` (plus the skew).
+    [year + 1, year, year - 1]
+        .into_iter()
+        .map(at)
+        .find(|t| *t <= now + 86400)
 }
 
 /// `Mmm dd HH:MM:SS[.frac] ` (RFC 3164; the day may be space-padded).
-fn bsd_time(b: &[u8]) -> Option<(&[u8], Option<LogTime>)> {
+fn bsd_time(b: &[u8], now: Option<LogTime>) -> Option<(&[u8], Option<LogTime>)> {
     let m = MONTHS.iter().position(|m| b.starts_with(&m[..]))? as i64 + 1;
     if b.get(3) != Some(&b' ') {
         return None;
@@ -342,8 +352,8 @@ fn bsd_time(b: &[u8]) -> Option<(&[u8], Option<LogTime>)> {
     if !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    let time = days_from_civil(this_year(), m, day) * 86400 + h * 3600 + mi * 60 + s;
-    Some((rest, Some(time)))
+    let time = now.and_then(|now| in_year_before(now, m, day, h * 3600 + mi * 60 + s));
+    Some((rest, time))
 }
 
 /// journalctl short-full: `Mon 2026-11-30 10:00:00 UTC `.
@@ -453,7 +463,7 @@ struct JsonLine {
 }
 
 /// A JSON object per line: Docker's json-file driver, `journalctl -o json`, shippers.
-fn json(line: &[u8]) -> Option<Stripped<'_>> {
+fn json(line: &[u8], now: Option<LogTime>) -> Option<Stripped<'_>> {
     let j: JsonLine = serde_json::from_slice(line).ok()?;
     let mut text = j.log?.into_bytes();
     while matches!(text.last(), Some(b'\n' | b'\r')) {
@@ -472,7 +482,7 @@ fn json(line: &[u8]) -> Option<Stripped<'_>> {
     };
     // A shipper may wrap an already prefixed line (a journal line in a JSON export).
     if !looks_timestamped(&text) {
-        if let Some(inner) = strip(&text) {
+        if let Some(inner) = strip(&text, now) {
             if !matches!(inner.format, Format::Embedded) || looks_timestamped(&inner.body) {
                 let body = inner.body.into_owned();
                 return Some(Stripped {
@@ -496,8 +506,12 @@ mod tests {
 
     const NGINX: &str = "2026/11/30 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: a, request: \"GET / HTTP/1.1\", upstream: \"http://10.0.0.2:3000/\", host: \"a\"";
 
+    /// When the tests' logs are read: 2026-11-30 12:00:00.
+    const READ_AT: LogTime = 20_787 * 86_400 + 12 * 3600;
+
     fn body(line: &str) -> (String, Option<LogTime>, &'static str) {
-        let s = strip(line.as_bytes()).unwrap_or_else(|| panic!("not stripped: {line}"));
+        let s =
+            strip(line.as_bytes(), Some(READ_AT)).unwrap_or_else(|| panic!("not stripped: {line}"));
         (
             String::from_utf8(s.body.into_owned()).unwrap(),
             s.time,
@@ -507,9 +521,9 @@ mod tests {
 
     #[test]
     fn clean_lines_pass_untouched() {
-        assert_eq!(strip(NGINX.as_bytes()), None);
-        assert_eq!(strip(b"random words"), None);
-        assert_eq!(strip(b""), None);
+        assert_eq!(strip(NGINX.as_bytes(), Some(READ_AT)), None);
+        assert_eq!(strip(b"random words", Some(READ_AT)), None);
+        assert_eq!(strip(b"", Some(READ_AT)), None);
     }
 
     #[test]
@@ -610,8 +624,34 @@ mod tests {
             let (b, tm, f) = body(&line);
             assert_eq!(b, NGINX, "{line}");
             assert_eq!(f, fmt, "{line}");
-            assert!(tm.is_some(), "{line}");
+            let day = if line.contains("Nov  3") { 3 } else { 30 };
+            assert_eq!(
+                tm,
+                Some(days_from_civil(2026, 11, day) * 86400 + 10 * 3600 + 1),
+                "{line}"
+            );
         }
+    }
+
+    /// A year-less stamp takes the year that puts it at or before the reading time (a day
+    /// of clock skew allowed); without a reading time it has none (never a guess).
+    #[test]
+    fn year_less_stamps_take_the_year_before_the_reading() {
+        let line = format!("Dec 31 23:59:58 web01 nginx[812]: {NGINX}");
+        let new_year = days_from_civil(2027, 1, 1) * 86400 + 5;
+        let t = strip(line.as_bytes(), Some(new_year)).unwrap().time;
+        assert_eq!(t, Some(days_from_civil(2026, 12, 31) * 86400 + 86398));
+        let t = strip(line.as_bytes(), Some(READ_AT)).unwrap().time;
+        assert_eq!(t, Some(days_from_civil(2025, 12, 31) * 86400 + 86398));
+        let jan = format!("Jan  1 00:00:03 web01 nginx[812]: {NGINX}");
+        let eve = days_from_civil(2026, 12, 31) * 86400 + 86399;
+        let t = strip(jan.as_bytes(), Some(eve)).unwrap().time;
+        assert_eq!(
+            t,
+            Some(days_from_civil(2027, 1, 1) * 86400 + 3),
+            "a writer's clock a little ahead"
+        );
+        assert_eq!(strip(line.as_bytes(), None).unwrap().time, None);
     }
 
     #[test]
@@ -631,7 +671,7 @@ mod tests {
         let (b, t, _) = body("{\"log\":\"upstream timed out\\n\",\"stream\":\"stderr\",\"time\":\"2026-11-30T10:00:01Z\"}");
         assert_eq!(b, "upstream timed out");
         assert!(t.is_some());
-        assert_eq!(strip(b"{not json"), None);
+        assert_eq!(strip(b"{not json", Some(READ_AT)), None);
     }
 
     #[test]

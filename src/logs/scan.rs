@@ -36,6 +36,9 @@ pub struct ScanOptions {
     pub keep_events: bool,
     /// Also keep each event's full text (for evidence).
     pub keep_text: bool,
+    /// When the log is read (gather's clock): the year given to year-less collector
+    /// stamps (BSD syslog, journalctl's short form). None: such stamps give no time.
+    pub now: Option<LogTime>,
 }
 
 /// One classified upstream failure.
@@ -421,7 +424,8 @@ pub fn wraps(rec: &[u8], next: &[u8]) -> bool {
                 || next.starts_with(b"while ")
         }
     };
-    unfinished && prefix::strip(next).is_none()
+    // Only whether `next` has a prefix matters here, not its time.
+    unfinished && prefix::strip(next, None).is_none()
 }
 
 /// `[info]`, `[notice]` or `[debug]` at a record's bytes 19..27: nginx logs upstream
@@ -604,7 +608,7 @@ impl Scanner {
     /// noise (counted as unparsed).
     fn foreign_line(&mut self, raw: &[u8]) {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let stripped = prefix::strip(raw);
+        let stripped = prefix::strip(raw, self.opts.now);
         let (body, ptime, format): (&[u8], _, _) = match &stripped {
             Some(s) => (&s.body, s.time, Some(s.format)),
             None => (raw, None, None),
