@@ -151,7 +151,7 @@ fn match_kill<'a>(facts: &'a Facts, kill: &OomKill) -> Option<Match<'a>> {
         .and_then(|n| n.route.as_ref())
         .and_then(|r| r.scheme.as_deref())
         == Some("fastcgi");
-    if fastcgi && kill.comm.starts_with("php-fpm") {
+    if fastcgi && kill.kind == Some(AppKind::PhpFpm) {
         return Some(Match::FpmPool);
     }
     timing_match(facts, kill).map(Match::Timing)

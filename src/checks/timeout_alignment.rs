@@ -479,7 +479,8 @@ fn known_app_defaults(facts: &Facts) -> Vec<TimeoutRow> {
                 };
                 rows.push(row("uvicorn --timeout-keep-alive", v, src));
             }
-            None => {}
+            // PHP-FPM's limits come from its pool configuration (facts.php_fpm).
+            Some(AppKind::PhpFpm) | None => {}
         }
     }
     rows

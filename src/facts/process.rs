@@ -59,6 +59,9 @@ pub enum AppKind {
     Node,
     Gunicorn,
     Uvicorn,
+    /// A PHP-FPM master or child (`php-fpm8.2`, `php-fpm: pool www`).
+    #[serde(rename = "php-fpm")]
+    PhpFpm,
 }
 
 impl AppArgs {

@@ -28,6 +28,8 @@ fn app_kind(comm: &str, cmdline: &str) -> Option<AppKind> {
         Some(AppKind::Gunicorn)
     } else if cmdline.contains("uvicorn") {
         Some(AppKind::Uvicorn)
+    } else if comm.starts_with("php-fpm") || cmdline.starts_with("php-fpm") {
+        Some(AppKind::PhpFpm)
     } else {
         None
     }
@@ -35,7 +37,7 @@ fn app_kind(comm: &str, cmdline: &str) -> Option<AppKind> {
 
 /// The app server a process is from its comm alone, as the kernel's OOM report gives it
 /// (at most 15 bytes, and whatever title the process set: "node", "nodejs", "node
-/// /srv/app/ser", "gunicorn: worke"). Python servers without a title run as "python3".
+/// /srv/app/ser", "gunicorn: worke", "php-fpm7.4"). Python servers without a title run as "python3".
 pub fn kind_of_comm(comm: &str) -> Option<AppKind> {
     if comm.starts_with("node") {
         Some(AppKind::Node)
@@ -43,6 +45,8 @@ pub fn kind_of_comm(comm: &str) -> Option<AppKind> {
         Some(AppKind::Gunicorn)
     } else if comm.starts_with("uvicorn") {
         Some(AppKind::Uvicorn)
+    } else if comm.starts_with("php-fpm") {
+        Some(AppKind::PhpFpm)
     } else {
         None
     }
@@ -187,6 +191,10 @@ mod tests {
         assert_eq!(u.kind, Some(AppKind::Uvicorn));
         assert_eq!(app_args("node", "server.js").kind, Some(AppKind::Node));
         assert_eq!(app_args("python3", "python3 app.py").kind, None);
+        assert_eq!(
+            app_args("php-fpm8.2", "php-fpm: pool www").kind,
+            Some(AppKind::PhpFpm)
+        );
         assert_eq!(u.timeout_keep_alive_s, Some(4.0));
         assert_eq!(u.timeout_s, None);
     }
@@ -199,7 +207,9 @@ mod tests {
         }
         assert_eq!(kind_of_comm("gunicorn: worke"), Some(AppKind::Gunicorn));
         assert_eq!(kind_of_comm("uvicorn"), Some(AppKind::Uvicorn));
-        for comm in ["python3", "php-fpm8.2", "nginx", "", "java-worker"] {
+        assert_eq!(kind_of_comm("php-fpm7.4"), Some(AppKind::PhpFpm));
+        assert_eq!(kind_of_comm("php-fpm"), Some(AppKind::PhpFpm));
+        for comm in ["python3", "php", "nginx", "", "java-worker"] {
             assert_eq!(kind_of_comm(comm), None, "{comm}");
         }
     }

@@ -473,6 +473,7 @@ mod tests {
         assert_eq!(log.oom_kills.len(), 2, "{:#?}", log.oom_kills);
         let a = &log.oom_kills[0];
         assert_eq!((a.pid, a.comm.as_str()), (2301, "php-fpm7.4"));
+        assert_eq!(a.kind, Some(crate::facts::AppKind::PhpFpm));
         assert_eq!(a.invoked_by.as_deref(), Some("php-fpm7.4"));
         assert_eq!(a.anon_rss_kb, Some(391_216));
         assert_eq!(
