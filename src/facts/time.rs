@@ -153,17 +153,19 @@ impl WallTime {
         &self.text
     }
 
-    /// Gives a short-form time (no year) the year that puts it at or before `reference`
-    /// (the collection time, in the same zone), allowing a day of clock skew: a journal
-    /// line of "Dec 31 23:59:58" read on Jan 1 is last year's. Times with a year are
-    /// left as they are; a date that exists in neither year (Feb 29) stays unsettled.
+    /// Gives a short-form time (no year) the latest year that puts it at or before
+    /// `reference` (the collection time, in the same zone) plus a day of clock skew: a
+    /// journal line of "Dec 31 23:59:58" read on Jan 1 is last year's, "Jan 1 00:00:03"
+    /// read on Dec 31 at 23:59:59 next year's (the rule `logs::prefix` applies to
+    /// collector stamps). Times with a year are left as they are; a date that exists in
+    /// none of those years (Feb 29) stays unsettled.
     pub fn settle_year(&mut self, reference: NaiveDateTime) {
         let Clock::Yearless { month, day, time } = self.clock else {
             return;
         };
         let latest = reference + Duration::days(1);
         let year = reference.year();
-        let at = [year, year - 1]
+        let at = [year + 1, year, year - 1]
             .into_iter()
             .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
             .map(|d| d.and_time(time))
@@ -357,10 +359,18 @@ mod tests {
         let mut t = WallTime::parse("Dec 31 23:59:58").unwrap();
         t.settle_year(at("2027-01-01T00:00:03"));
         assert_eq!(t.at(), Some(at("2026-12-31T23:59:58")));
-        // A clock a little ahead of the collector's (under a day) stays this year.
+        // A clock a little ahead of the collector's (under a day) stays this year…
         let mut t = WallTime::parse("Jan  1 00:00:05").unwrap();
         t.settle_year(at("2027-01-01T00:00:03"));
         assert_eq!(t.at(), Some(at("2027-01-01T00:00:05")));
+        // …or is next year's when it is already past midnight there.
+        let mut t = WallTime::parse("Jan  1 00:00:03").unwrap();
+        t.settle_year(at("2026-12-31T23:59:59"));
+        assert_eq!(t.at(), Some(at("2027-01-01T00:00:03")));
+        // Anything more than a day ahead is last year's, not a future date.
+        let mut t = WallTime::parse("Dec  5 10:00:00").unwrap();
+        t.settle_year(at("2026-12-01T10:00:00"));
+        assert_eq!(t.at(), Some(at("2025-12-05T10:00:00")));
         // Feb 29 read in a year that has none is the last leap year's only if that is
         // the year before; otherwise it stays unsettled rather than guessed.
         let mut t = WallTime::parse("Feb 29 12:00:00").unwrap();
