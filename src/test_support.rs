@@ -82,6 +82,7 @@ impl FactsBuilder {
             inode: 1,
             pid: Some(100),
             process: Some("nginx".into()),
+            role: Some(crate::facts::ProcessRole::Nginx),
             accept_queue: None,
         }]);
         f.processes = Fact::collected(vec![ProcInfo {
@@ -89,6 +90,7 @@ impl FactsBuilder {
             comm: "nginx".into(),
             cmdline: "nginx: master process /usr/sbin/nginx".into(),
             listen_inodes: vec![1],
+            role: Some(crate::facts::ProcessRole::Nginx),
             ..Default::default()
         }]);
         f.unix_sockets = Fact::collected(Vec::new());
@@ -156,6 +158,7 @@ impl FactsBuilder {
             inode,
             pid: Some(pid),
             process: Some(comm.into()),
+            role: crate::parse::process_role::role_of_comm(comm),
             accept_queue: None,
         });
         let Fact::Collected { value: ps } = &mut self.0.processes else {
@@ -167,6 +170,7 @@ impl FactsBuilder {
             comm: comm.into(),
             cmdline: cmdline.into(),
             args: crate::parse::app_args::app_args(comm, cmdline),
+            role: crate::parse::process_role::role_of_comm(comm),
             user: Some("app".into()),
             listen_inodes: vec![inode],
             ..Default::default()

@@ -681,7 +681,14 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         ".contains(\"node\"",
         ".starts_with(\"node\"",
         ".starts_with(\"php-fpm\"",
-        "comm == \"node\"",
+        // Classifying a process by its name: that is `AppKind`/`ProcessRole`, decided at
+        // gather time. Comparing two records' names (`kill.comm == a.name`) stays allowed.
+        "comm == \"",
+        ".comm.starts_with(",
+        ".comm.contains(",
+        ".comm.ends_with(",
+        "== \"nginx\"",
+        ".contains(&comm)",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -713,6 +720,11 @@ fn text_parsing_scan_catches_the_old_forms() {
         "        && (kill.comm == \"node\" || kill.comm.starts_with(\"node\"))",
         "    exec.is_some_and(|e| e.contains(\"node\"))",
         "    if fastcgi && kill.comm.starts_with(\"php-fpm\") {",
+        "    if kill.comm == \"nginx\" || facts.route_upstreams().is_empty() {",
+        "            let is_nginx = l.pid.is_some_and(|p| nginx_pids.contains(&p)) || comm == \"nginx\";",
+        "                || NOT_HTTP_APPS.contains(&comm)",
+        "                            && a.comm.as_deref().is_none_or(|c| c == \"nginx\")",
+        "        .filter(|p| p.comm.contains(\"gunicorn\") || p.comm.ends_with(\"-fpm\"))",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));
@@ -723,6 +735,9 @@ fn text_parsing_scan_catches_the_old_forms() {
     }
     let allowed = "// wall_time is gone\nfn f() {}\n#[cfg(test)]\nmod tests { fn t() { wall_time(\"x\"); } }\n";
     assert!(text_parsing_in("x.rs", allowed).is_empty());
+    // Names as labels, and one record's name compared with another's, are not parsing.
+    let labels = "fn f() {\n    format!(\"{} (pid {})\", p.comm, p.pid);\n    .find(|(_, c)| !c.is_empty() && *c == kill.comm)\n    && (kill.kind == Some(AppKind::Node) || kill.comm == a.name)\n}\n";
+    assert_eq!(text_parsing_in("x.rs", labels), Vec::<String>::new());
 }
 
 /// The code of a source file before its unit tests, without `//` comment lines.

@@ -24,35 +24,6 @@ use crate::facts::{Facts, Listener, ProcInfo, SocketKind, UpstreamAddr};
 
 pub struct ListenerMatchesConfig;
 
-/// Daemons that are never the HTTP app behind nginx.
-const NOT_HTTP_APPS: &[&str] = &[
-    "sshd",
-    "systemd-resolve",
-    "systemd-resolved",
-    "dnsmasq",
-    "named",
-    "chronyd",
-    "rpcbind",
-    "cupsd",
-    "exim4",
-    "master",
-    "postgres",
-    "mysqld",
-    "mariadbd",
-    "redis-server",
-    "memcached",
-    "mongod",
-    "containerd",
-    "dockerd",
-    "smbd",
-    "nmbd",
-    "avahi-daemon",
-    "rsyslogd",
-    "sendmail",
-    "dovecot",
-    "etcd",
-    "nginx",
-];
 /// Ports of well-known non-HTTP services.
 const NOT_HTTP_PORTS: &[u16] = &[
     22, 25, 53, 111, 465, 587, 631, 993, 995, 2379, 3306, 5432, 6379, 11211, 27017,
@@ -169,14 +140,13 @@ fn best_candidate<'a>(
             let process = l
                 .pid
                 .and_then(|pid| processes.iter().find(|p| p.pid == pid));
-            let comm = process
-                .map(|p| p.comm.as_str())
-                .or(l.process.as_deref())
-                .unwrap_or("");
-            let is_nginx = l.pid.is_some_and(|p| nginx_pids.contains(&p)) || comm == "nginx";
+            // nginx's own sockets and well-known non-HTTP daemons: decided from the
+            // process name at gather time.
+            let role = process.and_then(|p| p.role).or(l.role);
+            let is_nginx = l.pid.is_some_and(|p| nginx_pids.contains(&p));
             let excluded = is_nginx
+                || role.is_some()
                 || nginx_ports.contains(&addr.port())
-                || NOT_HTTP_APPS.contains(&comm)
                 || NOT_HTTP_PORTS.contains(&addr.port())
                 || claimed.iter().any(|c| l.accepts(c))
                 // Same port, other family: that is address-family-mismatch's finding.
@@ -459,6 +429,7 @@ mod tests {
                 inode: 77,
                 pid: None,
                 process: None,
+                role: None,
                 accept_queue: None,
             });
         }

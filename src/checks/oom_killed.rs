@@ -22,7 +22,7 @@
 
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::{AppKind, Facts, OomKill, Pm2App, UnitFacts, WallTime};
+use crate::facts::{AppKind, Facts, OomKill, Pm2App, ProcessRole, UnitFacts, WallTime};
 
 pub struct OomKilled;
 
@@ -177,7 +177,7 @@ const TIMING_WINDOW_SECS: i64 = 120;
 /// the first after the kill, not just the window's edge), and the first failure follows the
 /// kill within [`TIMING_WINDOW_SECS`]. nginx's own processes are never the upstream.
 fn timing_match(facts: &Facts, kill: &OomKill) -> Option<i64> {
-    if kill.comm == "nginx" || facts.route_upstreams().is_empty() {
+    if kill.role == Some(ProcessRole::Nginx) || facts.route_upstreams().is_empty() {
         return None;
     }
     // Unknown listeners (not collected) cannot show that the upstream is gone.
@@ -545,6 +545,7 @@ mod tests {
             inode: 77,
             pid: Some(32501),
             process: Some("node".into()),
+            role: None,
             accept_queue: None,
         }]);
         let Verdict::Found(found) = OomKilled.run(&f) else {

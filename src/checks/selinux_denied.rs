@@ -18,7 +18,7 @@
 
 use super::{Check, Finding, Fix, Severity, Strength, Verdict};
 use crate::cause::Cause;
-use crate::facts::Facts;
+use crate::facts::{Facts, ProcessRole};
 
 pub struct SelinuxDenied;
 
@@ -49,7 +49,7 @@ impl Check for SelinuxDenied {
                     .iter()
                     .filter(|a| {
                         a.permissions.iter().any(|p| p == "name_connect")
-                            && a.comm.as_deref().is_none_or(|c| c == "nginx")
+                            && (a.comm.is_none() || a.role == Some(ProcessRole::Nginx))
                             && (ports.is_empty() || a.dest_port.is_none_or(|p| ports.contains(&p)))
                     })
                     .collect()

@@ -513,6 +513,7 @@ mod tests {
             inode: 1,
             pid: Some(4242),
             process: Some("gunicorn".into()),
+            role: None,
             accept_queue: None,
         }]);
         f.processes = Fact::collected(vec![ProcInfo {
@@ -525,6 +526,7 @@ mod tests {
             env_ports: vec![],
             listen_inodes: vec![1],
             args: crate::parse::app_args::app_args("gunicorn", cmdline),
+            role: None,
         }]);
         f
     }

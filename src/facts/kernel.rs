@@ -22,6 +22,9 @@ pub struct OomKill {
     /// (the kernel prints no command line), so checks never match process names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<super::AppKind>,
+    /// What else the victim was (nginx itself, a non-HTTP daemon), from its comm when parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<super::ProcessRole>,
     #[serde(default)]
     pub uid: Option<u32>,
     /// CONSTRAINT_NONE (system-wide), CONSTRAINT_MEMCG (a cgroup limit such as systemd's
@@ -75,6 +78,9 @@ pub struct AvcDenial {
     pub pid: Option<u32>,
     #[serde(default)]
     pub comm: Option<String>,
+    /// What the denied process is (nginx itself, …), from `comm` when parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<super::ProcessRole>,
     /// Destination port for network denials (`dest=`).
     #[serde(default)]
     pub dest_port: Option<u16>,

@@ -386,6 +386,7 @@ mod tests {
             inode: 1,
             pid: Some(48390),
             process: Some("node".into()),
+            role: None,
             accept_queue: None,
         }]);
         assert_eq!(

@@ -39,6 +39,10 @@ pub struct Listener {
     /// Owning process name (comm), when known.
     #[serde(default)]
     pub process: Option<String>,
+    /// What the owning process is (nginx, a non-HTTP daemon), decided from its name when
+    /// gathered, so checks never match `process`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<super::ProcessRole>,
     /// TCP: connections completed by the kernel and waiting for the app's accept()
     /// (/proc/net/tcp `rx_queue` of a LISTEN socket). When the app stops accepting, this
     /// grows to backlog + 1 and new connections are dropped (they time out).

@@ -29,6 +29,10 @@ pub struct ProcInfo {
     /// snapshot without them is loaded), so checks never parse `cmdline`.
     #[serde(default, skip_serializing_if = "AppArgs::is_empty")]
     pub args: AppArgs,
+    /// What it is besides an app server (nginx itself, a non-HTTP daemon), from its name
+    /// at gather time (or when an older snapshot is loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<ProcessRole>,
 }
 
 /// Timeouts an app server takes on its command line, in seconds.
@@ -62,6 +66,19 @@ pub enum AppKind {
     /// A PHP-FPM master or child (`php-fpm8.2`, `php-fpm: pool www`).
     #[serde(rename = "php-fpm")]
     PhpFpm,
+}
+
+/// What a process is to badgw when it is not (only) an app server: decided from its name
+/// once, where the record naming it is gathered or parsed (process, listener owner, OOM
+/// victim, AVC subject), so checks match this type and never process names.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessRole {
+    /// nginx itself, master or worker: never the upstream it proxies to.
+    Nginx,
+    /// A well-known daemon that never is the HTTP app behind nginx: sshd, databases,
+    /// caches, mail, DNS, time, container runtimes, logging.
+    NotHttp,
 }
 
 impl AppArgs {

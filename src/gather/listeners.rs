@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::facts::{Listener, SocketKind};
 use crate::parse::proc_net;
+use crate::parse::process_role::role_of_comm;
 
 /// Listeners plus what could not be seen.
 pub struct ListenerScan {
@@ -74,6 +75,7 @@ pub fn scan_with(proc_root: &Path, net_dir: &Path, diag: Diag) -> Result<Listene
             Some(&pid) => {
                 l.pid = Some(pid);
                 l.process = comms.get(&pid).cloned();
+                l.role = l.process.as_deref().and_then(role_of_comm);
             }
             None => unknown += 1,
         }

@@ -59,6 +59,7 @@ pub fn read(
         listen_inodes,
         args: crate::parse::app_args::app_args(&parsed.comm, &cmdline),
         cmdline,
+        role: crate::parse::process_role::role_of_comm(&parsed.comm),
         comm: parsed.comm,
     })
 }

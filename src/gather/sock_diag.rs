@@ -326,6 +326,7 @@ fn listener(m: &[u8]) -> Option<Listener> {
         inode: u64::from(inode),
         pid: None,
         process: None,
+        role: None,
         // For a LISTEN socket the kernel reports the accept queue in rqueue.
         accept_queue: Some(rqueue),
     })

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
 
+use super::process_role::role_of_comm;
 use super::{field_after, lines, month_number, parse_kb};
 use crate::facts::{AvcDenial, KernelLog, OomKill, Origin};
 
@@ -378,6 +379,7 @@ fn new_event(
         uptime_secs: up,
         pid,
         comm: comm.to_string(),
+        role: role_of_comm(comm),
         invoked_by: pending.invoked_by.clone(),
         task_memcg: pending.task_memcg.clone(),
         oom_memcg: pending.oom_memcg.clone(),
@@ -402,11 +404,13 @@ fn parse_avc(msg: &str, stamp: Stamp, ctx: &TimeContext, origin: Origin) -> AvcD
         .map(|p| p.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
     let unq = |k: &str| field_after(msg, k, &[' ']).map(|v| v.trim_matches('"').to_string());
+    let comm = unq(" comm=");
     AvcDenial {
         time,
         permissions,
         pid: unq(" pid=").and_then(|p| p.parse().ok()),
-        comm: unq(" comm="),
+        role: comm.as_deref().and_then(role_of_comm),
+        comm,
         dest_port: unq(" dest=").and_then(|p| p.parse().ok()),
         path: unq(" path="),
         scontext: unq(" scontext="),

@@ -12,6 +12,7 @@ pub mod kernel;
 pub mod pm2;
 pub mod proc;
 pub mod proc_net;
+pub mod process_role;
 pub mod supervisord;
 pub mod systemd;
 

@@ -36,6 +36,7 @@ pub fn tcp_listeners(text: &[u8], kind: SocketKind) -> Result<Vec<Listener>, Str
             inode: e.inode,
             pid: None,
             process: None,
+            role: None,
             accept_queue: Some(e.rx_queue),
         })
         .collect())
@@ -69,6 +70,7 @@ pub fn unix_listeners(text: &[u8]) -> Vec<Listener> {
                 inode,
                 pid: None,
                 process: None,
+                role: None,
                 accept_queue: None,
             })
         })
