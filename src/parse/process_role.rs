@@ -86,38 +86,40 @@ mod tests {
 
     #[test]
     fn old_snapshots_get_roles() {
-        let mut facts = Facts::default();
-        facts.processes = Fact::collected(vec![
-            ProcInfo {
-                comm: "nginx".into(),
+        let mut facts = Facts {
+            processes: Fact::collected(vec![
+                ProcInfo {
+                    comm: "nginx".into(),
+                    ..Default::default()
+                },
+                ProcInfo {
+                    comm: "node".into(),
+                    ..Default::default()
+                },
+            ]),
+            listeners: Fact::collected(vec![Listener {
+                kind: SocketKind::Tcp,
+                address: "127.0.0.1:5432".into(),
+                port: Some(5432),
+                inode: 1,
+                pid: Some(7),
+                process: Some("postgres".into()),
+                role: None,
+                accept_queue: None,
+            }]),
+            kernel_log: Fact::collected(KernelLog {
+                oom_kills: vec![OomKill {
+                    comm: "nginx".into(),
+                    ..Default::default()
+                }],
+                avc_denials: vec![AvcDenial {
+                    comm: Some("nginx".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
-            },
-            ProcInfo {
-                comm: "node".into(),
-                ..Default::default()
-            },
-        ]);
-        facts.listeners = Fact::collected(vec![Listener {
-            kind: SocketKind::Tcp,
-            address: "127.0.0.1:5432".into(),
-            port: Some(5432),
-            inode: 1,
-            pid: Some(7),
-            process: Some("postgres".into()),
-            role: None,
-            accept_queue: None,
-        }]);
-        facts.kernel_log = Fact::collected(KernelLog {
-            oom_kills: vec![OomKill {
-                comm: "nginx".into(),
-                ..Default::default()
-            }],
-            avc_denials: vec![AvcDenial {
-                comm: Some("nginx".into()),
-                ..Default::default()
-            }],
+            }),
             ..Default::default()
-        });
+        };
         fill_missing(&mut facts);
         let ps = facts.processes.value().unwrap();
         assert_eq!(ps[0].role, Some(ProcessRole::Nginx));
