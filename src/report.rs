@@ -526,7 +526,7 @@ fn upstream_states(facts: &Facts, route: &Route) -> Vec<UpstreamState> {
             UpstreamState {
                 address: u.address.clone(),
                 kind: u.kind,
-                ok: probe.is_some_and(|p| p.answered_as_expected(route.scheme.as_deref())),
+                ok: facts.upstream_answered(&u.address, route.scheme.as_deref()),
                 listener,
                 probe: probe.map(evidence::describe_probe),
             }
@@ -609,6 +609,29 @@ mod tests {
         assert_eq!(report.exit, ExitStatus::Incomplete);
         let why = report.incomplete.expect("a reason");
         assert!(why.contains("111: Connection refused"), "{why}");
+    }
+
+    /// An nginx (or Go, Apache) HTTPS upstream answers the plain probe with 400; once the
+    /// certificate collector completed a handshake it is known to speak TLS and the route
+    /// line says ok, not FAIL. Without that handshake the 400 proves nothing either way.
+    #[test]
+    fn a_tls_upstream_answering_the_plain_probe_with_400_is_ok_after_a_handshake() {
+        let mut b = FactsBuilder::proxy("127.0.0.1:8443")
+            .listen(SocketKind::Tcp, "127.0.0.1:8443", "nginx")
+            .probe_ok("127.0.0.1:8443", 400, 1);
+        b.route_mut().scheme = Some("https".into());
+        let p = b.0.probes.last_mut().expect("probe");
+        p.speaks = Some("unknown".into());
+        let report = build(&b.0.clone(), &[]);
+        assert!(!report.upstream_states[0].ok, "no handshake: not known");
+        b.0.upstream_tls = crate::facts::Fact::collected(vec![crate::facts::UpstreamCertificate {
+            address: "127.0.0.1:8443".into(),
+            certificate: Some(Default::default()),
+            ..Default::default()
+        }]);
+        let report = build(&b.build(), &[]);
+        assert!(report.upstream_states[0].ok);
+        assert_eq!(report.exit, ExitStatus::Healthy, "{:?}", report.incomplete);
     }
 
     #[test]

@@ -118,6 +118,29 @@ impl Facts {
         self.probes.iter().find(|p| p.address == address)
     }
 
+    /// Whether the upstream at `address` answered as nginx expects it to: the plain probe
+    /// says so, or — for a TLS upstream that answered the plain probe with HTTP 400, as
+    /// nginx, Go and Apache do on their HTTPS ports — the certificate collector completed a
+    /// TLS handshake with it (it speaks TLS; whether nginx trusts the certificate is the
+    /// upstream-tls-verify checks' question).
+    pub fn upstream_answered(&self, address: &str, scheme: Option<&str>) -> bool {
+        let Some(probe) = self.probe_of(address) else {
+            return false;
+        };
+        if probe.answered_as_expected(scheme) {
+            return true;
+        }
+        let tls = matches!(scheme, Some("https" | "grpcs"));
+        let handshake = || {
+            self.upstream_tls.value().is_some_and(|certs| {
+                certs
+                    .iter()
+                    .any(|c| c.address == address && c.certificate.is_some())
+            })
+        };
+        tls && probe.connected && probe.status == Some(400) && handshake()
+    }
+
     /// Upstream addresses of the selected route (empty when no route was resolved).
     pub fn route_upstreams(&self) -> Vec<&UpstreamAddr> {
         self.nginx
