@@ -163,17 +163,33 @@ impl WallTime {
         let Clock::Yearless { month, day, time } = self.clock else {
             return;
         };
-        let latest = reference + Duration::days(1);
-        let year = reference.year();
-        let at = [year + 1, year, year - 1]
-            .into_iter()
-            .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
-            .map(|d| d.and_time(time))
-            .find(|t| *t <= latest);
+        let at = year_of_yearless(reference, month, day, time - NaiveTime::MIN)
+            .and_then(|y| NaiveDate::from_ymd_opt(y, month, day))
+            .map(|d| d.and_time(time));
         if let Some(at) = at {
             self.clock = Clock::Dated { at, offset: None };
         }
     }
+}
+
+/// The year of a stamp that has none (month, day, time into the day): the latest of the
+/// years after, of and before `reference` that puts it at or before `reference` plus a
+/// day of clock skew between the log's writer and its reader. A "Dec 31 23:59:58" line
+/// read on Jan 1 is last year's; "Jan 1 00:00:03" read on Dec 31 at 23:59:59 is next
+/// year's. None for a date in none of those years (Feb 29). The one definition of this
+/// rule: [`WallTime::settle_year`] and the log scanner's prefix reader both use it.
+pub fn year_of_yearless(
+    reference: NaiveDateTime,
+    month: u32,
+    day: u32,
+    time_of_day: Duration,
+) -> Option<i32> {
+    let latest = reference + Duration::days(1);
+    let year = reference.year();
+    [year + 1, year, year - 1].into_iter().find(|&y| {
+        NaiveDate::from_ymd_opt(y, month, day)
+            .is_some_and(|d| d.and_time(NaiveTime::MIN) + time_of_day <= latest)
+    })
 }
 
 /// The clock reading of `s`, in the first form that reads it whole.

@@ -308,19 +308,18 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
-/// A year-less stamp (month, day, seconds into the day) in the year that puts it at or
-/// before `now`, allowing a day of clock skew between the log's writer and this reader: a
-/// "Dec 31 23:59:58" line read on Jan 1 is last year's, and a "Jan 1 00:00:03" line read
-/// on Dec 31 at 23:59:59 is next year's.
+/// A year-less stamp (month, day, seconds into the day) in the year that
+/// [`crate::facts::time::year_of_yearless`] (the one year rule, shared with
+/// `WallTime::settle_year`) gives it against `now`.
 fn in_year_before(now: LogTime, month: i64, day: i64, secs: i64) -> Option<LogTime> {
-    use chrono::Datelike;
-    let year = i64::from(chrono::DateTime::from_timestamp(now, 0)?.year());
-    let at = |y: i64| days_from_civil(y, month, day) * 86400 + secs;
-    // The latest of next, this and last year's that is not past `now` (plus the skew).
-    [year + 1, year, year - 1]
-        .into_iter()
-        .map(at)
-        .find(|t| *t <= now + 86400)
+    let reference = chrono::DateTime::from_timestamp(now, 0)?.naive_utc();
+    let year = crate::facts::time::year_of_yearless(
+        reference,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+        chrono::Duration::seconds(secs),
+    )?;
+    Some(days_from_civil(i64::from(year), month, day) * 86400 + secs)
 }
 
 /// `Mmm dd HH:MM:SS[.frac] ` (RFC 3164; the day may be space-padded).
@@ -652,6 +651,16 @@ mod tests {
             "a writer's clock a little ahead"
         );
         assert_eq!(strip(line.as_bytes(), None).unwrap().time, None);
+        // The rule is WallTime::settle_year's (one definition): Feb 29 read where no year
+        // around the reading has one stays without a time, rather than becoming Mar 1.
+        let feb = format!("Feb 29 12:00:00 web01 nginx[812]: {NGINX}");
+        let t = strip(feb.as_bytes(), Some(days_from_civil(2030, 3, 1) * 86400));
+        assert_eq!(t.unwrap().time, None);
+        let t = strip(feb.as_bytes(), Some(days_from_civil(2029, 3, 1) * 86400));
+        assert_eq!(
+            t.unwrap().time,
+            Some(days_from_civil(2028, 2, 29) * 86400 + 43200)
+        );
     }
 
     #[test]
