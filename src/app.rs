@@ -50,6 +50,7 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
         let mut facts = facts;
         crate::parse::app_args::fill_missing(&mut facts);
         crate::parse::process_role::fill_missing(&mut facts);
+        crate::parse::systemd::fill_missing(&mut facts);
         facts.settle_years();
         if facts.schema_version != SNAPSHOT_SCHEMA_VERSION {
             return Err(fail(

@@ -322,7 +322,7 @@ pub fn build(facts: &Facts) -> Timeline {
                     JournalEventKind::OomKilled => ("oom-kill", "a process was OOM-killed"),
                     JournalEventKind::ScheduledRestart => ("unit", "restart scheduled"),
                     JournalEventKind::StartLimitHit => ("unit", "start limit hit: systemd gave up"),
-                    JournalEventKind::Other => continue,
+                    JournalEventKind::Other | JournalEventKind::Manager => continue,
                 };
                 let detail = j
                     .detail

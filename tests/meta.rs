@@ -689,6 +689,8 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         ".comm.ends_with(",
         "== \"nginx\"",
         ".contains(&comm)",
+        "process != \"",
+        "process == \"",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -725,6 +727,7 @@ fn text_parsing_scan_catches_the_old_forms() {
         "                || NOT_HTTP_APPS.contains(&comm)",
         "                            && a.comm.as_deref().is_none_or(|c| c == \"nginx\")",
         "        .filter(|p| p.comm.contains(\"gunicorn\") || p.comm.ends_with(\"-fpm\"))",
+        "        .rfind(|e| e.kind == JournalEventKind::Other && e.process != \"systemd\")",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));

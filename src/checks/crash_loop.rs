@@ -161,7 +161,7 @@ fn unit_finding(u: &UnitFacts) -> Option<Finding> {
     if let Some(e) = u
         .journal
         .iter()
-        .rfind(|e| e.kind == JournalEventKind::Other && e.process != "systemd")
+        .rfind(|e| e.kind == JournalEventKind::Other)
     {
         f = f.evidence(
             format!("{journal_src}:{}", e.line),

@@ -121,6 +121,8 @@ pub enum JournalEventKind {
     OomKilled,
     /// "Started …" / "Starting …"
     Started,
+    /// Anything else systemd itself printed about the unit ("Stopped …", "Consumed …").
+    Manager,
     /// Anything else the app itself printed.
     Other,
 }

@@ -220,7 +220,7 @@ fn split_time(line: &str) -> Option<(&str, &str)> {
 
 fn classify_journal(process: &str, msg: &str) -> (JournalEventKind, Option<String>) {
     use JournalEventKind::*;
-    if process != "systemd" && !process.starts_with("systemd[") {
+    if !is_systemd(process) {
         return (Other, None);
     }
     // "myapp.service: Main process exited, …" — the unit prefix is optional (old systemd).
@@ -253,7 +253,24 @@ fn classify_journal(process: &str, msg: &str) -> (JournalEventKind, Option<Strin
     if body.starts_with("Started ") || body.starts_with("Starting ") {
         return (Started, None);
     }
-    (Other, None)
+    (Manager, None)
+}
+
+/// Whether a journal line was printed by systemd itself (`systemd`, `systemd[1]`).
+fn is_systemd(process: &str) -> bool {
+    process == "systemd" || process.starts_with("systemd[")
+}
+
+/// Reclassifies the journal lines of a snapshot recorded before [`JournalEventKind::Manager`]
+/// existed: systemd's own unrecognised lines were `Other` then, like the app's.
+pub fn fill_missing(facts: &mut crate::facts::Facts) {
+    if let crate::facts::Fact::Collected { value } = &mut facts.systemd {
+        for e in value.iter_mut().flat_map(|u| u.journal.iter_mut()) {
+            if e.kind == JournalEventKind::Other && is_systemd(&e.process) {
+                e.kind = JournalEventKind::Manager;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -340,6 +357,13 @@ mod tests {
         // The short form has no year: it has a time once the collection's is known.
         assert_eq!(app.time.at(), None);
         assert_eq!(app.line, 2);
+        // systemd's own other lines are the manager's, never the app's last words.
+        let stopped = j.iter().find(|e| e.line == 8).expect("Stopped line");
+        assert_eq!(stopped.kind, Manager);
+        assert!(j
+            .iter()
+            .filter(|e| e.kind == Other)
+            .all(|e| e.process == "node"));
 
         let iso = parse_journal(include_bytes!(
             "../../fixtures/host/systemd/journal-billing-short-iso.txt"
@@ -354,6 +378,33 @@ mod tests {
             iso.iter().filter(|e| e.kind == MainProcessExited).count(),
             5
         );
+    }
+
+    #[test]
+    fn old_snapshots_get_manager_lines() {
+        let mut journal = parse_journal(include_bytes!(
+            "../../fixtures/host/systemd/journal-shop-api-short.txt"
+        ));
+        let now: Vec<_> = journal.iter().map(|e| e.kind).collect();
+        for e in &mut journal {
+            if e.kind == JournalEventKind::Manager {
+                e.kind = JournalEventKind::Other;
+            }
+        }
+        let mut facts = crate::facts::Facts {
+            systemd: crate::facts::Fact::collected(vec![crate::facts::UnitFacts {
+                journal,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        fill_missing(&mut facts);
+        let filled: Vec<_> = facts.systemd.value().unwrap()[0]
+            .journal
+            .iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(filled, now);
     }
 
     #[test]
