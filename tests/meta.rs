@@ -691,6 +691,9 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         ".contains(&comm)",
         "process != \"",
         "process == \"",
+        // Command-line flags: `AppArgs`, read at gather time.
+        "contains(\"-",
+        "contains(&format!(\"-",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -728,6 +731,8 @@ fn text_parsing_scan_catches_the_old_forms() {
         "                            && a.comm.as_deref().is_none_or(|c| c == \"nginx\")",
         "        .filter(|p| p.comm.contains(\"gunicorn\") || p.comm.ends_with(\"-fpm\"))",
         "        .rfind(|e| e.kind == JournalEventKind::Other && e.process != \"systemd\")",
+        "            || text.contains(&format!(\"--port {target_port}\"))",
+        "            || text.contains(\"--bind\")",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));

@@ -182,19 +182,16 @@ fn best_candidate<'a>(
             c.score += 0.5;
             c.reasons.push(format!("its command line names \"{t}\""));
         }
-        let target_port = target.port().to_string();
-        let env = c.process.map(|p| p.env_ports.join(" ")).unwrap_or_default();
-        if env.contains(&format!("={target_port}"))
-            || text.contains(&format!("--port {target_port}"))
-            || text.contains(&format!("--port={target_port}"))
-        {
+        let target_port = target.port();
+        if c.process.is_some_and(|p| {
+            p.env_port_numbers.contains(&target_port) || p.args.ports.contains(&target_port)
+        }) {
             c.score += 0.25;
             c.reasons
                 .push(format!("its settings name port {target_port}"));
-        } else if !env.is_empty()
-            || text.contains("--port")
-            || text.contains("--bind")
-            || text.contains("-b ")
+        } else if c
+            .process
+            .is_some_and(|p| !p.env_ports.is_empty() || p.args.names_listen)
         {
             c.score += 0.15;
             c.reasons
@@ -380,6 +377,26 @@ mod tests {
         assert!((0.45..0.6).contains(&c), "{c}");
         assert_eq!(f[0].severity, Severity::Warning, "a guess is not critical");
         assert!(f[0].fixes[0].command.contains("127.0.0.1:8080"));
+    }
+
+    /// Flags read at gather time (`AppArgs::ports`, `names_listen`) raise the confidence:
+    /// naming the target port more than naming some listen address, which is more than none.
+    #[test]
+    fn listen_flags_raise_the_confidence() {
+        let confidence = |cmd: &str| {
+            let facts = FactsBuilder::proxy("127.0.0.1:3000")
+                .listen_cmd(SocketKind::Tcp, "0.0.0.0:8080", "java", cmd)
+                .build();
+            let Verdict::Found(f) = ListenerMatchesConfig.run(&facts) else {
+                panic!("{cmd}")
+            };
+            f[0].confidence.unwrap()
+        };
+        let none = confidence("java -jar app.jar");
+        let some = confidence("java -jar app.jar --bind 0.0.0.0:8080");
+        let target = confidence("java -jar app.jar --port=3000");
+        assert!(none < some && some < target, "{none} {some} {target}");
+        assert_eq!(confidence("java -jar app.jar --port 3000"), target);
     }
 
     #[test]

@@ -524,6 +524,7 @@ mod tests {
             user: None,
             age_secs: Some(100),
             env_ports: vec![],
+            env_port_numbers: vec![],
             listen_inodes: vec![1],
             args: crate::parse::app_args::app_args("gunicorn", cmdline),
             role: None,

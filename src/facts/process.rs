@@ -22,6 +22,10 @@ pub struct ProcInfo {
     /// variables are never recorded: they may hold secrets).
     #[serde(default)]
     pub env_ports: Vec<String>,
+    /// The values of `env_ports` that are a bare port number (`PORT=3000` → 3000), read at
+    /// gather time (or when an older snapshot is loaded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_port_numbers: Vec<u16>,
     /// Inodes of the listening sockets it holds.
     #[serde(default)]
     pub listen_inodes: Vec<u64>,
@@ -50,6 +54,12 @@ pub struct AppArgs {
     /// WebSocket heartbeat settings (`--pingInterval=25000`, `--heartbeat 30`), as named.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heartbeats: Vec<Heartbeat>,
+    /// Ports named by `--port N` / `--port=N`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    /// Whether the command line says where to listen at all (`--port…`, `--bind…`, `-b`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub names_listen: bool,
     /// Which app server this is, when badgw recognises it (from the executable name and
     /// command line, decided at gather time so checks never match process names).
     #[serde(default, skip_serializing_if = "Option::is_none")]

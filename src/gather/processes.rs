@@ -50,6 +50,7 @@ pub fn read(
         .map(|(&inode, _)| inode)
         .collect();
     listen_inodes.sort_unstable();
+    let env_port_numbers = crate::parse::app_args::env_port_numbers(&env_ports);
     Some(ProcInfo {
         pid,
         ppid: Some(parsed.ppid),
@@ -60,6 +61,7 @@ pub fn read(
         args: crate::parse::app_args::app_args(&parsed.comm, &cmdline),
         cmdline,
         role: crate::parse::process_role::role_of_comm(&parsed.comm),
+        env_port_numbers,
         comm: parsed.comm,
     })
 }

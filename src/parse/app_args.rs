@@ -16,7 +16,40 @@ pub fn app_args(comm: &str, cmdline: &str) -> AppArgs {
             .into_iter()
             .map(|(name, seconds)| Heartbeat { name, seconds })
             .collect(),
+        ports: port_flags(cmdline),
+        names_listen: cmdline.split_whitespace().any(|w| {
+            let w = w.to_ascii_lowercase();
+            w.starts_with("--port") || w.starts_with("--bind") || w == "-b"
+        }),
     }
+}
+
+/// The ports of `--port N` / `--port=N` (any case) in a command line.
+fn port_flags(cmdline: &str) -> Vec<u16> {
+    let words: Vec<String> = cmdline
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let value = match w.strip_prefix("--port") {
+            Some("") => words.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(p) = value.and_then(|v| v.parse().ok()) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The values of `NAME=VALUE` environment settings that are a bare port number.
+pub fn env_port_numbers(env_ports: &[String]) -> Vec<u16> {
+    env_ports
+        .iter()
+        .filter_map(|kv| kv.split_once('=')?.1.parse().ok())
+        .collect()
 }
 
 /// Node (by executable name or a `node …` command line), else gunicorn or uvicorn when the
@@ -65,8 +98,10 @@ pub fn kind_of_command(argv: &str) -> Option<AppKind> {
 /// were gathered, and the app kind of its OOM kills and systemd units; re-deriving from the recorded cmdline gives what gather would have.
 pub fn fill_missing(facts: &mut Facts) {
     if let crate::facts::Fact::Collected { value } = &mut facts.processes {
-        for p in value.iter_mut().filter(|p| p.args.kind.is_none()) {
+        // Re-deriving is what gather does today, whichever fields the snapshot predates.
+        for p in value.iter_mut() {
             p.args = app_args(&p.comm, &p.cmdline);
+            p.env_port_numbers = env_port_numbers(&p.env_ports);
         }
     }
     if let crate::facts::Fact::Collected { value } = &mut facts.systemd {
@@ -197,6 +232,22 @@ mod tests {
         );
         assert_eq!(u.timeout_keep_alive_s, Some(4.0));
         assert_eq!(u.timeout_s, None);
+    }
+
+    #[test]
+    fn listen_flags() {
+        let a = app_args(
+            "node",
+            "node app.js --port 3000 --PORT=3001 --port=x --portal 9",
+        );
+        assert_eq!(a.ports, vec![3000, 3001]);
+        assert!(a.names_listen);
+        assert!(app_args("python3", "gunicorn -b 127.0.0.1:8000 app:app").names_listen);
+        assert!(app_args("python3", "gunicorn --bind=unix:/run/g.sock app:app").names_listen);
+        let plain = app_args("node", "node server.js -bx");
+        assert!(plain.ports.is_empty() && !plain.names_listen);
+        let env = ["PORT=3000", "HOST=0.0.0.0", "API_PORT=30001", "BIND=:80"].map(String::from);
+        assert_eq!(env_port_numbers(&env), vec![3000, 30001]);
     }
 
     /// The kernel's OOM report gives only the comm, truncated to 15 bytes or retitled.
