@@ -68,7 +68,7 @@ impl Check for PortBound {
         let mut down = Vec::new();
         let mut remote = 0;
         for u in &tcp {
-            let Ok(addr) = u.address.parse() else {
+            let Some(addr) = u.socket_addr() else {
                 continue;
             };
             let probe = facts.probe_of(&u.address);
@@ -201,7 +201,10 @@ impl Check for PortBound {
             }
         }
         let first = down[0].u;
-        let port = first.address.rsplit(':').next().unwrap_or("");
+        let port = first
+            .socket_addr()
+            .map(|a| a.port().to_string())
+            .unwrap_or_default();
         // `ss` run in the namespace that should hold the listener.
         let enter = match (&down[0].reach, view.map(|v| v.net)) {
             (Reach::Peer(p), _) => Some(p.pid),
@@ -215,8 +218,8 @@ impl Check for PortBound {
         f = f.fix(Fix::safe(
             format!("confirm nothing listens on port {port}, and see what does listen"),
             match named {
-                Some(n) => crate::fixes::inspect::listeners_in_named_netns(n, port),
-                None => crate::fixes::inspect::listeners_on_port(enter, port),
+                Some(n) => crate::fixes::inspect::listeners_in_named_netns(n, &port),
+                None => crate::fixes::inspect::listeners_on_port(enter, &port),
             },
         ));
         // In a container, the fixes speak the container's language.
