@@ -51,6 +51,7 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
         crate::parse::app_args::fill_missing(&mut facts);
         crate::parse::process_role::fill_missing(&mut facts);
         crate::parse::systemd::fill_missing(&mut facts);
+        crate::nginx::fill_missing(&mut facts);
         facts.settle_years();
         if facts.schema_version != SNAPSHOT_SCHEMA_VERSION {
             return Err(fail(

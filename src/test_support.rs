@@ -73,6 +73,7 @@ impl FactsBuilder {
                 ..Default::default()
             }),
             listens: vec!["0.0.0.0:80".into()],
+            listen_ports: vec![80],
             ..Default::default()
         });
         f.listeners = Fact::collected(vec![Listener {

@@ -114,14 +114,7 @@ fn best_candidate<'a>(
                 .collect()
         })
         .unwrap_or_default();
-    let nginx_ports: Vec<u16> = nginx
-        .map(|n| {
-            n.listens
-                .iter()
-                .filter_map(|l| l.rsplit(':').next()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let nginx_ports: Vec<u16> = nginx.map(|n| n.listen_ports.clone()).unwrap_or_default();
     let claimed: Vec<SocketAddr> = nginx
         .map(|n| {
             n.other_targets

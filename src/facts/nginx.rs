@@ -310,6 +310,10 @@ pub struct NginxFacts {
     /// taken for the application.
     #[serde(default)]
     pub listens: Vec<String>,
+    /// The TCP ports of `listens`, read from the config (or from `listens` when an older
+    /// snapshot is loaded), so checks never split addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen_ports: Vec<u16>,
     /// Site-wide mode (no `--path`): one route per location of the selected server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub site_routes: Vec<Route>,

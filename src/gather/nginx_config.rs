@@ -306,6 +306,7 @@ fn describe(ctx: &Context, p: Picked) -> Found {
         route_error,
         other_targets,
         listens: config.listens(),
+        listen_ports: config.listen_ports(),
     };
     (facts, Some(config))
 }

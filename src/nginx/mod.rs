@@ -75,6 +75,17 @@ impl Config {
         set.into_iter().collect()
     }
 
+    /// The TCP ports nginx listens on (unix sockets have none).
+    pub fn listen_ports(&self) -> Vec<u16> {
+        let mut set = BTreeSet::new();
+        for s in self.servers() {
+            for l in s.listens.iter().filter(|l| l.unix.is_none()) {
+                set.insert(l.port);
+            }
+        }
+        set.into_iter().collect()
+    }
+
     pub fn tree(&self) -> &Tree {
         &self.tree
     }
@@ -753,6 +764,23 @@ fn collect_passes<'a>(d: &'a Directive, out: &mut Vec<&'a Directive>, depth: usi
     }
 }
 
+/// Fills `listen_ports` of a snapshot recorded before it existed, from the normalized
+/// `listens` addresses ("0.0.0.0:80", "[::]:443"; unix sockets have no port).
+pub fn fill_missing(facts: &mut crate::facts::Facts) {
+    if let crate::facts::Fact::Collected { value } = &mut facts.nginx {
+        if value.listen_ports.is_empty() {
+            value.listen_ports = value
+                .listens
+                .iter()
+                .filter(|l| !l.starts_with("unix:"))
+                .filter_map(|l| l.rsplit(':').next()?.parse().ok())
+                .collect();
+            value.listen_ports.sort_unstable();
+            value.listen_ports.dedup();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -783,6 +811,24 @@ mod tests {
 
     fn no_dns(_: &str, _: u16) -> Vec<SocketAddr> {
         Vec::new()
+    }
+
+    #[test]
+    fn listen_ports_from_the_config_and_from_old_snapshots() {
+        let (_d, c) = config(
+            "http { server { listen 127.0.0.1:8080; listen [::]:443 ssl; } \
+             server { listen unix:/run/n.sock; } server { listen 8080; } }",
+        );
+        assert_eq!(c.listen_ports(), vec![443, 8080]);
+        let mut facts = crate::facts::Facts {
+            nginx: crate::facts::Fact::collected(crate::facts::NginxFacts {
+                listens: c.listens(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        fill_missing(&mut facts);
+        assert_eq!(facts.nginx.value().unwrap().listen_ports, c.listen_ports());
     }
 
     const SHOP: &str = r#"
