@@ -694,6 +694,8 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         // Command-line flags: `AppArgs`, read at gather time.
         "contains(\"-",
         "contains(&format!(\"-",
+        // Ports out of address text: `SocketAddr` (`socket_addr()`), `listen_ports`.
+        "rsplit(':')",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -733,6 +735,8 @@ fn text_parsing_scan_catches_the_old_forms() {
         "        .rfind(|e| e.kind == JournalEventKind::Other && e.process != \"systemd\")",
         "            || text.contains(&format!(\"--port {target_port}\"))",
         "            || text.contains(\"--bind\")",
+        "                .filter_map(|l| l.rsplit(':').next()?.parse().ok())",
+        "        let port = first.address.rsplit(':').next().unwrap_or(\"\");",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));

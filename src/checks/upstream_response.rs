@@ -180,13 +180,7 @@ impl Check for UpstreamResponse {
                     .evidence("probe", seen.clone())
                     .fix(Fix::safe(
                         "check the route and any firewall to the upstream",
-                        crate::fixes::inspect::syn_sent(
-                            p.address
-                                .rsplit(':')
-                                .next()
-                                .and_then(|x| x.parse().ok())
-                                .unwrap_or(0),
-                        ),
+                        crate::fixes::inspect::syn_sent(p.socket_addr().map_or(0, |a| a.port())),
                     )),
                 );
             }
@@ -247,6 +241,27 @@ mod tests {
             }))),
             [Cause::UpstreamTimeout]
         );
+    }
+
+    #[test]
+    fn a_connect_timeout_names_the_upstream_port() {
+        let facts = with(|p| {
+            p.phase = ProbePhase::Connect;
+            p.status = None;
+            p.error = Some(crate::facts::OsError {
+                errno: Some(libc::ETIMEDOUT),
+                message: "Connection timed out".into(),
+            });
+        });
+        let Verdict::Found(f) = UpstreamResponse.run(&facts) else {
+            panic!("a connect timeout is a finding")
+        };
+        let cmds: Vec<&str> = f
+            .iter()
+            .flat_map(|x| &x.fixes)
+            .map(|x| x.command.as_str())
+            .collect();
+        assert!(cmds.iter().any(|c| c.contains("dport = :3000")), "{cmds:?}");
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub struct ProbeResult {
 }
 
 impl ProbeResult {
+    /// The TCP address probed (`127.0.0.1:3000`, `[::1]:3000`); None for a unix socket.
+    pub fn socket_addr(&self) -> Option<std::net::SocketAddr> {
+        self.address.parse().ok()
+    }
+
     /// Whether the upstream answered the probe the way nginx needs it to for `scheme`
     /// (`proxy_pass http://…` → `http`, `fastcgi_pass` → `fastcgi`, …): a FastCGI server
     /// for a FastCGI pass, a TLS server for an https one, an HTTP answer below 500 for
