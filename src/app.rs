@@ -52,6 +52,7 @@ fn facts_for(args: &DiagnoseArgs) -> anyhow::Result<Facts> {
         crate::parse::process_role::fill_missing(&mut facts);
         crate::parse::systemd::fill_missing(&mut facts);
         crate::nginx::fill_missing(&mut facts);
+        crate::logs::fill_missing(&mut facts);
         facts.settle_years();
         if facts.schema_version != SNAPSHOT_SCHEMA_VERSION {
             return Err(fail(

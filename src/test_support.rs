@@ -303,6 +303,8 @@ pub fn error_log_with(
                 category: category.into(),
                 time: Some(first_seen.parse().unwrap()),
                 upstream: None,
+                upstream_peer: None,
+                upstream_addr: None,
                 server: None,
                 host: None,
                 text: text.into(),

@@ -696,6 +696,9 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         "contains(&format!(\"-",
         // Ports out of address text: `SocketAddr` (`socket_addr()`), `listen_ports`.
         "rsplit(':')",
+        // The error log's `upstream:` key: `LogEvidence.upstream_peer` / `upstream_addr`.
+        "split(\"://\")",
+        "split_once(\"://\")",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -737,6 +740,8 @@ fn text_parsing_scan_catches_the_old_forms() {
         "            || text.contains(\"--bind\")",
         "                .filter_map(|l| l.rsplit(':').next()?.parse().ok())",
         "        let port = first.address.rsplit(':').next().unwrap_or(\"\");",
+        "    let s = field.split(\"://\").nth(1).unwrap_or(field);",
+        "        .map(|u| u.split(\"://\").last().unwrap_or(u).to_string())",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));

@@ -126,8 +126,7 @@ fn finding(
     }
     let up = samples
         .iter()
-        .find_map(|s| s.upstream.as_deref())
-        .map(|u| u.split("://").last().unwrap_or(u).to_string())
+        .find_map(|s| s.upstream_peer.clone())
         .unwrap_or_default();
     for fix in crate::fixes::log_causes::fixes(facts, cause, &up) {
         f = f.fix(fix);
@@ -250,6 +249,8 @@ mod tests {
                 category: category.into(),
                 time: Some("2026-11-22T10:00:01".parse().unwrap()),
                 upstream: Some(upstream.into()),
+                upstream_peer: Some(crate::logs::upstream_peer(upstream).into()),
+                upstream_addr: crate::logs::upstream_addr(upstream),
                 server: Some("shop.example.com".into()),
                 host: Some("shop.example.com".into()),
                 text: format!("connect() failed \u{1b}[31m line {line}"),

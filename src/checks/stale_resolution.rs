@@ -85,7 +85,7 @@ impl Check for StaleResolution {
             let mut stale: Vec<Stale> = Vec::new();
             for cat in &window.categories {
                 for s in &cat.samples {
-                    let Some(addr) = s.upstream.as_deref().and_then(upstream_addr) else {
+                    let Some(addr) = s.upstream_addr else {
                         continue;
                     };
                     if !ports.contains(&addr.port()) || current.contains(&addr) {
@@ -117,11 +117,7 @@ impl Check for StaleResolution {
                 x.count = window
                     .categories
                     .iter()
-                    .filter(|c| {
-                        c.samples
-                            .iter()
-                            .any(|s| s.upstream.as_deref().and_then(upstream_addr) == Some(x.old))
-                    })
+                    .filter(|c| c.samples.iter().any(|s| s.upstream_addr == Some(x.old)))
                     .map(|c| c.count)
                     .sum();
             }
@@ -169,12 +165,6 @@ fn distinct_names<'a>(named: &[&'a UpstreamAddr]) -> Vec<&'a str> {
         }
     }
     out
-}
-
-/// `http://172.18.0.4:3000/` or `fastcgi://[::1]:9000` → the socket address.
-fn upstream_addr(field: &str) -> Option<SocketAddr> {
-    let s = field.split("://").nth(1).unwrap_or(field);
-    s.split('/').next()?.parse().ok()
 }
 
 /// When nginx last loaded its configuration: its newest worker's start (a reload starts
@@ -362,6 +352,8 @@ mod tests {
                     category: "upstream-unreachable".into(),
                     time: Some(time.parse().unwrap()),
                     upstream: Some(upstream.into()),
+                    upstream_peer: Some(crate::logs::upstream_peer(upstream).into()),
+                    upstream_addr: crate::logs::upstream_addr(upstream),
                     server: Some("shop.example.test".into()),
                     host: None,
                     text: "connect() failed (113: No route to host) while connecting to upstream"

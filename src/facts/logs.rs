@@ -1,5 +1,7 @@
 //! The recent window of the error log that serves the selected site, classified.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 use super::WallTime;
@@ -15,6 +17,13 @@ pub struct LogEvidence {
     pub time: Option<WallTime>,
     #[serde(default)]
     pub upstream: Option<String>,
+    /// `upstream` without its scheme, as nginx named the peer: `172.18.0.4:3000`,
+    /// `[::1]:9000`, `unix:/run/php.sock` (a DNS failure's host name as logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_peer: Option<String>,
+    /// `upstream_peer` as a socket address, when it is one (TCP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_addr: Option<SocketAddr>,
     #[serde(default)]
     pub server: Option<String>,
     #[serde(default)]

@@ -293,6 +293,8 @@ mod tests {
                     category: "upstream-refused".into(),
                     time: None,
                     upstream: Some("http://127.0.0.1:2/admin/users".into()),
+                    upstream_peer: Some("127.0.0.1:2/admin/users".into()),
+                    upstream_addr: "127.0.0.1:2".parse().ok(),
                     server: None,
                     host: None,
                     text: "… connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, server: a, request: \"GET /admin/users?x=1 HTTP/1.1\", upstream: \"http://127.0.0.1:2/admin/users\"".into(),

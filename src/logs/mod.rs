@@ -25,6 +25,43 @@ use crate::facts::{
 use line::{format_time, Category, LogTime};
 use scan::{ScanOptions, Stats};
 
+/// The peer of an error line's `upstream:` key, without its scheme:
+/// `http://172.18.0.4:3000` → `172.18.0.4:3000`, `unix:/run/php.sock` stays whole.
+pub fn upstream_peer(key: &str) -> &str {
+    key.split_once("://").map_or(key, |(_, peer)| peer)
+}
+
+/// The key's peer as a TCP socket address: `fastcgi://[::1]:9000` → `[::1]:9000`.
+pub fn upstream_addr(key: &str) -> Option<std::net::SocketAddr> {
+    upstream_peer(key).split('/').next()?.parse().ok()
+}
+
+/// Types the `upstream:` keys of a snapshot recorded before `upstream_peer` and
+/// `upstream_addr` existed (`--from` of an older `collect`).
+/// The site's window and each site upstream's slice of it.
+pub fn fill_missing(facts: &mut crate::facts::Facts) {
+    let mut windows: Vec<&mut ErrorLogWindow> = Vec::new();
+    if let crate::facts::Fact::Collected { value } = &mut facts.error_log {
+        windows.push(value);
+    }
+    if let crate::facts::Fact::Collected { value } = &mut facts.nginx {
+        windows.extend(
+            value
+                .site_upstreams
+                .iter_mut()
+                .filter_map(|u| u.error_log.as_mut()),
+        );
+    }
+    for w in windows {
+        for s in w.categories.iter_mut().flat_map(|c| c.samples.iter_mut()) {
+            if let (Some(u), None) = (s.upstream.as_deref(), &s.upstream_peer) {
+                s.upstream_peer = Some(upstream_peer(u).to_string());
+                s.upstream_addr = upstream_addr(u);
+            }
+        }
+    }
+}
+
 /// Which events of an error log concern the diagnosed site.
 #[derive(Debug, Clone, Default)]
 pub struct WindowFilter {
@@ -214,6 +251,8 @@ fn window_from_stats(
                 line: e.line,
                 category: cat.id().to_string(),
                 time: e.time.and_then(wall_time),
+                upstream_peer: e.upstream.as_deref().map(|u| upstream_peer(u).to_string()),
+                upstream_addr: e.upstream.as_deref().and_then(upstream_addr),
                 upstream: e.upstream,
                 server: e.server,
                 host: e.host,
@@ -273,5 +312,50 @@ fn window_from_stats(
         lines_read: stats.lines_total,
         categories,
         other_sites_events: other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_keys_are_typed() {
+        assert_eq!(upstream_peer("http://172.18.0.4:3000"), "172.18.0.4:3000");
+        assert_eq!(upstream_peer("unix:/run/php.sock"), "unix:/run/php.sock");
+        assert_eq!(
+            upstream_addr("fastcgi://[::1]:9000"),
+            "[::1]:9000".parse().ok()
+        );
+        assert_eq!(
+            upstream_addr("http://127.0.0.1:2/admin"),
+            "127.0.0.1:2".parse().ok()
+        );
+        assert_eq!(upstream_addr("unix:/run/php.sock"), None);
+    }
+
+    /// A snapshot from before `upstream_peer` existed gets it on load, as a new one has it.
+    #[test]
+    fn older_snapshots_get_the_typed_upstream() {
+        let mut f = crate::test_support::FactsBuilder::proxy("127.0.0.1:3000").build();
+        let sample: LogEvidence = serde_json::from_str(
+            r#"{"line":3,"category":"upstream-refused","upstream":"http://127.0.0.1:3000","text":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(sample.upstream_addr, None);
+        f.error_log = crate::facts::Fact::collected(ErrorLogWindow {
+            categories: vec![LogCategoryCount {
+                category: "upstream-refused".into(),
+                count: 1,
+                first_seen: None,
+                last_seen: None,
+                samples: vec![sample],
+            }],
+            ..Default::default()
+        });
+        fill_missing(&mut f);
+        let s = &f.error_log.value().unwrap().categories[0].samples[0];
+        assert_eq!(s.upstream_peer.as_deref(), Some("127.0.0.1:3000"));
+        assert_eq!(s.upstream_addr, "127.0.0.1:3000".parse().ok());
     }
 }
