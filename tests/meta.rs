@@ -699,6 +699,9 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         // The error log's `upstream:` key: `LogEvidence.upstream_peer` / `upstream_addr`.
         "split(\"://\")",
         "split_once(\"://\")",
+        // The access log's `$upstream_addr` list: `AccessSample.last_upstream`.
+        "split(\", \")",
+        "split(\" : \")",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -742,6 +745,7 @@ fn text_parsing_scan_catches_the_old_forms() {
         "        let port = first.address.rsplit(':').next().unwrap_or(\"\");",
         "    let s = field.split(\"://\").nth(1).unwrap_or(field);",
         "        .map(|u| u.split(\"://\").last().unwrap_or(u).to_string())",
+        "            .map(|a| a.rsplit(\", \").next().unwrap_or(a).to_string());",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));

@@ -97,10 +97,7 @@ impl Check for AccessLogOrigin {
                 "no upstream failure logged in the same window: nginx's error log is silent when the app answers 5xx itself",
             );
         }
-        let upstream = from_app
-            .iter()
-            .find_map(|s| s.upstream_addr.as_deref())
-            .map(|a| a.rsplit(", ").next().unwrap_or(a).to_string());
+        let upstream = from_app.iter().find_map(|s| s.last_upstream.clone());
         let rid = from_app.iter().find_map(|s| s.request_id.clone());
         f = f.fix(Fix::safe(
             "find the failing requests in the app's own log (by request id where logged)",
@@ -196,6 +193,7 @@ mod tests {
                 origin: AnswerOrigin::Upstream,
                 upstream_status: Some("502".into()),
                 upstream_addr: Some("127.0.0.1:3000".into()),
+                last_upstream: Some("127.0.0.1:3000".into()),
                 upstream_response_time: Some("0.004".into()),
                 request_id: Some("5f1c0e".into()),
                 request: Some("GET /api/orders HTTP/1.1".into()),

@@ -93,6 +93,10 @@ pub struct AccessSample {
     pub upstream_status: Option<String>,
     #[serde(default)]
     pub upstream_addr: Option<String>,
+    /// The address of the last attempt in `upstream_addr` (`a, b : c` → `c`; nginx
+    /// writes `, ` between retries and ` : ` after an internal redirect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_upstream: Option<String>,
     #[serde(default)]
     pub upstream_response_time: Option<String>,
     #[serde(default)]

@@ -88,13 +88,7 @@ fn attach_access(ups: &mut [SiteUpstream], access: &AccessLogWindow) {
         .iter()
         .filter(|s| matches!(s.status, 502 | 504))
     {
-        let Some(addr) = s
-            .upstream_addr
-            .as_deref()
-            .and_then(|a| a.split(", ").last())
-            .and_then(|a| a.split(" : ").last())
-            .map(str::trim)
-        else {
+        let Some(addr) = s.last_upstream.as_deref() else {
             continue;
         };
         let Some(u) = ups
@@ -336,6 +330,7 @@ mod tests {
             samples: vec![crate::facts::AccessSample {
                 status: 502,
                 upstream_addr: Some("127.0.0.1:1, 127.0.0.1:2".into()),
+                last_upstream: Some("127.0.0.1:2".into()),
                 request: Some("POST /admin/save HTTP/1.1".into()),
                 ..Default::default()
             }],

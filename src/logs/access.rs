@@ -193,6 +193,16 @@ fn last_attempt(v: &str) -> &str {
     v.rsplit([',', ':']).next().unwrap_or(v).trim()
 }
 
+/// The address of the last attempt in `$upstream_addr`: `a, b : c` → `c`.
+pub fn last_upstream(addrs: &str) -> &str {
+    let after_retries = addrs.rsplit(", ").next().unwrap_or(addrs);
+    after_retries
+        .rsplit(" : ")
+        .next()
+        .unwrap_or(after_retries)
+        .trim()
+}
+
 /// Parses one line (without its newline) with `fmt`; None when it does not match.
 pub fn parse_line(fmt: &LogFormat, line: &[u8]) -> Option<AccessEntry> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -452,6 +462,10 @@ impl Summary<'_> {
             status,
             origin,
             upstream_status: e.upstream_status,
+            last_upstream: e
+                .upstream_addr
+                .as_deref()
+                .map(|a| last_upstream(a).to_string()),
             upstream_addr: e.upstream_addr,
             upstream_response_time: e.upstream_response_time,
             request_time: e.request_time,

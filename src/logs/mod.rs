@@ -37,7 +37,8 @@ pub fn upstream_addr(key: &str) -> Option<std::net::SocketAddr> {
 }
 
 /// Types the `upstream:` keys of a snapshot recorded before `upstream_peer` and
-/// `upstream_addr` existed (`--from` of an older `collect`).
+/// `upstream_addr` existed (`--from` of an older `collect`), and the access log's
+/// `last_upstream`.
 /// The site's window and each site upstream's slice of it.
 pub fn fill_missing(facts: &mut crate::facts::Facts) {
     let mut windows: Vec<&mut ErrorLogWindow> = Vec::new();
@@ -57,6 +58,13 @@ pub fn fill_missing(facts: &mut crate::facts::Facts) {
             if let (Some(u), None) = (s.upstream.as_deref(), &s.upstream_peer) {
                 s.upstream_peer = Some(upstream_peer(u).to_string());
                 s.upstream_addr = upstream_addr(u);
+            }
+        }
+    }
+    if let crate::facts::Fact::Collected { value } = &mut facts.access_log {
+        for s in &mut value.samples {
+            if let (Some(a), None) = (s.upstream_addr.as_deref(), &s.last_upstream) {
+                s.last_upstream = Some(access::last_upstream(a).to_string());
             }
         }
     }
@@ -332,6 +340,11 @@ mod tests {
             "127.0.0.1:2".parse().ok()
         );
         assert_eq!(upstream_addr("unix:/run/php.sock"), None);
+        assert_eq!(
+            access::last_upstream("10.0.0.1:80, 10.0.0.2:80 : unix:/s"),
+            "unix:/s"
+        );
+        assert_eq!(access::last_upstream("127.0.0.1:3000"), "127.0.0.1:3000");
     }
 
     /// A snapshot from before `upstream_peer` existed gets it on load, as a new one has it.
