@@ -1034,3 +1034,84 @@ fn a_syn_sent_to_the_old_address_is_stale_resolution_before_the_log() {
     );
     drop(pending);
 }
+
+/// nginx in a namespace of its own proxies to a TLS upstream on that namespace's loopback
+/// (the host's loopback has nothing there): the upstream's certificate is read from inside
+/// nginx's namespace, with the SNI nginx sends, and named in the diagnosis.
+#[test]
+fn an_upstream_certificate_is_read_inside_nginx_netns() {
+    let mut net = NetLab::new();
+    let ns = net.netns("tls");
+    let dir = net.dir.path().to_path_buf();
+    let out = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=pod.internal",
+            "-addext",
+            "subjectAltName=DNS:pod.internal",
+            "-keyout",
+            "pod.key",
+            "-out",
+            "pod.pem",
+        ])
+        .output()
+        .expect("openssl is needed for this test: apt-get install openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (front, tls) = (free_port(), free_port());
+    let site = format!("shop-{front}.tls.test");
+    let d = dir.display();
+    let body = format!(
+        "    server {{\n\
+         \x20       listen 127.0.0.1:{tls} ssl;\n\
+         \x20       ssl_certificate {d}/pod.pem;\n\
+         \x20       ssl_certificate_key {d}/pod.key;\n\
+         \x20       return 200 \"pod ok\\n\";\n\
+         \x20   }}\n{}",
+        lab::proxy_server(
+            front,
+            &site,
+            &format!("https://127.0.0.1:{tls}"),
+            &format!(
+                "proxy_ssl_verify on; proxy_ssl_trusted_certificate {d}/pod.pem; proxy_ssl_name other.internal; proxy_ssl_server_name on;"
+            ),
+        )
+    );
+    let (_master, conf, err) = net.nginx_in(&ns, &body);
+    assert_eq!(net.get_in(&ns, front, &site).0, 502);
+    wait_for(
+        &err,
+        "upstream SSL certificate does not match \"other.internal\"",
+    );
+    // The host's loopback has nothing on the upstream's port.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", tls)).is_err());
+
+    let (code, report) = diagnose(&site, front, &conf);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(findings(&report)[0], "upstream-tls-verify", "{report:#}");
+    let ev = report["findings"][0]["evidence"].to_string();
+    assert!(
+        ev.contains(&format!(
+            "TLS 127.0.0.1:{tls} (SNI other.internal): names pod.internal, nginx verifies other.internal"
+        )),
+        "{ev}"
+    );
+    // The command to look at the certificate runs where nginx connects from.
+    let fixes = report["findings"][0]["fixes"].to_string();
+    assert!(
+        fixes.contains("nsenter -t ")
+            && fixes.contains(&format!("s_client -connect 127.0.0.1:{tls}")),
+        "{fixes}"
+    );
+}

@@ -70,7 +70,7 @@ pub fn fixes(facts: &Facts, cause: Cause, upstream: &str) -> Vec<Fix> {
         ],
         Cause::UpstreamTlsVerify if !certificate_fixes(facts).is_empty() => certificate_fixes(facts),
         Cause::UpstreamTlsVerify => vec![
-            Fix::safe("see the names and expiry on the upstream's certificate", certificate(up)),
+            Fix::safe("see the names and expiry on the upstream's certificate", certificate(facts, up)),
             Fix::review("verify against the certificate's name and CA: proxy_ssl_name <name>; proxy_ssl_server_name on; proxy_ssl_trusted_certificate <ca.pem>;", reload.clone()),
         ],
         _ => Vec::new(),
@@ -116,17 +116,10 @@ fn resolve(up: &str) -> String {
 }
 
 /// The upstream's certificate: subject, names, expiry (SNI = its name, when it has one).
-fn certificate(up: &str) -> String {
+fn certificate(facts: &Facts, up: &str) -> String {
     let host = host_of(up);
-    let sni = if host.parse::<std::net::IpAddr>().is_ok() || host.is_empty() {
-        String::new()
-    } else {
-        format!(" -servername {}", super::shell_quote(host))
-    };
-    format!(
-        "openssl s_client -connect {}{sni} </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName -enddate",
-        super::shell_quote(up)
-    )
+    let sni = (host.parse::<std::net::IpAddr>().is_err() && !host.is_empty()).then_some(host);
+    super::upstream_tls::inspect(facts, up, sni)
 }
 
 #[cfg(test)]
@@ -138,7 +131,8 @@ mod tests {
             "getent hosts api.internal"
         );
         assert!(super::resolve("<upstream>").starts_with('#'));
-        assert!(!super::certificate("127.0.0.1:443").contains("-servername"));
-        assert!(super::certificate("api.internal:443").contains("-servername api.internal"));
+        let facts = crate::facts::Facts::default();
+        assert!(!super::certificate(&facts, "127.0.0.1:443").contains("-servername "));
+        assert!(super::certificate(&facts, "api.internal:443").contains("-servername api.internal"));
     }
 }

@@ -4,7 +4,7 @@
 //! when it expired — each as exact as the facts allow.
 
 use super::{app, nginx, shell_quote, Fix, LineEdit};
-use crate::facts::{Facts, Route, TlsProblem, UpstreamCertificate};
+use crate::facts::{Facts, Ns, Route, TlsProblem, UpstreamCertificate};
 
 /// The fixes for `cert`'s problems at the snapshot's time; empty when none is known (the
 /// caller then gives the general ones).
@@ -23,7 +23,7 @@ pub fn fixes(facts: &Facts, cert: &UpstreamCertificate) -> Vec<Fix> {
     let ctl = nginx::control(facts);
     let mut out = vec![Fix::safe(
         "see the certificate the upstream presents (names, issuer, dates)",
-        inspect(&cert.address, cert.sni.as_deref()),
+        inspect(facts, &cert.address, cert.sni.as_deref()),
     )];
     for p in &problems {
         match p {
@@ -101,7 +101,7 @@ fn trust(facts: &Facts, route: Option<&Route>, cert: &UpstreamCertificate, name:
     let Some(info) = &cert.certificate else {
         return Fix::safe(
             "see the certificate",
-            inspect(&cert.address, cert.sni.as_deref()),
+            inspect(facts, &cert.address, cert.sni.as_deref()),
         );
     };
     if let Some(bundle) = &info.chains_to_bundle {
@@ -129,7 +129,7 @@ fn trust(facts: &Facts, route: Option<&Route>, cert: &UpstreamCertificate, name:
         let file = format!("{dir}/upstream-{host}.pem");
         let save = format!(
             "{} | openssl x509 | sudo tee {} >/dev/null",
-            fetch(&cert.address, cert.sni.as_deref()),
+            fetch(facts, &cert.address, cert.sni.as_deref()),
             shell_quote(&file)
         );
         let then = edit(
@@ -220,22 +220,27 @@ fn location_of(route: Option<&Route>) -> String {
         .unwrap_or_else(|| "the location".into())
 }
 
-/// `openssl s_client` to the address with the SNI nginx sends.
-fn fetch(address: &str, sni: Option<&str>) -> String {
+/// `openssl s_client` to the address with the SNI nginx sends, from nginx's network
+/// namespace when it has one of its own (its loopback is not the host's).
+fn fetch(facts: &Facts, address: &str, sni: Option<&str>) -> String {
+    let enter = match facts.view.value().map(|v| v.net) {
+        Some(Ns::Pid(pid)) => format!("sudo nsenter -t {pid} -n "),
+        _ => String::new(),
+    };
     let sni = sni
         .map(|n| format!(" -servername {}", shell_quote(n)))
         .unwrap_or_else(|| " -noservername".into());
     format!(
-        "openssl s_client -connect {}{sni} </dev/null 2>/dev/null",
+        "{enter}openssl s_client -connect {}{sni} </dev/null 2>/dev/null",
         shell_quote(address)
     )
 }
 
 /// The names, issuer and dates of the certificate at `address`, as nginx gets it.
-pub fn inspect(address: &str, sni: Option<&str>) -> String {
+pub fn inspect(facts: &Facts, address: &str, sni: Option<&str>) -> String {
     format!(
         "{} | openssl x509 -noout -subject -issuer -ext subjectAltName -dates",
-        fetch(address, sni)
+        fetch(facts, address, sni)
     )
 }
 
@@ -290,8 +295,16 @@ mod tests {
 
     #[test]
     fn inspection_sends_the_sni_nginx_sends() {
-        assert!(inspect("127.0.0.1:8443", None).contains("-noservername"));
-        assert!(inspect("127.0.0.1:8443", Some("api.internal"))
-            .contains("-connect 127.0.0.1:8443 -servername api.internal"));
+        let mut facts = Facts::default();
+        assert!(inspect(&facts, "127.0.0.1:8443", None).contains("-noservername"));
+        assert!(inspect(&facts, "127.0.0.1:8443", Some("api.internal"))
+            .starts_with("openssl s_client -connect 127.0.0.1:8443 -servername api.internal"));
+        // nginx in a network namespace of its own: its loopback, not the host's.
+        facts.view = crate::facts::Fact::collected(crate::facts::View {
+            net: Ns::Pid(4242),
+            ..Default::default()
+        });
+        assert!(inspect(&facts, "127.0.0.1:8443", None)
+            .starts_with("sudo nsenter -t 4242 -n openssl s_client"));
     }
 }
