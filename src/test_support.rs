@@ -279,6 +279,7 @@ pub fn upstream(address: &str, line: u32) -> UpstreamAddr {
         file: "/etc/nginx/sites-enabled/shop".into(),
         line,
         params: Vec::new(),
+        php_fpm_version: crate::parse::fpm::socket_version(address),
     }
 }
 

@@ -702,6 +702,8 @@ fn text_parsing_in(name: &str, text: &str) -> Vec<String> {
         // The access log's `$upstream_addr` list: `AccessSample.last_upstream`.
         "split(\", \")",
         "split(\" : \")",
+        // Versions out of file names: `UpstreamAddr.php_fpm_version`.
+        ".strip_prefix(\"php\")",
     ];
     let mut bad = Vec::new();
     let body = text.split("#[cfg(test)]").next().unwrap_or("");
@@ -746,6 +748,7 @@ fn text_parsing_scan_catches_the_old_forms() {
         "    let s = field.split(\"://\").nth(1).unwrap_or(field);",
         "        .map(|u| u.split(\"://\").last().unwrap_or(u).to_string())",
         "            .map(|a| a.rsplit(\", \").next().unwrap_or(a).to_string());",
+        "    let rest = name.strip_prefix(\"php\")?;",
     ];
     for line in old {
         let found = text_parsing_in("x.rs", &format!("fn f() {{\n{line}\n}}\n"));

@@ -281,6 +281,7 @@ mod tests {
             file: "/etc/nginx/sites-enabled/shop".into(),
             line: 3,
             params: vec![],
+            php_fpm_version: None,
         });
         f.nginx = Fact::collected(NginxFacts {
             route: Some(route),

@@ -118,15 +118,15 @@ impl Check for SocketExists {
                 "see which sockets exist there",
                 crate::fixes::inspect::list_dir(&dir),
             ));
-            if let Some(version) = php_fpm_version(path) {
+            if let Some(version) = &u.php_fpm_version {
                 f = f
                     .fix(Fix::safe(
                         "check PHP-FPM and where its pools listen",
-                        crate::fixes::inspect::fpm_state(facts, &version),
+                        crate::fixes::inspect::fpm_state(facts, version),
                     ))
                     .fix(Fix::review(
                         "start PHP-FPM, which creates the socket",
-                        crate::fixes::app::owner(facts).start_shown_or_fpm(&version),
+                        crate::fixes::app::owner(facts).start_shown_or_fpm(version),
                     ));
             } else {
                 f = f.fix(Fix::review(
@@ -180,17 +180,6 @@ fn similar_socket<'a>(missing: &str, listening: &[&'a str]) -> Option<&'a str> {
         .or_else(|| (same_dir.len() == 1).then(|| same_dir[0]))
 }
 
-/// `/run/php/php8.2-fpm.sock` → "8.2".
-fn php_fpm_version(path: &str) -> Option<String> {
-    let name = std::path::Path::new(path).file_name()?.to_str()?;
-    let rest = name.strip_prefix("php")?;
-    let version: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    (rest[version.len()..].starts_with("-fpm") && !version.is_empty()).then_some(version)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,14 +220,5 @@ mod tests {
         assert!(matches!(SocketExists.run(&facts), Verdict::Pass { .. }));
         let tcp = FactsBuilder::proxy("127.0.0.1:3000").build();
         assert!(matches!(SocketExists.run(&tcp), Verdict::Skipped { .. }));
-    }
-
-    #[test]
-    fn php_versions_from_socket_names() {
-        assert_eq!(
-            php_fpm_version("/run/php/php8.2-fpm.sock").as_deref(),
-            Some("8.2")
-        );
-        assert_eq!(php_fpm_version("/run/php-fpm/www.sock"), None);
     }
 }

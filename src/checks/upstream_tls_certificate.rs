@@ -249,6 +249,7 @@ mod tests {
                 file: "/etc/nginx/nginx.conf".into(),
                 line: 9,
                 params: vec![],
+                php_fpm_version: None,
             }],
             ..Default::default()
         };

@@ -73,6 +73,10 @@ pub struct UpstreamAddr {
     /// `backup`, `down`, `max_fails=3`, … as written.
     #[serde(default)]
     pub params: Vec<String>,
+    /// The PHP version a packaged PHP-FPM socket names (`unix:/run/php/php8.2-fpm.sock`
+    /// → "8.2"): the `php8.2-fpm` service creates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub php_fpm_version: Option<String>,
 }
 
 impl UpstreamAddr {

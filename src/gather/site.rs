@@ -75,6 +75,7 @@ pub fn slice_route(u: &SiteUpstream) -> Route {
             file: String::new(),
             line: 0,
             params: Vec::new(),
+            php_fpm_version: None,
         });
     }
     r
@@ -247,6 +248,7 @@ mod tests {
                 file: "f".into(),
                 line: 1,
                 params: vec![],
+                php_fpm_version: None,
             }],
             ..Default::default()
         }

@@ -862,6 +862,7 @@ mod tests {
                 file: "/etc/nginx/nginx.conf".into(),
                 line: 9,
                 params: vec![],
+                php_fpm_version: None,
             }],
             settings: RouteSettings {
                 upstream_tls: Some(tls),

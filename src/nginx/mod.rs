@@ -765,7 +765,8 @@ fn collect_passes<'a>(d: &'a Directive, out: &mut Vec<&'a Directive>, depth: usi
 }
 
 /// Fills `listen_ports` of a snapshot recorded before it existed, from the normalized
-/// `listens` addresses ("0.0.0.0:80", "[::]:443"; unix sockets have no port).
+/// `listens` addresses ("0.0.0.0:80", "[::]:443"; unix sockets have no port), and the
+/// route upstreams' `php_fpm_version`.
 pub fn fill_missing(facts: &mut crate::facts::Facts) {
     if let crate::facts::Fact::Collected { value } = &mut facts.nginx {
         if value.listen_ports.is_empty() {
@@ -778,6 +779,28 @@ pub fn fill_missing(facts: &mut crate::facts::Facts) {
             value.listen_ports.sort_unstable();
             value.listen_ports.dedup();
         }
+        // php_fpm_version of the routes' unix upstreams, typed since.
+        let routes = value
+            .route
+            .iter_mut()
+            .chain(value.site_routes.iter_mut())
+            .chain(value.site_upstreams.iter_mut().map(|u| &mut u.route));
+        for r in routes {
+            fill_fpm_versions(r);
+        }
+    }
+}
+
+fn fill_fpm_versions(r: &mut crate::facts::Route) {
+    for u in r
+        .upstreams
+        .iter_mut()
+        .filter(|u| u.php_fpm_version.is_none())
+    {
+        u.php_fpm_version = crate::parse::fpm::socket_version(&u.address);
+    }
+    for a in &mut r.auth_requests {
+        fill_fpm_versions(&mut a.route);
     }
 }
 
@@ -829,6 +852,26 @@ mod tests {
         };
         fill_missing(&mut facts);
         assert_eq!(facts.nginx.value().unwrap().listen_ports, c.listen_ports());
+    }
+
+    /// A snapshot from before `php_fpm_version` gets it on load, as a new one has it.
+    #[test]
+    fn php_fpm_versions_of_old_snapshots() {
+        let mut u = crate::test_support::upstream("unix:/run/php/php8.1-fpm.sock", 3);
+        u.php_fpm_version = None;
+        let mut facts = crate::facts::Facts {
+            nginx: crate::facts::Fact::collected(crate::facts::NginxFacts {
+                route: Some(crate::facts::Route {
+                    upstreams: vec![u],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        fill_missing(&mut facts);
+        let r = facts.nginx.value().unwrap().route.as_ref().unwrap();
+        assert_eq!(r.upstreams[0].php_fpm_version.as_deref(), Some("8.1"));
     }
 
     const SHOP: &str = r#"

@@ -112,9 +112,12 @@ pub fn addresses(
         file: file.to_string(),
         line,
         params: params.to_vec(),
+        php_fpm_version: None,
     };
     if let Some(path) = authority.strip_prefix("unix:") {
-        return Ok(vec![mk(format!("unix:{path}"), SocketKind::Unix, None)]);
+        let mut u = mk(format!("unix:{path}"), SocketKind::Unix, None);
+        u.php_fpm_version = crate::parse::fpm::socket_version(&u.address);
+        return Ok(vec![u]);
     }
     let (host, port) = split_host_port(authority, default)
         .ok_or_else(|| format!("invalid address {authority:?}"))?;
@@ -227,5 +230,15 @@ mod tests {
             addresses("nope.invalid", 80, "f", 1, &[], &none).unwrap_err(),
             "host not found in upstream \"nope.invalid\""
         );
+    }
+
+    /// A packaged PHP-FPM socket names its version, typed when the config is read.
+    #[test]
+    fn php_fpm_sockets_carry_their_version() {
+        let none = |_: &str, _: u16| vec![];
+        let a = addresses("unix:/run/php/php8.2-fpm.sock", 80, "f", 1, &[], &none).unwrap();
+        assert_eq!(a[0].php_fpm_version.as_deref(), Some("8.2"));
+        let a = addresses("unix:/run/app.sock", 80, "f", 1, &[], &none).unwrap();
+        assert_eq!(a[0].php_fpm_version, None);
     }
 }

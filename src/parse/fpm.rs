@@ -195,6 +195,20 @@ pub fn parse_fpm_log(input: &[u8]) -> Vec<FpmLogEvent> {
     out
 }
 
+/// The PHP version in a packaged PHP-FPM socket's name: `unix:/run/php/php8.2-fpm.sock`
+/// → "8.2" (Debian/Ubuntu name the socket and the service `php8.2-fpm`).
+pub fn socket_version(address: &str) -> Option<String> {
+    let name = std::path::Path::new(address.strip_prefix("unix:")?)
+        .file_name()?
+        .to_str()?;
+    let rest = name.strip_prefix("php")?;
+    let version: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    (rest[version.len()..].starts_with("-fpm") && !version.is_empty()).then_some(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +369,15 @@ mod tests {
         assert_eq!(ev[6].line, 9);
         assert!(parse_fpm_log(b"[pool ").is_empty());
         assert!(parse_fpm_conf("x", b"[\n=\n[a]\nlisten\n").pools.len() == 1);
+    }
+
+    #[test]
+    fn php_versions_from_socket_names() {
+        assert_eq!(
+            socket_version("unix:/run/php/php8.2-fpm.sock").as_deref(),
+            Some("8.2")
+        );
+        assert_eq!(socket_version("unix:/run/php-fpm/www.sock"), None);
+        assert_eq!(socket_version("127.0.0.1:9000"), None);
     }
 }
