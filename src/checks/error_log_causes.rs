@@ -89,17 +89,13 @@ fn finding(
     w: &ErrorLogWindow,
     cause: Cause,
     cats: &[&LogCategoryCount],
-    route_upstreams: &[String],
+    route_upstreams: &[crate::facts::UpstreamAddr],
 ) -> Finding {
     let count: u64 = cats.iter().map(|c| c.count).sum();
     let samples: Vec<_> = cats.iter().flat_map(|c| c.samples.iter()).collect();
-    let names_route = samples.iter().any(|s| {
-        s.upstream.as_deref().is_some_and(|u| {
-            route_upstreams
-                .iter()
-                .any(|a| !a.is_empty() && u.contains(a.as_str()))
-        })
-    });
+    let names_route = samples
+        .iter()
+        .any(|s| route_upstreams.iter().any(|u| s.names_upstream(u)));
     let strength = if names_route || route_upstreams.is_empty() && !samples.is_empty() {
         Strength::Direct
     } else {
@@ -198,9 +194,7 @@ impl Check for ErrorLogCauses {
         };
         let route = facts.nginx.value().and_then(|n| n.route.as_ref());
         let keepalive = route.is_some_and(|r| r.settings.keepalive.is_some());
-        let route_upstreams: Vec<String> = route
-            .map(|r| r.upstreams.iter().map(|u| u.address.clone()).collect())
-            .unwrap_or_default();
+        let route_upstreams: &[crate::facts::UpstreamAddr] = route.map_or(&[], |r| &r.upstreams);
         let mut by_cause: BTreeMap<Cause, Vec<&LogCategoryCount>> = BTreeMap::new();
         for c in &w.categories {
             if c.count == 0 {
@@ -220,7 +214,7 @@ impl Check for ErrorLogCauses {
         let findings = by_cause
             .into_iter()
             .map(|(cause, cats)| {
-                let f = finding(facts, w, cause, &cats, &route_upstreams);
+                let f = finding(facts, w, cause, &cats, route_upstreams);
                 match (cause, route) {
                     (Cause::NoLiveUpstreams, Some(r)) => trace_back(f, w, r),
                     _ => f,

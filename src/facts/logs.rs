@@ -32,6 +32,23 @@ pub struct LogEvidence {
     pub text: String,
 }
 
+impl LogEvidence {
+    /// Whether this record names `u` as the upstream it failed on: the same TCP address
+    /// (typed, so `127.0.0.1:30` is not `127.0.0.1:3000`), or the same unix socket (nginx
+    /// writes `unix:PATH:` and then the URI).
+    pub fn names_upstream(&self, u: &super::UpstreamAddr) -> bool {
+        match (self.upstream_addr, u.socket_addr()) {
+            (Some(logged), Some(route)) => logged == route,
+            (None, None) => self
+                .upstream_peer
+                .as_deref()
+                .and_then(|p| p.strip_prefix(u.address.as_str()))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(':')),
+            _ => false,
+        }
+    }
+}
+
 /// Per-category count in the window.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LogCategoryCount {
@@ -101,4 +118,44 @@ pub struct DisabledServer {
     pub first_seen: Option<WallTime>,
     #[serde(default)]
     pub last_seen: Option<WallTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logged(key: &str) -> LogEvidence {
+        LogEvidence {
+            line: 1,
+            category: "upstream-refused".into(),
+            time: None,
+            upstream: Some(key.into()),
+            upstream_peer: Some(crate::logs::upstream_peer(key).into()),
+            upstream_addr: crate::logs::upstream_addr(key),
+            server: None,
+            host: None,
+            text: String::new(),
+        }
+    }
+
+    fn route(address: &str) -> super::super::UpstreamAddr {
+        crate::test_support::upstream(address, 1)
+    }
+
+    /// A record names its upstream exactly: a port that only starts the same (`:30` vs
+    /// `:3000`) is another upstream; a unix socket is named up to its `:` before the URI.
+    #[test]
+    fn a_record_names_its_upstream_exactly() {
+        let e = logged("http://127.0.0.1:3000/api/x");
+        assert!(e.names_upstream(&route("127.0.0.1:3000")));
+        assert!(!e.names_upstream(&route("127.0.0.1:30")));
+        assert!(!logged("http://127.0.0.1:30/").names_upstream(&route("127.0.0.1:3000")));
+        assert!(logged("fastcgi://[::1]:9000").names_upstream(&route("[::1]:9000")));
+        let fpm = logged("fastcgi://unix:/run/php/php8.2-fpm.sock:");
+        assert!(fpm.names_upstream(&route("unix:/run/php/php8.2-fpm.sock")));
+        assert!(!fpm.names_upstream(&route("unix:/run/php/php8.2-fpm.so")));
+        assert!(logged("http://unix:/tmp/app.sock:/health")
+            .names_upstream(&route("unix:/tmp/app.sock")));
+        assert!(!logged("http://api.internal:3000/").names_upstream(&route("127.0.0.1:3000")));
+    }
 }
