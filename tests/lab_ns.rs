@@ -1043,32 +1043,7 @@ fn an_upstream_certificate_is_read_inside_nginx_netns() {
     let mut net = NetLab::new();
     let ns = net.netns("tls");
     let dir = net.dir.path().to_path_buf();
-    let out = Command::new("openssl")
-        .current_dir(&dir)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=pod.internal",
-            "-addext",
-            "subjectAltName=DNS:pod.internal",
-            "-keyout",
-            "pod.key",
-            "-out",
-            "pod.pem",
-        ])
-        .output()
-        .expect("openssl is needed for this test: apt-get install openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab::tls::self_signed(&dir, "pod", "/CN=pod.internal", Some("DNS:pod.internal"));
     let (front, tls) = (free_port(), free_port());
     let site = format!("shop-{front}.tls.test");
     let d = dir.display();

@@ -11,22 +11,9 @@
 mod lab;
 
 use std::path::Path;
-use std::process::Command;
 
+use lab::tls::openssl;
 use lab::{free_port, Lab};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl is needed for this test: apt-get install openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A key and a signing request for `name` (CN and DNS subjectAltName).
 fn request(dir: &Path, name: &str) {
@@ -55,24 +42,7 @@ fn request(dir: &Path, name: &str) {
 /// ca.pem; web.local and api.internal signed by it (valid); app.internal signed by it, valid 2020-01-01 to
 /// 2021-01-01 (expired); self.internal self-signed (valid, not in ca.pem).
 fn make_certs(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=badgw lab tls ca",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
+    lab::tls::self_signed(dir, "ca", "/CN=badgw lab tls ca", None);
     request(dir, "web.local");
     openssl(
         dir,
@@ -150,25 +120,11 @@ fn make_certs(dir: &Path) {
             "app.internal.pem",
         ],
     );
-    openssl(
+    lab::tls::self_signed(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=self.internal",
-            "-addext",
-            "subjectAltName=DNS:self.internal",
-            "-keyout",
-            "self.internal.key",
-            "-out",
-            "self.internal.pem",
-        ],
+        "self.internal",
+        "/CN=self.internal",
+        Some("DNS:self.internal"),
     );
 }
 
@@ -384,24 +340,7 @@ fn certificate_names_expiry_and_trust_in_the_diagnosis() {
 
 /// root → i1 → i2 → deep.internal, the upstream sending the leaf with both intermediates.
 fn make_deep_chain(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=badgw lab root",
-            "-keyout",
-            "root.key",
-            "-out",
-            "root.pem",
-        ],
-    );
+    lab::tls::self_signed(dir, "root", "/CN=badgw lab root", None);
     std::fs::write(
         dir.join("ca.ext"),
         "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",

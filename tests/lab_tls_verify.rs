@@ -8,22 +8,9 @@
 mod lab;
 
 use std::path::Path;
-use std::process::Command;
 
+use lab::tls::openssl;
 use lab::{free_port, Lab};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl is needed for this test: apt-get install openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A CA, a second unrelated CA, and a leaf for `backend.internal` signed by the first.
 fn make_certs(dir: &Path) {

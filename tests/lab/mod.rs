@@ -85,6 +85,7 @@
 
 pub mod fpm;
 pub mod supervisor;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
