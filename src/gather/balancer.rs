@@ -205,27 +205,18 @@ fn probe_path(
                         l.line
                     )
                 });
-            let scheme = r.scheme.clone().unwrap_or_else(|| "http".into());
-            let host = r
-                .settings
-                .host_header
-                .clone()
-                .unwrap_or_else(|| opts.request.site.clone());
-            let uri = r.upstream_uri.clone().unwrap_or_else(|| path.to_string());
             let probes = r
                 .upstreams
                 .iter()
                 .take(4)
                 .map(|u| {
-                    probe::probe(&probe::ProbeRequest {
-                        address: u.address.clone(),
-                        kind: u.kind,
-                        scheme: scheme.clone(),
-                        host_header: host.clone(),
-                        uri: uri.clone(),
-                        timeout: opts.timeout,
-                        keepalive_budget: None,
-                    })
+                    probe::probe(&probe::ProbeRequest::as_nginx_sends(
+                        &r,
+                        u,
+                        &opts.request.site,
+                        path,
+                        opts.timeout,
+                    ))
                 })
                 .collect();
             HealthProbe {

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::facts::{OsError, ProbePhase, ProbeResult, SocketKind, WsProbe};
+use crate::facts::{OsError, ProbePhase, ProbeResult, Route, SocketKind, UpstreamAddr, WsProbe};
 
 /// What to send where.
 #[derive(Debug, Clone)]
@@ -26,6 +26,36 @@ pub struct ProbeRequest {
     /// When the route's group keeps idle connections (`keepalive`), how long to hold one
     /// idle to see when the upstream closes it.
     pub keepalive_budget: Option<Duration>,
+}
+
+impl ProbeRequest {
+    /// The request nginx sends to `u` for `route`: its scheme, the Host header nginx sets
+    /// (`proxy_set_header Host`, else the site) and the URI it passes (the pass URI, else
+    /// the request's path); no idle keep-alive hold (the caller decides that).
+    pub fn as_nginx_sends(
+        route: &Route,
+        u: &UpstreamAddr,
+        site: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> ProbeRequest {
+        ProbeRequest {
+            address: u.address.clone(),
+            kind: u.kind,
+            scheme: route.scheme.clone().unwrap_or_else(|| "http".into()),
+            host_header: route
+                .settings
+                .host_header
+                .clone()
+                .unwrap_or_else(|| site.to_string()),
+            uri: route
+                .upstream_uri
+                .clone()
+                .unwrap_or_else(|| path.to_string()),
+            timeout,
+            keepalive_budget: None,
+        }
+    }
 }
 
 /// Largest response head read; nginx's own proxy_buffer_size limit is far below.
@@ -549,6 +579,36 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The probe asks what nginx asks: the route's Host header and pass URI when set,
+    /// else the site and the request path.
+    #[test]
+    fn the_probe_request_is_what_nginx_sends() {
+        let u = crate::test_support::upstream("127.0.0.1:3000", 1);
+        let mut route = Route {
+            upstreams: vec![u.clone()],
+            ..Default::default()
+        };
+        let r =
+            ProbeRequest::as_nginx_sends(&route, &u, "shop.test", "/api/x", Duration::from_secs(3));
+        assert_eq!(
+            (r.scheme.as_str(), r.host_header.as_str(), r.uri.as_str()),
+            ("http", "shop.test", "/api/x")
+        );
+        route.scheme = Some("https".into());
+        route.settings.host_header = Some("backend.internal".into());
+        route.upstream_uri = Some("/v2/x".into());
+        let r =
+            ProbeRequest::as_nginx_sends(&route, &u, "shop.test", "/api/x", Duration::from_secs(3));
+        assert_eq!(
+            (r.scheme.as_str(), r.host_header.as_str(), r.uri.as_str()),
+            ("https", "backend.internal", "/v2/x")
+        );
+        assert_eq!(
+            (r.address.as_str(), r.keepalive_budget),
+            ("127.0.0.1:3000", None)
+        );
+    }
     use std::net::TcpListener;
 
     fn req(address: String, kind: SocketKind) -> ProbeRequest {

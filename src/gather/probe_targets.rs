@@ -37,35 +37,24 @@ pub fn collectors(ctx: &Context) -> Vec<Collector> {
 /// A probe of every upstream address of `route` (at most 16).
 fn of_route(route: &Route, ctx: &Context) -> Vec<Collector> {
     let opts = &ctx.opts;
-    let scheme = route.scheme.clone().unwrap_or_else(|| "http".into());
-    let host = route
-        .settings
-        .host_header
-        .clone()
-        .unwrap_or_else(|| opts.request.site.clone());
-    let uri = route
-        .upstream_uri
-        .clone()
-        .unwrap_or_else(|| opts.request.path.clone());
     route
         .upstreams
         .iter()
         .take(16)
         .map(|u| {
-            let req = probe::ProbeRequest {
-                address: u.address.clone(),
-                kind: u.kind,
-                scheme: scheme.clone(),
-                host_header: host.clone(),
-                uri: uri.clone(),
-                timeout: opts.timeout,
-                // Hold an idle keep-alive connection only where nginx keeps them, and
-                // no longer than 10 s (twice --timeout by default: 6 s).
-                keepalive_budget: route
-                    .settings
-                    .keepalive
-                    .map(|_| (opts.timeout * 2).min(Duration::from_secs(10))),
-            };
+            let mut req = probe::ProbeRequest::as_nginx_sends(
+                route,
+                u,
+                &opts.request.site,
+                &opts.request.path,
+                opts.timeout,
+            );
+            // Hold an idle keep-alive connection only where nginx keeps them, and no
+            // longer than 10 s (twice --timeout by default: 6 s).
+            req.keepalive_budget = route
+                .settings
+                .keepalive
+                .map(|_| (opts.timeout * 2).min(Duration::from_secs(10)));
             Collector::new(
                 format!("probe {}", u.address),
                 move |ctx: &Context| run(ctx, &req),
